@@ -1,0 +1,1 @@
+"""Flink connector for rmq (PyFlink sources and sinks); extra ``rmq[flink]``."""

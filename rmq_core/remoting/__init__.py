@@ -1,0 +1,1 @@
+"""rmq_core.remoting."""
