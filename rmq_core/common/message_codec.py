@@ -1,0 +1,480 @@
+"""Byte layouts of messages: stored records, properties, batches and message ids.
+
+Stored record (reference §4.1; the CommitLog record, also each element of a pull, query or
+view response body). Big-endian; offsets for IPv4 born and store hosts:
+
+=====  ============================  ==========  ==================================================
+ off   field                         width       notes
+=====  ============================  ==========  ==================================================
+   0   TOTALSIZE                     int 4       whole record length, this field included
+   4   MAGICCODE                     int 4       V1 0xDAA320A7, V2 0xDAA320AB (blank 0xCBD43194)
+   8   BODYCRC                       int 4       zlib CRC32 of the stored body ``& 0x7FFFFFFF``
+  12   QUEUEID                       int 4
+  16   FLAG                          int 4       producer's flag
+  20   QUEUEOFFSET                   long 8      logical offset in the consume queue
+  28   PHYSICALOFFSET                long 8      commit-log offset of this record
+  36   SYSFLAG                       int 4       :class:`~rmq_core.common.message.MessageSysFlag`
+  40   BORNTIMESTAMP                 long 8      ms
+  48   BORNHOST                      8 or 20     IPv4 + int port (IPv6, 20 bytes, if SYSFLAG 0x10)
+  56   STORETIMESTAMP                long 8      ms
+  64   STOREHOST                     8 or 20     IPv6 if SYSFLAG 0x20
+  72   RECONSUMETIMES                int 4
+  76   PREPARED_TRANSACTION_OFFSET   long 8
+  84   BODYLEN + BODY                int 4 + n
+   .   TOPICLEN + TOPIC              byte 1 (V1) or short 2 (V2) + n, UTF-8
+   .   PROPLEN + PROPERTIES          short 2 + n, properties string (at most 32767 bytes)
+=====  ============================  ==========  ==================================================
+
+Size (IPv4, V1) = 91 + body + topic + properties. V2 (2-byte topic length) is written only when
+the topic is longer than 127 bytes; readers choose the width from the magic code.
+
+Properties string: ``name \\x01 value \\x02`` for each entry. Batch entry (SEND_BATCH_MESSAGE
+body, §4.6): ``int total, int magic=0, int crc=0, int flag, int bodylen, body, short proplen,
+props``. Offset message id (§4.5): upper-case hex of ``store ip ‖ int port ‖ long offset``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import random
+import socket
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Mapping
+
+from rmq_core.common.message import Message, MessageExt, MessageSysFlag
+from rmq_core.errors import RocketMQError
+
+__all__ = [
+    "BLANK_MAGIC_CODE",
+    "MAX_PROPERTIES_LENGTH",
+    "MESSAGE_MAGIC_CODE_V1",
+    "MESSAGE_MAGIC_CODE_V2",
+    "NAME_VALUE_SEPARATOR",
+    "PROPERTY_SEPARATOR",
+    "MessageFormatError",
+    "body_crc",
+    "create_offset_msg_id",
+    "create_uniq_id",
+    "decode_batch",
+    "decode_offset_msg_id",
+    "decode_properties",
+    "decode_record",
+    "decode_records",
+    "encode_batch",
+    "encode_properties",
+    "encode_record",
+    "format_host",
+    "java_string_hash",
+    "parse_host",
+    "record_head_struct",
+    "record_size",
+]
+
+MESSAGE_MAGIC_CODE_V1 = -626843481  # 0xDAA320A7 as a signed int
+MESSAGE_MAGIC_CODE_V2 = -626843477  # 0xDAA320AB
+BLANK_MAGIC_CODE = -875286124  # 0xCBD43194
+NAME_VALUE_SEPARATOR = "\x01"
+PROPERTY_SEPARATOR = "\x02"
+MAX_PROPERTIES_LENGTH = 32767
+MAX_V1_TOPIC_LENGTH = 127
+
+_PREFIX = struct.Struct(">iiiiiqqiq")  # TOTALSIZE .. BORNTIMESTAMP, 48 bytes
+_INT = struct.Struct(">i")
+_SHORT = struct.Struct(">h")
+_BYTE = struct.Struct(">b")
+_BATCH_HEAD = struct.Struct(">iiiii")
+_MIN_RECORD_SIZE = _PREFIX.size + 8 + 8 + 8 + 4 + 8 + 4 + 1 + 2
+
+
+class MessageFormatError(RocketMQError, ValueError):
+    """Bytes that are not a valid record, batch, properties string or message id."""
+
+
+def _head_struct(born_v6: bool, store_v6: bool) -> struct.Struct:
+    born = "16si" if born_v6 else "4si"
+    store = "16si" if store_v6 else "4si"
+    return struct.Struct(f">iiiiiqqiq{born}q{store}iqi")
+
+
+_HEAD_STRUCTS = {(b, s): _head_struct(b, s) for b in (False, True) for s in (False, True)}
+
+
+def record_head_struct(sys_flag: int) -> struct.Struct:
+    """The struct packing every field from TOTALSIZE through BODYLEN for hosts of ``sys_flag``.
+
+    Field order: total, magic, crc, queue id, flag, queue offset, physical offset, sys flag,
+    born ms, born ip (bytes), born port, store ms, store ip, store port, reconsume times,
+    prepared transaction offset, body length. 88 bytes for two IPv4 hosts.
+    """
+    return _HEAD_STRUCTS[
+        (
+            bool(sys_flag & MessageSysFlag.BORNHOST_V6_FLAG),
+            bool(sys_flag & MessageSysFlag.STOREHOSTADDRESS_V6_FLAG),
+        )
+    ]
+
+
+def record_size(sys_flag: int, body_length: int, topic_length: int, properties_length: int) -> int:
+    """TOTALSIZE in bytes of a record with these lengths (topic length in UTF-8 bytes)."""
+    topic_width = 1 if topic_length <= MAX_V1_TOPIC_LENGTH else 2
+    return (
+        record_head_struct(sys_flag).size
+        + body_length
+        + topic_width
+        + topic_length
+        + 2
+        + properties_length
+    )
+
+
+def body_crc(body: bytes | memoryview) -> int:
+    """RocketMQ's body CRC: zlib CRC32 masked with ``0x7FFFFFFF`` (``UtilAll.crc32``)."""
+    return zlib.crc32(body) & 0x7FFFFFFF
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_host(host: str) -> tuple[bytes, int, bool]:
+    """``"ip:port"`` (or ``"[ipv6]:port"``) to (packed ip, port, is_ipv6).
+
+    Raises MessageFormatError for anything else.
+    """
+    ip, sep, port_text = host.rpartition(":")
+    if not sep:
+        raise MessageFormatError(f"host {host!r} is not ip:port")
+    ip = ip.strip("[]").lstrip("/")
+    try:
+        port = int(port_text)
+        if ":" in ip:
+            return socket.inet_pton(socket.AF_INET6, ip), port, True
+        return socket.inet_aton(ip), port, False
+    except (OSError, ValueError) as exc:
+        raise MessageFormatError(f"host {host!r} is not ip:port") from exc
+
+
+def format_host(ip: bytes, port: int) -> str:
+    """Packed ip and port to ``"a.b.c.d:port"`` or ``"[v6]:port"``."""
+    if len(ip) == 4:
+        return f"{socket.inet_ntoa(ip)}:{port}"
+    return f"[{socket.inet_ntop(socket.AF_INET6, ip)}]:{port}"
+
+
+def encode_properties(properties: Mapping[str, str] | None) -> str:
+    """The properties string of ``properties`` (entries with a None value are skipped)."""
+    if not properties:
+        return ""
+    return "".join(
+        f"{name}{NAME_VALUE_SEPARATOR}{value}{PROPERTY_SEPARATOR}"
+        for name, value in properties.items()
+        if value is not None
+    )
+
+
+def decode_properties(text: str | bytes | bytearray | memoryview | None) -> dict[str, str]:
+    """Parse a properties string like Java's ``string2messageProperties``.
+
+    Entries shorter than 3 characters or with an empty name or value are skipped.
+    """
+    if not text:
+        return {}
+    if not isinstance(text, str):
+        text = str(text, "utf-8", "replace")
+    result: dict[str, str] = {}
+    for entry in text.split(PROPERTY_SEPARATOR):
+        if len(entry) < 3:
+            continue
+        name, sep, value = entry.partition(NAME_VALUE_SEPARATOR)
+        if sep and name and value:
+            result[name] = value
+    return result
+
+
+def encode_record(msg: MessageExt, *, properties_string: str | None = None) -> bytes:
+    """Encode ``msg`` as a stored record (module docstring) and return the bytes.
+
+    Uses the message's queue id/offset, commit-log offset, timestamps and hosts as they are;
+    the body CRC is computed; the IPv6 bits of the sys flag follow the hosts. Raises
+    MessageFormatError when the properties exceed 32767 bytes or a host is malformed.
+    """
+    if properties_string is None:
+        properties_string = encode_properties(msg.properties)
+    props = properties_string.encode()
+    if len(props) > MAX_PROPERTIES_LENGTH:
+        raise MessageFormatError(f"properties are {len(props)} bytes, over 32767")
+    topic = msg.topic.encode()
+    if len(topic) > 0x7FFF:
+        raise MessageFormatError(f"topic is {len(topic)} bytes, over 32767")
+    born_ip, born_port, born_v6 = parse_host(msg.born_host)
+    store_ip, store_port, store_v6 = parse_host(msg.store_host)
+    sys_flag = msg.sys_flag & ~(
+        MessageSysFlag.BORNHOST_V6_FLAG | MessageSysFlag.STOREHOSTADDRESS_V6_FLAG
+    )
+    if born_v6:
+        sys_flag |= MessageSysFlag.BORNHOST_V6_FLAG
+    if store_v6:
+        sys_flag |= MessageSysFlag.STOREHOSTADDRESS_V6_FLAG
+    body = msg.body
+    v2 = len(topic) > MAX_V1_TOPIC_LENGTH
+    size = record_size(sys_flag, len(body), len(topic), len(props))
+    head = record_head_struct(sys_flag).pack(
+        size,
+        MESSAGE_MAGIC_CODE_V2 if v2 else MESSAGE_MAGIC_CODE_V1,
+        body_crc(body),
+        msg.queue_id,
+        msg.flag,
+        msg.queue_offset,
+        msg.commitlog_offset,
+        sys_flag,
+        msg.born_timestamp,
+        born_ip,
+        born_port,
+        msg.store_timestamp,
+        store_ip,
+        store_port,
+        msg.reconsume_times,
+        msg.prepared_transaction_offset,
+        len(body),
+    )
+    topic_len = _SHORT.pack(len(topic)) if v2 else _BYTE.pack(len(topic))
+    return b"".join((head, body, topic_len, topic, _SHORT.pack(len(props)), props))
+
+
+def _decompress(body: bytes, sys_flag: int) -> bytes:
+    kind = MessageSysFlag.compression_type(sys_flag)
+    if kind != MessageSysFlag.COMPRESSION_ZLIB:
+        name = {1: "LZ4", 2: "ZSTD"}.get(kind, str(kind))
+        raise MessageFormatError(f"body compressed with unsupported type {name}")
+    try:
+        return zlib.decompress(body)
+    except zlib.error as exc:
+        raise MessageFormatError(f"compressed body does not inflate: {exc}") from exc
+
+
+def decode_record(
+    buf: bytes | bytearray | memoryview,
+    offset: int = 0,
+    *,
+    decompress: bool = True,
+    check_crc: bool = False,
+) -> tuple[MessageExt, int]:
+    """Decode the record starting at ``offset``; return it and the offset just past it.
+
+    Raises MessageFormatError when the bytes are not a whole, well-formed message record (a
+    blank end-of-file filler included) or, with ``check_crc``, when the body CRC differs.
+    """
+    available = len(buf) - offset
+    if available < _PREFIX.size:
+        raise MessageFormatError(f"record at {offset} truncated: {available} bytes left")
+    total, magic, crc, queue_id, flag, queue_offset, phys, sys_flag, born_ts = _PREFIX.unpack_from(
+        buf, offset
+    )
+    if magic not in (MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2):
+        raise MessageFormatError(f"record at {offset} has bad magic code {magic & 0xFFFFFFFF:#x}")
+    if total < _MIN_RECORD_SIZE or total > available:
+        raise MessageFormatError(f"record at {offset} has bad total size {total}")
+    head = record_head_struct(sys_flag)
+    if head.size > total:
+        raise MessageFormatError(f"record at {offset} shorter than its header")
+    fields = head.unpack_from(buf, offset)
+    born_ip, born_port, store_ts, store_ip, store_port = fields[9:14]
+    reconsume, prepared, body_len = fields[14:17]
+    end = offset + total
+    pos = offset + head.size
+    if body_len < 0 or pos + body_len > end:
+        raise MessageFormatError(f"record at {offset} has bad body length {body_len}")
+    raw_body = bytes(buf[pos : pos + body_len])
+    pos += body_len
+    if check_crc and body_crc(raw_body) != crc:
+        raise MessageFormatError(f"record at {offset} fails its body CRC")
+    if magic == MESSAGE_MAGIC_CODE_V1:
+        if pos + 1 > end:
+            raise MessageFormatError(f"record at {offset} truncated in topic length")
+        topic_len = buf[pos]
+        pos += 1
+    else:
+        if pos + 2 > end:
+            raise MessageFormatError(f"record at {offset} truncated in topic length")
+        (topic_len,) = _SHORT.unpack_from(buf, pos)
+        pos += 2
+    if topic_len < 0 or pos + topic_len + 2 > end:
+        raise MessageFormatError(f"record at {offset} has bad topic length {topic_len}")
+    topic = str(buf[pos : pos + topic_len], "utf-8", "replace")
+    pos += topic_len
+    (props_len,) = _SHORT.unpack_from(buf, pos)
+    pos += 2
+    if props_len < 0 or pos + props_len != end:
+        raise MessageFormatError(f"record at {offset} has bad properties length {props_len}")
+    properties = decode_properties(buf[pos:end]) if props_len else {}
+    body = raw_body
+    if decompress and sys_flag & MessageSysFlag.COMPRESSED_FLAG:
+        body = _decompress(raw_body, sys_flag)
+    msg = MessageExt(
+        topic=topic,
+        body=body,
+        flag=flag,
+        properties=properties,
+        queue_id=queue_id,
+        queue_offset=queue_offset,
+        commitlog_offset=phys,
+        sys_flag=sys_flag,
+        born_timestamp=born_ts,
+        born_host=format_host(born_ip, born_port),
+        store_timestamp=store_ts,
+        store_host=format_host(store_ip, store_port),
+        reconsume_times=reconsume,
+        prepared_transaction_offset=prepared,
+        body_crc=crc,
+        store_size=total,
+    )
+    return msg, end
+
+
+def decode_records(
+    data: bytes | bytearray | memoryview, *, decompress: bool = True
+) -> list[MessageExt]:
+    """Decode back-to-back records until ``data`` is exhausted (a pull response body)."""
+    result: list[MessageExt] = []
+    offset = 0
+    while offset < len(data):
+        msg, offset = decode_record(data, offset, decompress=decompress)
+        result.append(msg)
+    return result
+
+
+def encode_batch(messages: Iterable[Message]) -> bytes:
+    """The SEND_BATCH_MESSAGE body for ``messages`` (each with its own properties)."""
+    parts: list[bytes] = []
+    for msg in messages:
+        props = encode_properties(msg.properties).encode()
+        if len(props) > MAX_PROPERTIES_LENGTH:
+            raise MessageFormatError(f"properties are {len(props)} bytes, over 32767")
+        body = msg.body
+        total = _BATCH_HEAD.size + len(body) + 2 + len(props)
+        parts.append(_BATCH_HEAD.pack(total, 0, 0, msg.flag, len(body)))
+        parts.append(body)
+        parts.append(_SHORT.pack(len(props)))
+        parts.append(props)
+    return b"".join(parts)
+
+
+def decode_batch(data: bytes | bytearray | memoryview, topic: str = "") -> list[Message]:
+    """Split a SEND_BATCH_MESSAGE body into messages of ``topic``.
+
+    Raises MessageFormatError when an entry's lengths do not fit the data.
+    """
+    result: list[Message] = []
+    offset = 0
+    size = len(data)
+    while offset < size:
+        if size - offset < _BATCH_HEAD.size + 2:
+            raise MessageFormatError(f"batch entry at {offset} truncated")
+        total, _magic, _crc, flag, body_len = _BATCH_HEAD.unpack_from(data, offset)
+        pos = offset + _BATCH_HEAD.size
+        if body_len < 0 or pos + body_len + 2 > size:
+            raise MessageFormatError(f"batch entry at {offset} has bad body length {body_len}")
+        body = bytes(data[pos : pos + body_len])
+        pos += body_len
+        (props_len,) = _SHORT.unpack_from(data, pos)
+        pos += 2
+        if props_len < 0 or pos + props_len > size:
+            raise MessageFormatError(f"batch entry at {offset} has bad properties length")
+        properties = decode_properties(data[pos : pos + props_len])
+        pos += props_len
+        if total != pos - offset:
+            raise MessageFormatError(f"batch entry at {offset} has bad total size {total}")
+        result.append(Message(topic=topic, body=body, flag=flag, properties=properties))
+        offset = pos
+    return result
+
+
+_OFFSET_ID_TAIL = struct.Struct(">iq")
+
+
+def create_offset_msg_id(store_host: str, commitlog_offset: int) -> str:
+    """The offset message id: hex of store ip, int port and long commit-log offset."""
+    ip, port, _v6 = parse_host(store_host)
+    return (ip + _OFFSET_ID_TAIL.pack(port, commitlog_offset)).hex().upper()
+
+
+def decode_offset_msg_id(msg_id: str) -> tuple[str, int]:
+    """Parse an offset message id into (``"ip:port"``, commit-log offset)."""
+    if len(msg_id) not in (32, 56):
+        raise MessageFormatError(f"message id {msg_id!r} is not an offset message id")
+    try:
+        raw = bytes.fromhex(msg_id)
+    except ValueError as exc:
+        raise MessageFormatError(f"message id {msg_id!r} is not hex") from exc
+    ip_len = len(raw) - _OFFSET_ID_TAIL.size
+    port, offset = _OFFSET_ID_TAIL.unpack_from(raw, ip_len)
+    return format_host(raw[:ip_len], port), offset
+
+
+@functools.lru_cache(maxsize=8192)
+def java_string_hash(s: str) -> int:
+    """Java ``String.hashCode()`` of ``s`` as a signed 32-bit int (UTF-16 code units)."""
+    h = 0
+    if s.isascii():
+        for ch in s:
+            h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    else:
+        data = s.encode("utf-16-be", "surrogatepass")
+        for i in range(0, len(data), 2):
+            h = (31 * h + ((data[i] << 8) | data[i + 1])) & 0xFFFFFFFF
+    return h - 0x100000000 if h >= 0x80000000 else h
+
+
+class _UniqIdGenerator:
+    """MessageClientIDSetter: ip ‖ pid ‖ loader hash ‖ ms since month start ‖ counter."""
+
+    def __init__(self) -> None:
+        ip = _local_ip()
+        fixed = ip + struct.pack(">Hi", os.getpid() & 0xFFFF, random.getrandbits(31))
+        self._prefix = fixed.hex().upper()
+        self._counter = itertools.count(random.getrandbits(15))
+        self._lock = threading.Lock()
+        self._start_ms = 0
+        self._next_start_ms = 0
+
+    def _roll_month(self, now_ms: int) -> None:
+        now = time.localtime(now_ms / 1000)
+        start = time.mktime((now.tm_year, now.tm_mon, 1, 0, 0, 0, 0, 0, -1))
+        year, month = (now.tm_year + 1, 1) if now.tm_mon == 12 else (now.tm_year, now.tm_mon + 1)
+        nxt = time.mktime((year, month, 1, 0, 0, 0, 0, 0, -1))
+        self._start_ms = int(start * 1000)
+        self._next_start_ms = int(nxt * 1000)
+
+    def create(self) -> str:
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms >= self._next_start_ms or now_ms < self._start_ms:
+            with self._lock:
+                self._roll_month(now_ms)
+        elapsed = (now_ms - self._start_ms) & 0xFFFFFFFF
+        return f"{self._prefix}{elapsed:08X}{next(self._counter) & 0xFFFF:04X}"
+
+
+def _local_ip() -> bytes:
+    try:
+        addr = socket.gethostbyname(socket.gethostname())
+        packed = socket.inet_aton(addr)
+        if not addr.startswith("127."):
+            return packed
+    except OSError:
+        pass
+    return random.getrandbits(32).to_bytes(4, "big")
+
+
+_UNIQ: list[_UniqIdGenerator] = []
+_UNIQ_LOCK = threading.Lock()
+
+
+def create_uniq_id() -> str:
+    """A new client message id (UNIQ_KEY, reference §4.5): 32 upper-case hex chars."""
+    if not _UNIQ:
+        with _UNIQ_LOCK:
+            if not _UNIQ:
+                _UNIQ.append(_UniqIdGenerator())
+    return _UNIQ[0].create()

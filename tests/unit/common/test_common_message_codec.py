@@ -1,0 +1,242 @@
+"""Golden vectors and round trips for the message record, properties, batches and ids."""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rmq_core.common.message import Message, MessageConst, MessageExt, MessageSysFlag
+from rmq_core.common.message_codec import (
+    MessageFormatError,
+    create_offset_msg_id,
+    create_uniq_id,
+    decode_batch,
+    decode_offset_msg_id,
+    decode_properties,
+    decode_record,
+    decode_records,
+    encode_batch,
+    encode_properties,
+    encode_record,
+    java_string_hash,
+)
+
+
+def _i32(v: int) -> bytes:
+    return v.to_bytes(4, "big", signed=True)
+
+
+def _i64(v: int) -> bytes:
+    return v.to_bytes(8, "big", signed=True)
+
+
+def _golden_message() -> MessageExt:
+    return MessageExt(
+        topic="TopicTest",
+        body=b"Hello RocketMQ",
+        flag=5,
+        properties={"TAGS": "TagA", "KEYS": "k1 k2"},
+        queue_id=3,
+        queue_offset=7,
+        commitlog_offset=1234,
+        sys_flag=0,
+        born_timestamp=1_700_000_000_000,
+        born_host="192.168.0.10:54321",
+        store_timestamp=1_700_000_000_123,
+        store_host="10.0.0.1:10911",
+        reconsume_times=2,
+        prepared_transaction_offset=0,
+    )
+
+
+def test_golden_record_bytes_field_by_field() -> None:
+    body = b"Hello RocketMQ"
+    topic = b"TopicTest"
+    props = b"TAGS\x01TagA\x02KEYS\x01k1 k2\x02"
+    total = 91 + len(body) + len(topic) + len(props)
+    expected = b"".join(
+        [
+            _i32(total),  # TOTALSIZE
+            bytes.fromhex("DAA320A7"),  # MAGICCODE V1
+            _i32(zlib.crc32(body) & 0x7FFFFFFF),  # BODYCRC
+            _i32(3),  # QUEUEID
+            _i32(5),  # FLAG
+            _i64(7),  # QUEUEOFFSET
+            _i64(1234),  # PHYSICALOFFSET
+            _i32(0),  # SYSFLAG
+            _i64(1_700_000_000_000),  # BORNTIMESTAMP
+            bytes([192, 168, 0, 10]) + _i32(54321),  # BORNHOST
+            _i64(1_700_000_000_123),  # STORETIMESTAMP
+            bytes([10, 0, 0, 1]) + _i32(10911),  # STOREHOST
+            _i32(2),  # RECONSUMETIMES
+            _i64(0),  # PREPARED_TRANSACTION_OFFSET
+            _i32(len(body)) + body,  # BODYLEN + BODY
+            bytes([len(topic)]) + topic,  # TOPICLEN (1 byte, V1) + TOPIC
+            len(props).to_bytes(2, "big") + props,  # PROPLEN + PROPERTIES
+        ]
+    )
+    assert encode_record(_golden_message()) == expected
+    msg, end = decode_record(expected, check_crc=True)
+    assert end == len(expected) == total
+    assert msg == _replace(_golden_message(), body_crc=zlib.crc32(body) & 0x7FFFFFFF, size=total)
+    assert msg.msg_id == "0A000001" + "00002A9F" + "00000000000004D2"
+
+
+def _replace(msg: MessageExt, *, body_crc: int, size: int) -> MessageExt:
+    msg.body_crc = body_crc
+    msg.store_size = size
+    return msg
+
+
+def test_long_topic_uses_v2_magic_and_short_length() -> None:
+    msg = _golden_message()
+    msg.topic = "T" * 200
+    data = encode_record(msg)
+    assert data[4:8] == bytes.fromhex("DAA320AB")
+    decoded, _ = decode_record(data)
+    assert decoded.topic == "T" * 200
+
+
+def test_ipv6_hosts_set_flags_and_widths() -> None:
+    msg = _golden_message()
+    msg.born_host = "[::1]:1234"
+    msg.store_host = "[fe80::1]:10911"
+    data = encode_record(msg)
+    assert len(data) == 91 + 24 + len(msg.body) + 9 + 21
+    decoded, _ = decode_record(data)
+    assert decoded.sys_flag & MessageSysFlag.BORNHOST_V6_FLAG
+    assert decoded.sys_flag & MessageSysFlag.STOREHOSTADDRESS_V6_FLAG
+    assert decoded.born_host == "[::1]:1234"
+    assert decoded.store_host == "[fe80::1]:10911"
+    assert len(decoded.msg_id) == 56
+    assert decode_offset_msg_id(decoded.msg_id) == ("[fe80::1]:10911", 1234)
+
+
+def test_compressed_body_is_inflated_on_decode() -> None:
+    msg = _golden_message()
+    msg.body = zlib.compress(b"x" * 5000)
+    msg.sys_flag = MessageSysFlag.COMPRESSED_FLAG | (3 << 8)
+    data = encode_record(msg)
+    assert decode_record(data)[0].body == b"x" * 5000
+    assert decode_record(data, decompress=False)[0].body == msg.body
+
+
+def test_decode_rejects_bad_magic_crc_and_truncation() -> None:
+    data = bytearray(encode_record(_golden_message()))
+    with pytest.raises(MessageFormatError):
+        decode_record(bytes(data[:-1]))
+    bad = bytearray(data)
+    bad[4] ^= 0xFF
+    with pytest.raises(MessageFormatError, match="magic"):
+        decode_record(bytes(bad))
+    bad = bytearray(data)
+    bad[90] ^= 0x01  # inside the body
+    with pytest.raises(MessageFormatError, match="CRC"):
+        decode_record(bytes(bad), check_crc=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_decode_never_crashes_on_random_bytes(data: bytes) -> None:
+    with contextlib.suppress(MessageFormatError):
+        decode_records(data)
+
+
+texts = st.text(
+    alphabet=st.characters(blacklist_characters="\x00\x01\x02", blacklist_categories=("Cs",)),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    topic=texts,
+    body=st.binary(max_size=300),
+    props=st.dictionaries(texts, texts, max_size=5),
+    offsets=st.tuples(st.integers(0, 2**62), st.integers(0, 2**62)),
+)
+def test_record_round_trip(
+    topic: str, body: bytes, props: dict[str, str], offsets: tuple[int, int]
+) -> None:
+    msg = _golden_message()
+    msg.topic, msg.body, msg.properties = topic, body, props
+    msg.queue_offset, msg.commitlog_offset = offsets
+    data = encode_record(msg) * 2
+    first, second = decode_records(data)
+    assert first == second
+    assert (first.topic, first.body, first.properties) == (topic, body, props)
+    assert (first.queue_offset, first.commitlog_offset) == offsets
+
+
+def test_properties_string_rules() -> None:
+    assert encode_properties({"A": "1", "B": "2"}) == "A\x011\x02B\x012\x02"
+    assert decode_properties("A\x011\x02B\x012\x02") == {"A": "1", "B": "2"}
+    # short entries, empty names/values and missing separators are skipped
+    assert decode_properties("A\x02\x011\x02B\x01\x02CC\x02D\x01x=y") == {"D": "x=y"}
+    assert decode_properties(b"K\x01v\x01w\x02") == {"K": "v\x01w"}
+
+
+def test_batch_round_trip_and_layout() -> None:
+    msgs = [
+        Message("T", b"one", flag=1, properties={"TAGS": "a"}),
+        Message("T", b"", properties={}),
+    ]
+    data = encode_batch(msgs)
+    first_props = b"TAGS\x01a\x02"
+    first_total = 20 + 3 + 2 + len(first_props)
+    assert data[:first_total] == (
+        _i32(first_total) + _i32(0) + _i32(0) + _i32(1) + _i32(3) + b"one"
+        + len(first_props).to_bytes(2, "big") + first_props
+    )  # fmt: skip
+    assert decode_batch(data, topic="T") == msgs
+    with pytest.raises(MessageFormatError):
+        decode_batch(data[:-1], topic="T")
+
+
+def test_offset_msg_id_round_trip_and_errors() -> None:
+    msg_id = create_offset_msg_id("10.0.0.1:10911", 1234)
+    assert msg_id == "0A00000100002A9F00000000000004D2"
+    assert decode_offset_msg_id(msg_id) == ("10.0.0.1:10911", 1234)
+    for bad in ("xyz", "Z" * 32):
+        with pytest.raises(MessageFormatError):
+            decode_offset_msg_id(bad)
+
+
+def test_uniq_ids_are_unique_upper_hex() -> None:
+    ids = {create_uniq_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for uid in ids:
+        assert len(uid) == 32
+        assert uid == uid.upper()
+        bytes.fromhex(uid)
+
+
+def test_java_string_hash_known_values() -> None:
+    assert java_string_hash("") == 0
+    assert java_string_hash("hello") == 99162322
+    assert java_string_hash("TagA") == 2598919
+    assert java_string_hash("polygenelubricants") == -(2**31)
+    assert java_string_hash("\U0001f600") == 0xD83D * 31 + 0xDE00
+
+
+def test_message_helpers() -> None:
+    msg = Message("T", b"")
+    msg.tags = "a"
+    msg.keys = ["k1", "k2"]
+    msg.delay_time_level = 3
+    assert msg.properties == {"TAGS": "a", "KEYS": "k1 k2", "DELAY": "3"}
+    assert msg.keys == ["k1", "k2"]
+    assert msg.delay_time_level == 3
+    assert msg.wait_store_msg_ok
+    msg.wait_store_msg_ok = False
+    assert not msg.wait_store_msg_ok
+    with pytest.raises(ValueError):
+        msg.put_user_property(MessageConst.PROPERTY_TAGS, "x")
+    msg.tags = None
+    assert msg.tags is None
+    assert MessageSysFlag.reset_transaction_value(0x5, MessageSysFlag.TRANSACTION_COMMIT_TYPE) == 9
