@@ -1,0 +1,238 @@
+"""Header serialization of a :class:`RemotingCommand`: JSON (type 0) and ROCKETMQ (type 1).
+
+JSON header (reference §1.3): a fastjson-style object with keys in alphabetical order::
+
+    {"code":105,"extFields":{"topic":"TopicTest"},"flag":0,"language":"JAVA","opaque":3,
+     "serializeTypeCurrentRPC":"JSON","version":479}
+
+``remark`` is omitted when ``None`` and ``extFields`` when empty (as Java omits null fields);
+every extFields value is written as a JSON string. On decode any key order is accepted, unknown
+keys are ignored, and extFields numbers/booleans become strings (``true`` -> ``"true"``).
+
+ROCKETMQ header (reference §1.5), all integers big-endian and signed::
+
+    short code | byte language | short version | int opaque | int flag |
+    int remarkLen | remark (UTF-8) | int extLen | extLen bytes of map entries
+    map entry: short keyLen | key (UTF-8) | int valLen | value (UTF-8)
+
+A zero ``remarkLen`` decodes as ``None``. Codes outside the short range (the 5.x pop codes)
+cannot be written in this form; :func:`encode_header` raises for them.
+
+Any malformed header raises :class:`~rmq_core.errors.RemoteProtocolError`.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+from rmq_core.errors import RemoteProtocolError
+from rmq_core.remoting.codes import LanguageCode, SerializeType
+from rmq_core.remoting.command import RemotingCommand
+
+__all__ = ["decode_header", "encode_header"]
+
+_FIXED = struct.Struct(">hbhii")  # code, language, version, opaque, flag: 13 bytes
+_INT = struct.Struct(">i")
+_SHORT = struct.Struct(">h")
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_SHORT_MIN, _SHORT_MAX = -(2**15), 2**15 - 1
+
+_LANGUAGE_BY_NAME = {member.name: member for member in LanguageCode}
+_LANGUAGE_BY_VALUE = {member.value: member for member in LanguageCode}
+
+_json_encode_string = json.encoder.encode_basestring
+
+
+def encode_header(cmd: RemotingCommand) -> bytes:
+    """The header bytes of ``cmd`` in ``cmd.serialize_type``."""
+    if cmd.serialize_type == SerializeType.ROCKETMQ:
+        return _encode_rocketmq(cmd)
+    return _encode_json(cmd)
+
+
+def decode_header(data: bytes | memoryview, serialize_type: int) -> RemotingCommand:
+    """Decode header bytes into a command without body; ``serialize_type`` is the high byte
+    of HEADER_INFO. Raises :class:`RemoteProtocolError` on anything malformed."""
+    if serialize_type == SerializeType.JSON:
+        return _decode_json(data)
+    if serialize_type == SerializeType.ROCKETMQ:
+        return _decode_rocketmq(data)
+    raise RemoteProtocolError(f"unknown serialize type {serialize_type}")
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def _encode_json(cmd: RemotingCommand) -> bytes:
+    enc = _json_encode_string
+    parts = [f'{{"code":{int(cmd.code)}']
+    if cmd.ext_fields:
+        fields = ",".join(f"{enc(key)}:{enc(value)}" for key, value in cmd.ext_fields.items())
+        parts.append(f',"extFields":{{{fields}}}')
+    parts.append(f',"flag":{int(cmd.flag)},"language":"{_language_name(cmd.language)}"')
+    parts.append(f',"opaque":{int(cmd.opaque)}')
+    if cmd.remark is not None:
+        parts.append(f',"remark":{enc(cmd.remark)}')
+    parts.append(f',"serializeTypeCurrentRPC":"JSON","version":{int(cmd.version)}}}')
+    return "".join(parts).encode("utf-8")
+
+
+def _language_name(language: int) -> str:
+    member = _LANGUAGE_BY_VALUE.get(int(language))
+    return member.name if member is not None else LanguageCode.OTHER.name
+
+
+def _decode_json(data: bytes | memoryview) -> RemotingCommand:
+    try:
+        obj = json.loads(bytes(data))
+    except (ValueError, RecursionError) as exc:
+        raise RemoteProtocolError(f"malformed JSON header: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise RemoteProtocolError("malformed JSON header: not an object")
+    if "code" not in obj:
+        raise RemoteProtocolError("malformed JSON header: no 'code'")
+    remark = obj.get("remark")
+    if remark is not None and not isinstance(remark, str):
+        raise RemoteProtocolError("malformed JSON header: 'remark' is not a string")
+    return RemotingCommand(
+        code=_json_int(obj, "code", 0),
+        opaque=_json_int(obj, "opaque", 0),
+        flag=_json_int(obj, "flag", 0),
+        language=_json_language(obj.get("language")),
+        version=_json_int(obj, "version", 0),
+        remark=remark,
+        ext_fields=_json_ext_fields(obj.get("extFields")),
+        serialize_type=SerializeType.JSON,
+    )
+
+
+def _json_int(obj: dict[str, Any], key: str, default: int) -> int:
+    value = obj.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            value = int(value)
+        else:
+            raise RemoteProtocolError(f"malformed JSON header: {key!r} is not an integer")
+    if not _INT32_MIN <= value <= _INT32_MAX:
+        raise RemoteProtocolError(f"malformed JSON header: {key!r} out of int range")
+    return value
+
+
+def _json_language(value: object) -> LanguageCode:
+    if isinstance(value, str):
+        return _LANGUAGE_BY_NAME.get(value, LanguageCode.OTHER)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _LANGUAGE_BY_VALUE.get(value, LanguageCode.OTHER)
+    return LanguageCode.JAVA
+
+
+def _json_ext_fields(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RemoteProtocolError("malformed JSON header: 'extFields' is not an object")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, str):
+            out[key] = item
+        elif item is None:
+            continue
+        elif isinstance(item, bool):
+            out[key] = "true" if item else "false"
+        elif isinstance(item, int | float):
+            out[key] = str(item)
+        else:
+            out[key] = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+    return out
+
+
+# --- ROCKETMQ binary --------------------------------------------------------------------------
+
+
+def _encode_rocketmq(cmd: RemotingCommand) -> bytes:
+    code, version = int(cmd.code), int(cmd.version)
+    if not _SHORT_MIN <= code <= _SHORT_MAX:
+        raise RemoteProtocolError(f"code {code} does not fit a ROCKETMQ header; use JSON")
+    if not _SHORT_MIN <= version <= _SHORT_MAX:
+        raise RemoteProtocolError(f"version {version} does not fit a ROCKETMQ header")
+    remark = cmd.remark.encode("utf-8") if cmd.remark else b""
+    entries = bytearray()
+    for key, value in cmd.ext_fields.items():
+        key_bytes = key.encode("utf-8")
+        if len(key_bytes) > _SHORT_MAX:
+            raise RemoteProtocolError(f"extFields key too long for a ROCKETMQ header: {key[:40]}")
+        value_bytes = value.encode("utf-8")
+        entries += _SHORT.pack(len(key_bytes))
+        entries += key_bytes
+        entries += _INT.pack(len(value_bytes))
+        entries += value_bytes
+    return b"".join(
+        (
+            _FIXED.pack(code, int(cmd.language), version, _i32(cmd.opaque), _i32(cmd.flag)),
+            _INT.pack(len(remark)),
+            remark,
+            _INT.pack(len(entries)),
+            bytes(entries),
+        )
+    )
+
+
+def _i32(value: int) -> int:
+    """Java int semantics for opaque/flag: wrap into the signed 32-bit range."""
+    value = int(value) & 0xFFFFFFFF
+    return value - (1 << 32) if value > _INT32_MAX else value
+
+
+def _decode_rocketmq(data: bytes | memoryview) -> RemotingCommand:
+    view = memoryview(data)
+    end = len(view)
+    if end < _FIXED.size + 8:
+        raise RemoteProtocolError(f"ROCKETMQ header too short: {end} bytes")
+    code, language, version, opaque, flag = _FIXED.unpack_from(view, 0)
+    pos = _FIXED.size
+    remark_bytes, pos = _read_chunk(view, pos, _INT, "remark")
+    ext_bytes, pos = _read_chunk(view, pos, _INT, "extFields")
+    ext_fields = _decode_map(ext_bytes)
+    return RemotingCommand(
+        code=code,
+        opaque=opaque,
+        flag=flag,
+        language=_LANGUAGE_BY_VALUE.get(language, LanguageCode.OTHER),
+        version=version,
+        remark=_utf8(remark_bytes, "remark") or None,
+        ext_fields=ext_fields,
+        serialize_type=SerializeType.ROCKETMQ,
+    )
+
+
+def _read_chunk(
+    view: memoryview, pos: int, length_struct: struct.Struct, what: str
+) -> tuple[memoryview, int]:
+    if pos + length_struct.size > len(view):
+        raise RemoteProtocolError(f"ROCKETMQ header: truncated {what} length")
+    length = length_struct.unpack_from(view, pos)[0]
+    pos += length_struct.size
+    if length < 0 or pos + length > len(view):
+        raise RemoteProtocolError(f"ROCKETMQ header: bad {what} length {length}")
+    return view[pos : pos + length], pos + length
+
+
+def _decode_map(view: memoryview) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(view):
+        key, pos = _read_chunk(view, pos, _SHORT, "extFields key")
+        value, pos = _read_chunk(view, pos, _INT, "extFields value")
+        out[_utf8(key, "extFields key")] = _utf8(value, "extFields value")
+    return out
+
+
+def _utf8(data: memoryview, what: str) -> str:
+    try:
+        return str(data, "utf-8")
+    except UnicodeDecodeError as exc:
+        raise RemoteProtocolError(f"ROCKETMQ header: {what} is not UTF-8") from exc
