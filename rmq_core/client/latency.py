@@ -33,7 +33,8 @@ ISOLATION_LATENCY = 10.0
 
 def compute_not_available_duration(latency: float) -> float:
     """Seconds a broker stays unavailable after a send that took ``latency`` seconds."""
-    for threshold, duration in zip(reversed(LATENCY_MAX), reversed(NOT_AVAILABLE_DURATION), strict=True):
+    pairs = zip(reversed(LATENCY_MAX), reversed(NOT_AVAILABLE_DURATION), strict=True)
+    for threshold, duration in pairs:
         if latency >= threshold:
             return duration
     return 0.0

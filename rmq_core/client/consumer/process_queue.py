@@ -6,7 +6,8 @@ offset ever held once the queue is empty), so a crash never skips an unconsumed 
 The count, byte size and offset span of what is held drive pull flow control.
 
 Invariants: ``msg_count`` counts held plus orderly-consuming messages; ``msg_size`` is the
-sum of their bodies' lengths (bytes); ``queue_offset_max`` only grows. Not thread-safe: use it from the event loop.
+sum of their bodies' lengths (bytes); ``queue_offset_max`` only grows. Not thread-safe: use
+it from the event loop.
 """
 
 from __future__ import annotations
