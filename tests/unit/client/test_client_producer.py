@@ -1,5 +1,7 @@
 """Producer behaviour against scripted brokers: retries, compression, ids, errors."""
 
+# ruff: noqa: SIM117  (nested async-with keeps "after shutdown" assertions readable)
+
 from __future__ import annotations
 
 import asyncio
