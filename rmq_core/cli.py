@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from rmq_core import __version__
+from rmq_core.namesrv.command import add_namesrv_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING, ERROR)"
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_namesrv_command(commands)
     return parser
 
 
