@@ -61,6 +61,7 @@ __all__ = [
     "BROKER_HEARTBEAT",
     "GET_BROKER_MEMBER_GROUP",
     "QUERY_NOT_FOUND",
+    "ZONE_NAME_FIELD",
     "NamesrvContext",
     "NamesrvProcessors",
 ]
@@ -73,6 +74,8 @@ GET_BROKER_MEMBER_GROUP = 901
 """RequestCode.GET_BROKER_MEMBER_GROUP (5.x brokers in acting-master mode)."""
 BROKER_HEARTBEAT = 904
 """RequestCode.BROKER_HEARTBEAT (5.x brokers in acting-master mode)."""
+ZONE_NAME_FIELD = "__ZONE_NAME"
+"""extField in which 5.x brokers announce their zone (``MixAll.ZONE_NAME``)."""
 
 _Handler = Callable[[RemotingCommand, Connection], Awaitable[RemotingCommand]]
 
@@ -160,6 +163,7 @@ class NamesrvProcessors:
                 channel=conn,
                 timeout=None if timeout is None or timeout <= 0 else timeout / 1000.0,
                 enable_acting_master=header.enable_acting_master,
+                zone_name=request.ext_fields.get(ZONE_NAME_FIELD) or None,
             )
         )
         order_conf = b""

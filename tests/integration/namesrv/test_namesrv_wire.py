@@ -626,3 +626,24 @@ def test_raw_rocketmq_frame_round_trip() -> None:
                 await writer.wait_closed()
 
     run(scenario)
+
+
+def test_zone_name_and_acting_master_reach_the_route() -> None:
+    async def scenario() -> None:
+        async with namesrvs(1, FakeClock()) as (server,), RemotingClient() as client:
+            extra = {"__ZONE_NAME": "zone-1", "enableActingMaster": "true"}
+            await register(
+                client,
+                server.address,
+                cluster="C",
+                name="b",
+                addr="h:1",
+                body=topics_body("T"),
+                extra=extra,
+            )
+            response = await call(client, server.address, 105, {"topic": "T"})
+            broker = json.loads(response.body)["brokerDatas"][0]
+            assert broker["zoneName"] == "zone-1"
+            assert broker["enableActingMaster"] is True
+
+    run(scenario)
