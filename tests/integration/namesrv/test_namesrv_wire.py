@@ -647,3 +647,22 @@ def test_zone_name_and_acting_master_reach_the_route() -> None:
             assert broker["enableActingMaster"] is True
 
     run(scenario)
+
+
+def test_periodic_scan_expires_silent_brokers_on_the_real_clock() -> None:
+    """The background scan (not only run_once) removes a broker after its timeout."""
+
+    async def scenario() -> None:
+        config = NamesrvConfig(port=0, scan_interval=0.05, broker_timeout=0.3)
+        async with NamesrvController(config) as server, RemotingClient() as client:
+            await register(
+                client, server.address, cluster="C", name="b", addr="h:1", body=topics_body("T")
+            )
+            assert brokers_of(await route(client, server.address, "T")) == ["b"]
+
+            async def gone() -> bool:
+                return await route(client, server.address, "T") is None
+
+            await wait_until(gone, "the periodic scan to expire the broker")
+
+    run(scenario)
