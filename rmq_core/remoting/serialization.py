@@ -43,6 +43,9 @@ _LANGUAGE_BY_NAME = {member.name: member for member in LanguageCode}
 _LANGUAGE_BY_VALUE = {member.value: member for member in LanguageCode}
 
 _json_encode_string = json.encoder.encode_basestring
+# Prebuilt codecs: the C encoder/scanner without json.dumps/json.loads per-call set-up.
+_EXT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_DECODER = json.JSONDecoder()
 
 
 def encode_header(cmd: RemotingCommand) -> bytes:
@@ -68,15 +71,28 @@ def decode_header(data: bytes | memoryview, serialize_type: int) -> RemotingComm
 def _encode_json(cmd: RemotingCommand) -> bytes:
     enc = _json_encode_string
     parts = [f'{{"code":{int(cmd.code)}']
-    if cmd.ext_fields:
-        fields = ",".join(f"{enc(key)}:{enc(value)}" for key, value in cmd.ext_fields.items())
-        parts.append(f',"extFields":{{{fields}}}')
+    fields = cmd.ext_fields
+    if fields:
+        if not all(type(value) is str for value in fields.values()):
+            fields = _stringify(fields)
+        parts.append(f',"extFields":{_EXT_ENCODER.encode(fields)}')
     parts.append(f',"flag":{int(cmd.flag)},"language":"{_language_name(cmd.language)}"')
     parts.append(f',"opaque":{int(cmd.opaque)}')
     if cmd.remark is not None:
         parts.append(f',"remark":{enc(cmd.remark)}')
     parts.append(f',"serializeTypeCurrentRPC":"JSON","version":{int(cmd.version)}}}')
     return "".join(parts).encode("utf-8")
+
+
+def _stringify(fields: dict[str, Any]) -> dict[str, str]:
+    """Guard for callers that put non-strings into ext_fields: peers need strings."""
+    out: dict[str, str] = {}
+    for key, value in fields.items():
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif value is not None:
+            out[key] = str(value)
+    return out
 
 
 def _language_name(language: int) -> str:
@@ -86,7 +102,7 @@ def _language_name(language: int) -> str:
 
 def _decode_json(data: bytes | memoryview) -> RemotingCommand:
     try:
-        obj = json.loads(bytes(data))
+        obj = _DECODER.decode(str(data, "utf-8"))
     except (ValueError, RecursionError) as exc:
         raise RemoteProtocolError(f"malformed JSON header: {exc}") from exc
     if not isinstance(obj, dict):
@@ -110,6 +126,8 @@ def _decode_json(data: bytes | memoryview) -> RemotingCommand:
 
 def _json_int(obj: dict[str, Any], key: str, default: int) -> int:
     value = obj.get(key, default)
+    if type(value) is int and _INT32_MIN <= value <= _INT32_MAX:
+        return value
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
@@ -161,7 +179,10 @@ def _encode_rocketmq(cmd: RemotingCommand) -> bytes:
         raise RemoteProtocolError(f"version {version} does not fit a ROCKETMQ header")
     remark = cmd.remark.encode("utf-8") if cmd.remark else b""
     entries = bytearray()
-    for key, value in cmd.ext_fields.items():
+    fields = cmd.ext_fields
+    if not all(type(value) is str for value in fields.values()):
+        fields = _stringify(fields)
+    for key, value in fields.items():
         key_bytes = key.encode("utf-8")
         if len(key_bytes) > _SHORT_MAX:
             raise RemoteProtocolError(f"extFields key too long for a ROCKETMQ header: {key[:40]}")

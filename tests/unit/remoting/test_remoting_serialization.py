@@ -157,3 +157,11 @@ def test_rocketmq_empty_remark_decodes_as_none() -> None:
 def test_malformed_rocketmq_header(header: bytes) -> None:
     with pytest.raises(RemoteProtocolError):
         decode_header(header, SerializeType.ROCKETMQ)
+
+
+@pytest.mark.parametrize("serialize_type", list(SerializeType))
+def test_non_string_ext_field_values_are_written_as_strings(serialize_type: SerializeType) -> None:
+    cmd = RemotingCommand(code=0, serialize_type=serialize_type)
+    cmd.ext_fields = {"queueId": 3, "k": True, "none": None}  # type: ignore[dict-item]
+    decoded = decode_header(encode_header(cmd), serialize_type)
+    assert decoded.ext_fields == {"queueId": "3", "k": "true"}
