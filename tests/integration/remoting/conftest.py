@@ -110,8 +110,7 @@ class ServerThread:
         self.loop.close()
 
 
-@pytest.fixture
-def server_thread() -> Any:
+def _server_threads() -> Any:
     threads: list[ServerThread] = []
 
     def start(setup: Callable[[Any], None], **server_kwargs: Any) -> ServerThread:
@@ -122,3 +121,15 @@ def server_thread() -> Any:
     yield start
     for thread in threads:
         thread.stop()
+
+
+@pytest.fixture
+def server_thread() -> Any:
+    """``server_thread(setup, **server_kwargs)`` -> a started ServerThread, stopped after."""
+    yield from _server_threads()
+
+
+@pytest.fixture(scope="module")
+def module_server_thread() -> Any:
+    """Like ``server_thread`` but the servers live for the whole test module."""
+    yield from _server_threads()

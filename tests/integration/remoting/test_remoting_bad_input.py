@@ -8,6 +8,7 @@ import struct
 import time
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -93,6 +94,12 @@ def test_response_header_is_json_even_for_rocketmq_requests(
     assert 0 < info < length
 
 
+@pytest.fixture(scope="module")
+def fuzz_server(module_server_thread: Any) -> Any:
+    """One server for every Hypothesis example (with a small frame limit)."""
+    return module_server_thread(setup, max_frame_length=64 * 1024)
+
+
 @settings(
     max_examples=40,
     deadline=None,
@@ -115,9 +122,9 @@ def test_response_header_is_json_even_for_rocketmq_requests(
     )
 )
 def test_random_bytes_on_several_connections(
-    server_thread: Any, raw_peer: Any, connections: list[list[bytes]]
+    fuzz_server: Any, raw_peer: Any, connections: list[list[bytes]]
 ) -> None:
-    srv = _shared_server(server_thread)
+    srv = fuzz_server
     socks = []
     for chunks in connections:
         sock = socket.create_connection(srv.address.rsplit(":", 1), timeout=2.0)
@@ -132,17 +139,6 @@ def test_random_bytes_on_several_connections(
     peer = raw_peer(srv.address)
     assert_serves(peer)
     peer.close()
-
-
-_SHARED: dict[str, Any] = {}
-
-
-def _shared_server(server_thread: Any) -> Any:
-    """One server for all Hypothesis examples of a test run (started by the first example)."""
-    srv = _SHARED.get("server")
-    if srv is None or srv.loop.is_closed():
-        srv = _SHARED["server"] = server_thread(setup, max_frame_length=64 * 1024)
-    return srv
 
 
 def test_server_still_serves_a_real_client_after_fuzzing(server_thread: Any) -> None:
