@@ -38,6 +38,7 @@ from typing import Any
 
 from rmq_core.errors import RemoteProtocolError, RemotingClosedError, RequestTimeoutError
 from rmq_core.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, encode_frame
+from rmq_core.remoting.codes import SerializeType
 from rmq_core.remoting.command import FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand
 
 __all__ = [
@@ -171,7 +172,12 @@ class Connection(asyncio.Protocol):
         self._enqueue(frame)
 
     def send_response(self, response: RemotingCommand) -> None:
-        """Queue ``response`` for the next coalesced write; dropped if the connection closed."""
+        """Queue ``response`` for the next coalesced write; dropped if the connection closed.
+
+        Responses are always written with a JSON header (ali-ons reads the header length
+        without masking the serialize-type byte).
+        """
+        response.serialize_type = SerializeType.JSON
         if self.closed:
             logger.debug(
                 "%s: dropping response %d to closed %s",
