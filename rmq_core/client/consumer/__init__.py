@@ -1,0 +1,1 @@
+"""Consumers: push (listener driven) and lite pull (application polls)."""

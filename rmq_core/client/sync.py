@@ -1,0 +1,307 @@
+"""Blocking facade: ``Producer``, ``PushConsumer``, ``LitePullConsumer`` for threaded code.
+
+The async clients run on one background event loop per process (a daemon thread started on
+first use). Every blocking method submits a coroutine to that loop and waits for its result,
+so the facade is safe to call from any thread (Flask request threads, Celery workers, plain
+scripts). Push-consumer listeners that are plain functions run in the consumer's thread
+pool; callbacks of :meth:`Producer.send_async` run on the loop thread and must not block.
+
+After ``fork()`` the child gets a fresh loop on first use; clients created before the fork
+belong to the parent's loop, so create them in the child (e.g. Celery's
+``worker_process_init``). Calling a blocking method from the loop thread itself (from an
+async callback) raises :class:`~rmq_core.errors.ClientError` instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
+
+from rmq_core.client import producer as _producer
+from rmq_core.client.config import LitePullConsumerConfig, ProducerConfig, PushConsumerConfig
+from rmq_core.client.consumer import lite_pull as _lite
+from rmq_core.client.consumer import push as _push
+from rmq_core.client.consumer.consume_service import MessageListener
+from rmq_core.client.message_queue import MessageQueue
+from rmq_core.client.rebalance.strategies import AllocateMessageQueueStrategy
+from rmq_core.client.results import SendResult
+from rmq_core.client.selector import MessageQueueSelector
+from rmq_core.common.message import Message, MessageExt
+from rmq_core.errors import ClientError
+
+__all__ = ["BackgroundLoop", "LitePullConsumer", "Producer", "PushConsumer", "run_sync"]
+
+T = TypeVar("T")
+
+LIFECYCLE_TIMEOUT = 60.0  # s for start()/shutdown()
+CALL_MARGIN = 5.0  # s added to a call's own timeout before the facade gives up waiting
+
+
+class BackgroundLoop:
+    """An event loop running forever in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="rmq-client-loop", daemon=True)
+        self.thread.start()
+        self._ready.wait(10.0)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._ready.set)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        if threading.current_thread() is self.thread:
+            coro.close()
+            raise ClientError("blocking rmq client call made from the client's own loop thread")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+
+_LOOP: BackgroundLoop | None = None
+_LOOP_LOCK = threading.Lock()
+
+
+def background_loop() -> BackgroundLoop:
+    """The process's background loop, (re)created on first use and after a fork."""
+    global _LOOP
+    with _LOOP_LOCK:
+        if _LOOP is None or _LOOP.pid != os.getpid() or not _LOOP.thread.is_alive():
+            _LOOP = BackgroundLoop()
+        return _LOOP
+
+
+def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = LIFECYCLE_TIMEOUT) -> T:
+    """Run ``coro`` on the background loop and wait up to ``timeout`` s for its result."""
+    future = background_loop().submit(coro)
+    try:
+        return future.result(timeout)
+    except concurrent.futures.TimeoutError as exc:
+        future.cancel()
+        raise TimeoutError(f"rmq client call did not finish within {timeout} s") from exc
+
+
+async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
+
+
+class Producer:
+    """Blocking :class:`rmq_core.client.producer.Producer` (same arguments)."""
+
+    def __init__(
+        self,
+        group: str | None = None,
+        namesrv_addr: str | Sequence[str] | None = None,
+        *,
+        config: ProducerConfig | None = None,
+        **options: Any,
+    ) -> None:
+        self.async_producer = _producer.Producer(group, namesrv_addr, config=config, **options)
+
+    @property
+    def config(self) -> ProducerConfig:
+        return self.async_producer.config
+
+    def _timeout(self, timeout: float | None) -> float:
+        return (timeout or self.config.send_msg_timeout) + CALL_MARGIN
+
+    def start(self) -> None:
+        run_sync(self.async_producer.start())
+
+    def shutdown(self) -> None:
+        run_sync(self.async_producer.shutdown())
+
+    def __enter__(self) -> Producer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def send(
+        self,
+        msg: Message,
+        mq: MessageQueue | None = None,
+        *,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+        timeout: float | None = None,
+    ) -> SendResult:
+        coro = self.async_producer.send(msg, mq, selector=selector, arg=arg, timeout=timeout)
+        return run_sync(coro, self._timeout(timeout))
+
+    def send_async(
+        self,
+        msg: Message,
+        on_success: _producer.SendCallback | None = None,
+        on_exception: _producer.SendCallback | None = None,
+        *,
+        mq: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+        timeout: float | None = None,
+    ) -> concurrent.futures.Future[SendResult]:
+        """Start a send; returns a ``concurrent.futures.Future``. Callbacks run on the loop."""
+
+        async def go() -> SendResult:
+            task = self.async_producer.send_async(
+                msg, on_success, on_exception, mq=mq, selector=selector, arg=arg, timeout=timeout
+            )
+            return await task
+
+        return background_loop().submit(go())
+
+    def send_oneway(
+        self,
+        msg: Message,
+        mq: MessageQueue | None = None,
+        *,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+    ) -> None:
+        coro = self.async_producer.send_oneway(msg, mq, selector=selector, arg=arg)
+        run_sync(coro, self._timeout(None))
+
+    def send_batch(
+        self,
+        msgs: Sequence[Message],
+        mq: MessageQueue | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> SendResult:
+        coro = self.async_producer.send_batch(msgs, mq, timeout=timeout)
+        return run_sync(coro, self._timeout(timeout))
+
+    def fetch_publish_message_queues(self, topic: str) -> list[MessageQueue]:
+        return run_sync(self.async_producer.fetch_publish_message_queues(topic), CALL_MARGIN * 2)
+
+
+class PushConsumer:
+    """Blocking :class:`rmq_core.client.consumer.push.PushConsumer` (same arguments)."""
+
+    def __init__(
+        self,
+        group: str | None = None,
+        namesrv_addr: str | Sequence[str] | None = None,
+        *,
+        config: PushConsumerConfig | None = None,
+        allocate_strategy: AllocateMessageQueueStrategy | None = None,
+        **options: Any,
+    ) -> None:
+        self.async_consumer = _push.PushConsumer(
+            group, namesrv_addr, config=config, allocate_strategy=allocate_strategy, **options
+        )
+
+    @property
+    def config(self) -> PushConsumerConfig:
+        return self.async_consumer.config
+
+    def subscribe(self, topic: str, expression: str | None = "*") -> None:
+        run_sync(_call(self.async_consumer.subscribe, topic, expression), CALL_MARGIN)
+
+    def unsubscribe(self, topic: str) -> None:
+        run_sync(_call(self.async_consumer.unsubscribe, topic), CALL_MARGIN)
+
+    def register_message_listener(
+        self, listener: MessageListener, *, orderly: bool = False
+    ) -> None:
+        self.async_consumer.register_message_listener(listener, orderly=orderly)
+
+    def start(self) -> None:
+        run_sync(self.async_consumer.start())
+
+    def shutdown(self) -> None:
+        run_sync(self.async_consumer.shutdown())
+
+    def __enter__(self) -> PushConsumer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def suspend(self) -> None:
+        run_sync(_call(self.async_consumer.suspend), CALL_MARGIN)
+
+    def resume(self) -> None:
+        run_sync(_call(self.async_consumer.resume), CALL_MARGIN)
+
+    def owned_queues(self) -> list[MessageQueue]:
+        return run_sync(_call(self.async_consumer.owned_queues), CALL_MARGIN)
+
+
+class LitePullConsumer:
+    """Blocking :class:`rmq_core.client.consumer.lite_pull.LitePullConsumer`."""
+
+    def __init__(
+        self,
+        group: str | None = None,
+        namesrv_addr: str | Sequence[str] | None = None,
+        *,
+        config: LitePullConsumerConfig | None = None,
+        allocate_strategy: AllocateMessageQueueStrategy | None = None,
+        **options: Any,
+    ) -> None:
+        self.async_consumer = _lite.LitePullConsumer(
+            group, namesrv_addr, config=config, allocate_strategy=allocate_strategy, **options
+        )
+
+    @property
+    def config(self) -> LitePullConsumerConfig:
+        return self.async_consumer.config
+
+    def subscribe(self, topic: str, expression: str | None = "*") -> None:
+        run_sync(_call(self.async_consumer.subscribe, topic, expression), CALL_MARGIN)
+
+    def assign(self, mqs: Iterable[MessageQueue]) -> None:
+        run_sync(_call(self.async_consumer.assign, list(mqs)), CALL_MARGIN)
+
+    def assignment(self) -> list[MessageQueue]:
+        return run_sync(_call(self.async_consumer.assignment), CALL_MARGIN)
+
+    def start(self) -> None:
+        run_sync(self.async_consumer.start())
+
+    def shutdown(self) -> None:
+        run_sync(self.async_consumer.shutdown())
+
+    def __enter__(self) -> LitePullConsumer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def poll(self, timeout: float | None = None) -> list[MessageExt]:
+        wait = self.config.poll_timeout if timeout is None else timeout
+        return run_sync(self.async_consumer.poll(wait), wait + CALL_MARGIN * 2)
+
+    def commit(self, offsets: dict[MessageQueue, int] | None = None) -> None:
+        run_sync(self.async_consumer.commit(offsets), CALL_MARGIN * 2)
+
+    def committed(self, mq: MessageQueue) -> int:
+        return run_sync(self.async_consumer.committed(mq), CALL_MARGIN * 2)
+
+    def seek(self, mq: MessageQueue, offset: int) -> None:
+        run_sync(self.async_consumer.seek(mq, offset), CALL_MARGIN * 2)
+
+    def seek_to_begin(self, mq: MessageQueue) -> None:
+        run_sync(self.async_consumer.seek_to_begin(mq), CALL_MARGIN * 2)
+
+    def seek_to_end(self, mq: MessageQueue) -> None:
+        run_sync(self.async_consumer.seek_to_end(mq), CALL_MARGIN * 2)
+
+    def pause(self, mqs: Iterable[MessageQueue]) -> None:
+        run_sync(_call(self.async_consumer.pause, list(mqs)), CALL_MARGIN)
+
+    def resume(self, mqs: Iterable[MessageQueue]) -> None:
+        run_sync(_call(self.async_consumer.resume, list(mqs)), CALL_MARGIN)
+
+    def fetch_message_queues(self, topic: str) -> list[MessageQueue]:
+        return run_sync(self.async_consumer.fetch_message_queues(topic), CALL_MARGIN * 2)
