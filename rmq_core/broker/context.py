@@ -1,0 +1,222 @@
+"""``BrokerContext``: the narrow object processors and broker services receive.
+
+It holds the broker's state and nothing of its wiring (servers, timers, NameServer clients
+live in the controller). Everything here is used from the event loop only.
+
+Attributes (stable API; helpers such as the delay/retry service rely on them):
+
+- ``config``: the current :class:`BrokerConfig`. **Re-read it on each use**:
+  UPDATE_BROKER_CONFIG replaces it (``ctx.config = ctx.config.with_properties(...)``);
+- ``store_config``: the store's :class:`StoreConfig` (fixed while running);
+- ``store``: the message store (:class:`BrokerStore` protocol below);
+- ``topics``: :class:`TopicConfigManager` (``select``, ``create_topic_in_send_message_method``,
+  ``create_topic_in_send_message_back_method`` ...);
+- ``offsets``: :class:`ConsumerOffsetManager`;
+- ``groups``: :class:`SubscriptionGroupManager` (``find_subscription_group_config``);
+- ``producers`` / ``consumers``: :class:`ProducerManager` / :class:`ConsumerManager`;
+- ``stats``: :class:`BrokerStats` (``put_message`` counts stored messages);
+- ``delay_levels``: :class:`DelayLevelTable` parsed from ``messageDelayLevel``;
+- ``broker_addr``: ``ip:port`` published to NameServers and used as the store host;
+- ``writer``: the :class:`ConfigWriter` every JSON config file goes through;
+- ``config_dir``: ``<storePathRootDir>/config`` (None: nothing is persisted).
+
+Helpers: :meth:`config_path`, :meth:`broker_config` (callable form of ``config``),
+:meth:`put_message` (the store put with ``WAIT``/SYNC_FLUSH handling, awaitable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from rmq_core.broker.config import BrokerConfig
+from rmq_core.broker.managers.consumers import ConsumerManager
+from rmq_core.broker.managers.offsets import ConsumerOffsetManager
+from rmq_core.broker.managers.persistence import (
+    CONSUMER_OFFSET_FILE,
+    SUBSCRIPTION_GROUP_FILE,
+    TOPICS_FILE,
+    ConfigWriter,
+    SyncConfigWriter,
+)
+from rmq_core.broker.managers.producers import ProducerManager
+from rmq_core.broker.managers.subscription_groups import SubscriptionGroupManager
+from rmq_core.broker.managers.topics import TopicConfigManager
+from rmq_core.broker.schedule import DelayLevelTable
+from rmq_core.broker.stats import BrokerStats
+from rmq_core.common.message import MessageExtBrokerInner
+from rmq_core.store.config import StoreConfig
+
+__all__ = ["ArrivalListener", "BrokerContext", "BrokerStore", "StoredOutcome"]
+
+ArrivalListener = Callable[[str, int, int, "int | None", int, "Mapping[str, str] | None"], None]
+
+# PutMessageStatus names meaning "the message is stored" (FLUSH_DISK_TIMEOUT too: it is in the
+# log, only the fsync missed its deadline).
+_STORED = frozenset({"PUT_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLAVE_NOT_AVAILABLE"})
+
+
+class BrokerStore(Protocol):
+    """The message store operations the broker uses (see :mod:`rmq_core.store`)."""
+
+    def put_message(self, msg: MessageExtBrokerInner) -> Any:
+        """Append one message; a PutMessageResult."""
+
+    def put_messages(self, batch: Any) -> Any:
+        """Append a batch; a PutMessageResult."""
+
+    def get_message(
+        self,
+        group: str,
+        topic: str,
+        queue_id: int,
+        offset: int,
+        max_count: int,
+        message_filter: Any = None,
+    ) -> Any:
+        """Read from a consume queue; a GetMessageResult."""
+
+    def get_max_offset_in_queue(self, topic: str, queue_id: int) -> int:
+        """Next logical offset to be written."""
+
+    def get_min_offset_in_queue(self, topic: str, queue_id: int) -> int:
+        """Smallest logical offset still readable."""
+
+    def get_offset_in_queue_by_time(
+        self, topic: str, queue_id: int, timestamp_ms: int, boundary: str = "LOWER"
+    ) -> int:
+        """Logical offset of the first/last message stored at ``timestamp_ms``."""
+
+    def get_earliest_message_time(self, topic: str, queue_id: int) -> int:
+        """Store time (ms) of the queue's oldest message, -1 if none."""
+
+    def look_message_by_offset(self, commitlog_offset: int) -> Any:
+        """The MessageExt at a commit-log offset, or None."""
+
+    def select_one_message_by_offset(self, commitlog_offset: int) -> bytes | None:
+        """The raw record at a commit-log offset, or None."""
+
+    def query_message(self, topic: str, key: str, max_num: int, begin_ms: int, end_ms: int) -> Any:
+        """Index lookup; a QueryMessageResult."""
+
+    def delete_topics(self, topics: set[str]) -> Any:
+        """Drop the consume queues of ``topics``."""
+
+    def add_arrival_listener(self, listener: ArrivalListener) -> None:
+        """Call ``listener`` for every message that becomes readable."""
+
+    def runtime_info(self) -> dict[str, str]:
+        """Store statistics for GET_BROKER_RUNTIME_INFO."""
+
+
+class StoredOutcome:
+    """Result of :meth:`BrokerContext.put_message`: the store result and the final status
+    name (``FLUSH_DISK_TIMEOUT`` when a SYNC_FLUSH fsync failed or timed out)."""
+
+    __slots__ = ("result", "status")
+
+    def __init__(self, result: Any, status: str) -> None:
+        self.result = result
+        self.status = status
+
+    @property
+    def stored(self) -> bool:
+        """True when the message is in the commit log."""
+        return self.status in _STORED
+
+
+class BrokerContext:
+    """Broker state shared by processors and services (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        store_config: StoreConfig,
+        store: BrokerStore,
+        *,
+        config_dir: Path | None = None,
+        writer: ConfigWriter | None = None,
+        broker_addr: str = "",
+    ) -> None:
+        self.config = config
+        self.store_config = store_config
+        self.store = store
+        self.config_dir = config_dir
+        self.writer: ConfigWriter = writer or SyncConfigWriter()
+        self.broker_addr = broker_addr or f"{config.broker_ip1}:{config.listen_port}"
+        self.delay_levels = DelayLevelTable.parse(config.message_delay_level)
+        self.topics = TopicConfigManager(
+            self.broker_config, self.config_path(TOPICS_FILE), self.writer
+        )
+        self.offsets = ConsumerOffsetManager(self.config_path(CONSUMER_OFFSET_FILE), self.writer)
+        self.groups = SubscriptionGroupManager(
+            self.broker_config, self.config_path(SUBSCRIPTION_GROUP_FILE), self.writer
+        )
+        self.producers = ProducerManager()
+        self.consumers = ConsumerManager()
+        self.stats = BrokerStats()
+        self.start_time_ms = time.time_ns() // 1_000_000
+
+    def broker_config(self) -> BrokerConfig:
+        """The current broker config (callable form for the managers)."""
+        return self.config
+
+    def config_path(self, name: str) -> Path | None:
+        """``<config_dir>/<name>``, or None when nothing is persisted."""
+        return None if self.config_dir is None else self.config_dir / name
+
+    def load(self) -> None:
+        """Load topics, subscription groups and consumer offsets from their files."""
+        self.topics.load()
+        self.groups.load()
+        self.offsets.load()
+
+    def persist(self) -> None:
+        """Write every table (shutdown)."""
+        self.topics.persist()
+        self.groups.persist()
+        self.offsets.persist()
+
+    async def put_message(self, msg: MessageExtBrokerInner) -> StoredOutcome:
+        """Store one message, then for SYNC_FLUSH (and ``WAIT`` not false) await the flush.
+
+        Counts stored messages in ``stats``.
+        """
+        result = self.store.put_message(msg)
+        return await self._finish_put(result, msg.wait_store_msg_ok, 1)
+
+    async def put_messages(self, batch: Any, wait: bool, count: int) -> StoredOutcome:
+        """Store a batch (``count`` messages) with the same flush rule as :meth:`put_message`."""
+        result = self.store.put_messages(batch)
+        return await self._finish_put(result, wait, count)
+
+    async def _finish_put(self, result: Any, wait: bool, count: int) -> StoredOutcome:
+        status = _status_name(result)
+        if status not in _STORED:
+            return StoredOutcome(result, status)
+        self.stats.record_put(_stored_count(result, count))
+        future = getattr(result, "flush_future", None)
+        if future is not None and wait and status == "PUT_OK":
+            try:
+                flushed = await asyncio.wait_for(
+                    asyncio.wrap_future(future), self.store_config.sync_flush_timeout + 1.0
+                )
+            except (TimeoutError, OSError):
+                flushed = False
+            if not flushed:
+                status = "FLUSH_DISK_TIMEOUT"
+        return StoredOutcome(result, status)
+
+
+def _status_name(result: Any) -> str:
+    status = getattr(result, "status", None)
+    return str(getattr(status, "name", status))
+
+
+def _stored_count(result: Any, default: int) -> int:
+    append = getattr(result, "append_result", None)
+    count = getattr(append, "msg_num", None)
+    return count if isinstance(count, int) and count > 0 else default

@@ -1,0 +1,59 @@
+"""Helpers shared by the broker's processors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rmq_core.broker.context import BrokerContext
+from rmq_core.remoting import fastjson
+from rmq_core.remoting.codes import ResponseCode
+from rmq_core.remoting.command import RemotingCommand
+from rmq_core.remoting.transport import Connection
+
+__all__ = ["BrokerProcessor", "decode_json_body", "json_body", "standard_json_body"]
+
+
+class BrokerProcessor:
+    """Base class: keeps the context; subclasses implement :meth:`process`."""
+
+    codes: tuple[int, ...] = ()
+
+    def __init__(self, ctx: BrokerContext) -> None:
+        self.ctx = ctx
+
+    async def __call__(
+        self, request: RemotingCommand, connection: Connection
+    ) -> RemotingCommand | None:
+        return await self.process(request, connection)
+
+    async def process(
+        self, request: RemotingCommand, connection: Connection
+    ) -> RemotingCommand | None:
+        """Answer ``request`` (None: no answer now)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def fail(request: RemotingCommand, code: int, remark: str) -> RemotingCommand:
+        """An error response with ``remark``."""
+        return request.response(code, remark)
+
+    @staticmethod
+    def ok(request: RemotingCommand, body: bytes = b"") -> RemotingCommand:
+        """A SUCCESS response with ``body``."""
+        return request.response(ResponseCode.SUCCESS, None, body=body)
+
+
+def json_body(obj: Any) -> bytes:
+    """A fastjson-style body (bare non-string keys, as a Java broker writes them)."""
+    return fastjson.dumps(obj)
+
+
+def standard_json_body(obj: Any) -> bytes:
+    """A strictly standard JSON body (keys sorted, compact)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def decode_json_body(body: bytes) -> Any:
+    """Parse a JSON request body leniently; raises a RemoteProtocolError subclass."""
+    return fastjson.loads(body)

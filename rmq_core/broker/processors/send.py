@@ -1,0 +1,376 @@
+"""SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320).
+
+Checks, in RocketMQ's order (``AbstractSendMessageProcessor.msgCheck``), each answered with
+RocketMQ's code and a remark, nothing stored:
+
+1. broker permission lacks WRITE -> NO_PERMISSION;
+2. topic name invalid -> INVALID_PARAMETER; schedule/transaction topics -> NO_PERMISSION;
+3. unknown topic -> auto-created from ``defaultTopic`` (TBW102) when allowed, ``%RETRY%``
+   topics always; else TOPIC_NOT_EXIST;
+4. topic not writeable -> NO_PERMISSION; ``queueId >= max(read, write)`` -> INVALID_PARAMETER
+   (a negative queue id picks a random writeable queue);
+5. body over ``maxMessageSize`` or properties over 32767 bytes -> MESSAGE_ILLEGAL.
+
+Then the message is built (``CLUSTER`` property added, ``UNIQ_KEY`` filled if absent), a send
+to ``%RETRY%<group>`` is routed to the DLQ once retried often enough (:mod:`..retry`), a
+``DELAY`` level parks it in ``SCHEDULE_TOPIC_XXXX`` (:mod:`..schedule`), and it is stored. Under
+SYNC_FLUSH the answer waits for the fsync (FLUSH_DISK_TIMEOUT if it fails).
+
+Every response carries extFields ``MSG_REGION`` and ``TRACE_ON``; stored messages also
+``msgId`` (offset id(s), comma-joined for a batch), ``queueId``, ``queueOffset`` and
+``transactionId`` (the UNIQ_KEY).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from rmq_core.broker import perm as permission
+from rmq_core.broker import retry
+from rmq_core.broker import topic_validator as tv
+from rmq_core.broker.context import StoredOutcome
+from rmq_core.broker.managers.topics import TopicConfig
+from rmq_core.broker.processors.common import BrokerProcessor
+from rmq_core.broker.schedule import rewrite_delayed_message
+from rmq_core.common.message import MessageConst, MessageExtBrokerInner, MessageSysFlag
+from rmq_core.common.message_codec import (
+    MessageFormatError,
+    create_uniq_id,
+    decode_batch,
+    decode_properties,
+    encode_properties,
+)
+from rmq_core.remoting.codes import RequestCode, ResponseCode
+from rmq_core.remoting.command import RemotingCommand
+from rmq_core.remoting.headers import (
+    SendMessageRequestHeader,
+    SendMessageRequestHeaderV2,
+    SendMessageResponseHeader,
+)
+from rmq_core.remoting.transport import Connection
+
+__all__ = ["MAX_PROPERTIES_LENGTH", "SendMessageProcessor"]
+
+logger = logging.getLogger(__name__)
+
+MAX_PROPERTIES_LENGTH = 32767
+"""Largest properties string (bytes) a record can hold (its length is a signed short)."""
+
+_STORE_ERRORS: dict[str, tuple[int, str]] = {
+    "CREATE_MAPPED_FILE_FAILED": (
+        ResponseCode.SYSTEM_ERROR,
+        "create mapped file failed, server is busy or broken.",
+    ),
+    "MESSAGE_ILLEGAL": (
+        ResponseCode.MESSAGE_ILLEGAL,
+        "the message is illegal, maybe msg body or properties length not matched.",
+    ),
+    "PROPERTIES_SIZE_EXCEEDED": (
+        ResponseCode.MESSAGE_ILLEGAL,
+        f"the message properties are longer than {MAX_PROPERTIES_LENGTH} bytes.",
+    ),
+    "SERVICE_NOT_AVAILABLE": (
+        ResponseCode.SERVICE_NOT_AVAILABLE,
+        "service not available now: the store is shutting down or its disk is full.",
+    ),
+    "OS_PAGE_CACHE_BUSY": (
+        ResponseCode.SYSTEM_ERROR,
+        "[PC_SYNCHRONIZED]broker busy, start flow control for a while",
+    ),
+}
+_STORED_CODES: dict[str, int] = {
+    "PUT_OK": ResponseCode.SUCCESS,
+    "FLUSH_DISK_TIMEOUT": ResponseCode.FLUSH_DISK_TIMEOUT,
+    "FLUSH_SLAVE_TIMEOUT": ResponseCode.FLUSH_SLAVE_TIMEOUT,
+    "SLAVE_NOT_AVAILABLE": ResponseCode.SLAVE_NOT_AVAILABLE,
+}
+
+
+class _Reject(Exception):
+    """A request refused by a check: ``code`` and ``remark`` of the answer."""
+
+    def __init__(self, code: int, remark: str) -> None:
+        super().__init__(remark)
+        self.code = code
+        self.remark = remark
+
+
+class SendMessageProcessor(BrokerProcessor):
+    """Stores messages sent by producers (single and batch)."""
+
+    codes = (RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
+
+    async def process(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        if request.code == RequestCode.SEND_MESSAGE:
+            header = request.decode_header(SendMessageRequestHeader)
+        else:
+            header = request.decode_header(SendMessageRequestHeaderV2).to_v1()
+        batch = request.code == RequestCode.SEND_BATCH_MESSAGE or bool(header.batch)
+        try:
+            topic_config = self._check(header, connection)
+            queue_id = self._pick_queue(header, topic_config)
+            if batch:
+                return await self._send_batch(request, header, topic_config, queue_id, connection)
+            return await self._send_one(request, header, topic_config, queue_id, connection)
+        except _Reject as rejected:
+            logger.debug(
+                "send to %s from %s refused: %s", header.topic, connection.remote_address, rejected
+            )
+            return self._respond(request, rejected.code, rejected.remark)
+
+    # --- checks --------------------------------------------------------------------------
+
+    def _check(self, header: SendMessageRequestHeader, connection: Connection) -> TopicConfig:
+        cfg = self.ctx.config
+        if not cfg.is_writeable:
+            raise _Reject(
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{cfg.broker_ip1}] sending message is forbidden",
+            )
+        problem = tv.check_topic(header.topic)
+        if problem is not None:
+            raise _Reject(ResponseCode.INVALID_PARAMETER, problem)
+        if tv.is_not_allowed_send_topic(header.topic):
+            raise _Reject(
+                ResponseCode.NO_PERMISSION,
+                f"Sending message to topic[{header.topic}] is forbidden.",
+            )
+        topic_config = self._topic_config(header, connection)
+        if not permission.is_writeable(topic_config.perm):
+            raise _Reject(
+                ResponseCode.NO_PERMISSION,
+                f"the topic[{header.topic}] sending message is forbidden",
+            )
+        if header.queue_id >= topic_config.queue_count:
+            raise _Reject(
+                ResponseCode.INVALID_PARAMETER,
+                f"request queueId[{header.queue_id}] is illegal, topic {header.topic} has "
+                f"{topic_config.queue_count} queues, Producer: {connection.remote_address}",
+            )
+        return topic_config
+
+    def _topic_config(
+        self, header: SendMessageRequestHeader, connection: Connection
+    ) -> TopicConfig:
+        topics = self.ctx.topics
+        found = topics.select(header.topic)
+        if found is not None:
+            return found
+        created = topics.create_topic_in_send_message_method(
+            header.topic,
+            header.default_topic,
+            connection.remote_address,
+            header.default_topic_queue_nums,
+        )
+        if created is None and tv.is_retry_topic(header.topic):
+            created = topics.create_topic_in_send_message_back_method(
+                header.topic, 1, retry.RETRY_TOPIC_PERM
+            )
+        if created is None:
+            raise _Reject(
+                ResponseCode.TOPIC_NOT_EXIST,
+                f"topic[{header.topic}] not exist, apply first please!",
+            )
+        return created
+
+    @staticmethod
+    def _pick_queue(header: SendMessageRequestHeader, topic_config: TopicConfig) -> int:
+        if header.queue_id >= 0:
+            return header.queue_id
+        if topic_config.write_queue_nums <= 0:
+            raise _Reject(
+                ResponseCode.NO_PERMISSION, f"topic[{header.topic}] has no writeable queue"
+            )
+        return random.randrange(topic_config.write_queue_nums)
+
+    def _check_sizes(self, body_length: int, properties_string: str) -> None:
+        limit = self.ctx.store_config.max_message_size
+        if body_length > limit:
+            raise _Reject(
+                ResponseCode.MESSAGE_ILLEGAL,
+                f"the message body size {body_length} exceeds the limit {limit} bytes",
+            )
+        if len(properties_string.encode("utf-8")) > MAX_PROPERTIES_LENGTH:
+            raise _Reject(
+                ResponseCode.MESSAGE_ILLEGAL,
+                f"the message properties are longer than {MAX_PROPERTIES_LENGTH} bytes",
+            )
+
+    # --- single message ------------------------------------------------------------------
+
+    async def _send_one(
+        self,
+        request: RemotingCommand,
+        header: SendMessageRequestHeader,
+        topic_config: TopicConfig,
+        queue_id: int,
+        connection: Connection,
+    ) -> RemotingCommand:
+        properties = decode_properties(header.properties)
+        if (
+            MessageSysFlag.get_transaction_value(header.sys_flag)
+            == MessageSysFlag.TRANSACTION_PREPARED_TYPE
+        ):
+            raise _Reject(
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{self.ctx.config.broker_ip1}] sending transaction message is "
+                "forbidden: transactional messages are not supported",
+            )
+        properties[MessageConst.PROPERTY_CLUSTER] = self.ctx.config.broker_cluster_name
+        if not properties.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX):
+            properties[MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = create_uniq_id()
+        msg = MessageExtBrokerInner(
+            topic=header.topic,
+            body=request.body,
+            flag=header.flag,
+            properties=properties,
+            queue_id=queue_id,
+            sys_flag=self._sys_flag(header.sys_flag, topic_config),
+            born_timestamp=header.born_timestamp,
+            born_host=connection.remote_address,
+            store_host=self.ctx.broker_addr,
+            reconsume_times=header.reconsume_times or 0,
+        )
+        self._route_retry(request, header, msg)
+        rewrite_delayed_message(msg, self.ctx.delay_levels)
+        msg.properties_string = encode_properties(msg.properties)
+        self._check_sizes(len(msg.body), msg.properties_string)
+        outcome = await self.ctx.put_message(msg)
+        uniq_key = msg.properties.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+        return self._answer(request, outcome, queue_id, uniq_key)
+
+    @staticmethod
+    def _sys_flag(sys_flag: int, topic_config: TopicConfig) -> int:
+        if topic_config.topic_filter_type == "MULTI_TAG":
+            return sys_flag | MessageSysFlag.MULTI_TAGS_FLAG
+        return sys_flag
+
+    def _route_retry(
+        self,
+        request: RemotingCommand,
+        header: SendMessageRequestHeader,
+        msg: MessageExtBrokerInner,
+    ) -> None:
+        """handleRetryAndDLQ: a client's own send to ``%RETRY%<group>`` may become a dead
+        letter (the routing rule is :func:`rmq_core.broker.retry.route_retry_send`)."""
+        group = retry.group_of_retry_topic(header.topic)
+        if group is None:
+            return
+        group_config = self.ctx.groups.find_subscription_group_config(group)
+        if group_config is None:
+            raise _Reject(
+                ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
+                f"subscription group not exist, {group}",
+            )
+        max_times = retry.effective_max_reconsume_times(
+            group_config.retry_max_times, header.max_reconsume_times, request.version
+        )
+        route = retry.route_retry_send(group, header.reconsume_times, max_times, msg.queue_id)
+        if not route.dead_letter:
+            return
+        dlq = self.ctx.topics.create_topic_in_send_message_back_method(
+            route.topic, retry.DLQ_NUMS_PER_GROUP, retry.DLQ_TOPIC_PERM
+        )
+        if not permission.is_writeable(dlq.perm):
+            raise _Reject(
+                ResponseCode.NO_PERMISSION, f"the topic[{dlq.topic_name}] is not writeable"
+            )
+        logger.info("retry send of group %s moved to %s", group, route.topic)
+        msg.topic = route.topic
+        msg.queue_id = route.queue_id
+        msg.properties.pop(MessageConst.PROPERTY_DELAY_TIME_LEVEL, None)
+
+    # --- batch ---------------------------------------------------------------------------
+
+    async def _send_batch(
+        self,
+        request: RemotingCommand,
+        header: SendMessageRequestHeader,
+        topic_config: TopicConfig,
+        queue_id: int,
+        connection: Connection,
+    ) -> RemotingCommand:
+        if len(header.topic) > tv.TOPIC_MAX_LENGTH:
+            raise _Reject(ResponseCode.MESSAGE_ILLEGAL, "message topic length too long")
+        if tv.is_retry_topic(header.topic):
+            raise _Reject(
+                ResponseCode.MESSAGE_ILLEGAL, "batch request does not support retry group"
+            )
+        header_properties = decode_properties(header.properties)
+        if MessageConst.PROPERTY_DELAY_TIME_LEVEL in header_properties:
+            raise _Reject(ResponseCode.MESSAGE_ILLEGAL, "batch messages cannot be delayed")
+        limit = self.ctx.store_config.max_message_size
+        if len(request.body) > limit:
+            raise _Reject(
+                ResponseCode.MESSAGE_ILLEGAL,
+                f"the batch body size {len(request.body)} exceeds the limit {limit} bytes",
+            )
+        try:
+            entries = decode_batch(request.body, header.topic)
+        except (MessageFormatError, ValueError) as exc:
+            raise _Reject(ResponseCode.MESSAGE_ILLEGAL, f"malformed batch body: {exc}") from None
+        if not entries:
+            raise _Reject(ResponseCode.MESSAGE_ILLEGAL, "empty batch")
+        sys_flag = self._sys_flag(header.sys_flag, topic_config)
+        batch: list[MessageExtBrokerInner] = []
+        for entry in entries:
+            properties = dict(entry.properties)
+            if not properties.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX):
+                properties[MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = create_uniq_id()
+            properties_string = encode_properties(properties)
+            self._check_sizes(len(entry.body), properties_string)
+            batch.append(
+                MessageExtBrokerInner(
+                    topic=header.topic,
+                    body=entry.body,
+                    flag=entry.flag,
+                    properties=properties,
+                    queue_id=queue_id,
+                    sys_flag=sys_flag,
+                    born_timestamp=header.born_timestamp,
+                    born_host=connection.remote_address,
+                    store_host=self.ctx.broker_addr,
+                    properties_string=properties_string,
+                )
+            )
+        wait = header_properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK, "true") != "false"
+        outcome = await self.ctx.put_messages(batch, wait, len(batch))
+        return self._answer(request, outcome, queue_id, None)
+
+    # --- answers -------------------------------------------------------------------------
+
+    def _region_fields(self) -> dict[str, str]:
+        cfg = self.ctx.config
+        return {
+            MessageConst.PROPERTY_MSG_REGION: cfg.region_id,
+            MessageConst.PROPERTY_TRACE_SWITCH: "true" if cfg.trace_on else "false",
+        }
+
+    def _respond(self, request: RemotingCommand, code: int, remark: str | None) -> RemotingCommand:
+        return request.response(code, remark, ext_fields=self._region_fields())
+
+    def _answer(
+        self,
+        request: RemotingCommand,
+        outcome: StoredOutcome,
+        queue_id: int,
+        uniq_key: str | None,
+    ) -> RemotingCommand:
+        code = _STORED_CODES.get(outcome.status)
+        if code is None:
+            error_code, remark = _STORE_ERRORS.get(
+                outcome.status, (ResponseCode.SYSTEM_ERROR, f"store error {outcome.status}")
+            )
+            return self._respond(request, error_code, remark)
+        append = outcome.result.append_result
+        header = SendMessageResponseHeader(
+            msg_id=append.msg_id,
+            queue_id=queue_id,
+            queue_offset=append.queue_offset,
+            transaction_id=uniq_key,
+        )
+        fields = self._region_fields()
+        fields.update(header.to_ext_fields())
+        answer_remark: str | None = None if code == ResponseCode.SUCCESS else outcome.status
+        return request.response(code, answer_remark, ext_fields=fields)
