@@ -90,6 +90,12 @@ class _LiteRebalance(RebalanceImpl):
     def client_id(self) -> str:
         return self._consumer.instance.client_id
 
+    async def refresh_route(self, topic: str) -> None:
+        try:
+            await self._consumer.instance.update_topic_route(topic)
+        except RocketMQError as exc:
+            log.info("group %s: route of %s unavailable: %s", self.group, topic, exc)
+
     async def consumer_id_list(self, topic: str) -> list[str]:
         return await self._consumer.instance.find_consumer_id_list(topic, self.group)
 

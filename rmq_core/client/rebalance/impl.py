@@ -72,6 +72,10 @@ class RebalanceImpl(abc.ABC):
         """Hook called after the owned queues of ``topic`` changed (default: log)."""
         log.debug("group %s: %s owns %s", self.group, topic, mq_divided)
 
+    @abc.abstractmethod
+    async def refresh_route(self, topic: str) -> None:
+        """Fetch the route of a topic that has none yet."""
+
     def is_pull_idle_drop_enabled(self) -> bool:
         """Push consumers recreate queues whose pulls stalled for 2 minutes."""
         return False
@@ -94,6 +98,8 @@ class RebalanceImpl(abc.ABC):
 
     async def rebalance_topic(self, topic: str) -> bool:
         """Rebalance one topic; returns True when the owned queues changed."""
+        if not self.topic_subscribe_info.get(topic):
+            await self.refresh_route(topic)
         mq_all = sorted(self.topic_subscribe_info.get(topic, []))
         if not mq_all:
             log.debug("group %s: no route for topic %s yet", self.group, topic)
