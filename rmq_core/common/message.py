@@ -5,7 +5,7 @@
   (queue id and offset, commit-log offset, timestamps in **milliseconds**, hosts as
   ``"ip:port"``, sys flag, body CRC, record size).
 - :class:`MessageExtBrokerInner`: a :class:`MessageExt` on its way into the store; it may carry
-  the already-encoded properties string and tag hash so the append path does not redo them.
+  the already-encoded properties string so the append path does not encode them again.
 - :class:`MessageConst`: well-known property keys; :class:`MessageSysFlag`: SYSFLAG bits.
 
 Property values are strings. Keys in :data:`MessageConst.STRING_HASH_SET` are reserved for the
@@ -277,9 +277,8 @@ class MessageExtBrokerInner(MessageExt):
     """A message the broker hands to the store.
 
     ``properties_string`` (if not None) is written instead of encoding ``properties`` again;
-    ``tags_code`` (if not None) goes into the consume queue instead of the hash of TAGS (the
-    schedule topic stores the delivery time there).
+    the caller keeps the two consistent (the store indexes what it writes). The store sets
+    ``queue_offset``, ``commitlog_offset`` and ``store_timestamp`` itself.
     """
 
     properties_string: str | None = None
-    tags_code: int | None = None

@@ -52,6 +52,7 @@ from rmq_core.errors import RocketMQError
 __all__ = [
     "BLANK_MAGIC_CODE",
     "MAX_PROPERTIES_LENGTH",
+    "MAX_V1_TOPIC_LENGTH",
     "MESSAGE_MAGIC_CODE_V1",
     "MESSAGE_MAGIC_CODE_V2",
     "NAME_VALUE_SEPARATOR",

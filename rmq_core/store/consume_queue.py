@@ -1,0 +1,245 @@
+"""``ConsumeQueue``: the per-(topic, queue id) index of commit-log records.
+
+Unit layout and file naming: :mod:`rmq_core.store.formats.consume_queue`. The queue is built
+by the dispatcher from the commit log and can always be rebuilt from it.
+
+Invariants:
+- unit ``n`` (logical offset ``n``) lives at byte ``n * 20`` of the queue;
+- units are contiguous from the first file's start; units before the queue's first real
+  message in that file are BLANK units; an all-zero unit marks the end;
+- ``max_physic_offset`` is the commit-log offset just past the newest unit's record;
+- ``min_offset <= max_offset`` (logical), ``min_offset`` skips units whose records expired.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from rmq_core.store.formats.consume_queue import BLANK_UNIT, CQ_UNIT, CQ_UNIT_SIZE
+from rmq_core.store.mapped_file import MappedFile
+from rmq_core.store.mapped_file_queue import MappedFileQueue
+from rmq_core.store.report import RecoveryReport
+
+__all__ = ["ConsumeQueue"]
+
+log = logging.getLogger(__name__)
+
+_BLANK_SIZE = 0x7FFFFFFF
+
+
+class ConsumeQueue:
+    """One consume queue in ``<root>/consumequeue/<topic>/<queue_id>/``."""
+
+    def __init__(
+        self, topic: str, queue_id: int, directory: str, file_size: int, store_root: str
+    ) -> None:
+        self.topic = topic
+        self.queue_id = queue_id
+        self.queue = MappedFileQueue(directory, file_size, root=store_root)
+        self.file_size = file_size
+        self.max_physic_offset = 0
+        self.min_logic_offset = 0  # bytes
+
+    # -- loading and recovery -------------------------------------------------------------
+    def load(self, report: RecoveryReport) -> None:
+        """Map the files and find the end (the first all-zero unit)."""
+        self.queue.load(report)
+        files = self.queue.files
+        while files and _unit_is_zero(files[-1], 0) and len(files) > 1:
+            files[-1].try_close()
+            os.unlink(files[-1].path)
+            files = files[:-1]
+        self.queue.files = files
+        if not files:
+            return
+        last = files[-1]
+        lo, hi = 0, self.file_size // CQ_UNIT_SIZE
+        while lo < hi:  # first zero unit in the last file
+            mid = (lo + hi) // 2
+            if _unit_is_zero(last, mid * CQ_UNIT_SIZE):
+                hi = mid
+            else:
+                lo = mid + 1
+        last.wrote_position = last.flushed_position = lo * CQ_UNIT_SIZE
+        self.min_logic_offset = files[0].file_from_offset
+        self._reset_max_physic_offset()
+
+    def _reset_max_physic_offset(self) -> None:
+        self.max_physic_offset = 0
+        for index in range(self.max_offset - 1, self.min_offset - 1, -1):
+            unit = self.get_unit(index)
+            if unit is not None and unit[1] != _BLANK_SIZE:
+                self.max_physic_offset = unit[0] + unit[1]
+                return
+
+    def truncate_units(self, count: int, report: RecoveryReport | None = None) -> None:
+        """Keep only units below logical offset ``count``."""
+        dropped = self.max_offset - count
+        if dropped <= 0:
+            return
+        if report is not None:
+            report.consume_queue_units_dropped += dropped
+        self.queue.truncate(count * CQ_UNIT_SIZE, keep_dropped=False)
+        if self.min_logic_offset > count * CQ_UNIT_SIZE:
+            self.min_logic_offset = count * CQ_UNIT_SIZE
+        self._reset_max_physic_offset()
+
+    def truncate_dirty(self, phy_end: int, report: RecoveryReport | None = None) -> None:
+        """Drop units whose records end past commit-log offset ``phy_end``."""
+        count = self.max_offset
+        while count > self.min_offset:
+            unit = self.get_unit(count - 1)
+            if unit is None or unit[1] == _BLANK_SIZE or unit[0] + unit[1] <= phy_end:
+                break
+            count -= 1
+        self.truncate_units(count, report)
+
+    def correct_min_offset(self, phy_min: int) -> None:
+        """Move ``min_offset`` to the first unit whose record starts at or after ``phy_min``."""
+        lo, hi = self.min_offset, self.max_offset
+        while lo < hi:
+            mid = (lo + hi) // 2
+            unit = self.get_unit(mid)
+            if unit is None or unit[1] == _BLANK_SIZE or unit[0] < phy_min:
+                lo = mid + 1
+            else:
+                hi = mid
+        self.min_logic_offset = max(self.min_logic_offset, lo * CQ_UNIT_SIZE)
+
+    # -- offsets --------------------------------------------------------------------------
+    @property
+    def max_offset(self) -> int:
+        """Next logical offset (number of units written)."""
+        return self.queue.max_offset // CQ_UNIT_SIZE
+
+    @property
+    def min_offset(self) -> int:
+        """First logical offset still readable."""
+        return self.min_logic_offset // CQ_UNIT_SIZE
+
+    # -- writing --------------------------------------------------------------------------
+    def put(self, phys: int, size: int, tags_code: int, queue_offset: int) -> bool:
+        """Append the unit for logical offset ``queue_offset``.
+
+        A unit already present (re-dispatch) is skipped; a gap is filled with BLANK units and
+        logged. Returns True if a unit was written.
+        """
+        if phys + size <= self.max_physic_offset:
+            return False
+        expect = queue_offset * CQ_UNIT_SIZE
+        current = self.queue.max_offset
+        if not self.queue.files:
+            mapped = self.queue.last_for_append(expect)
+            if expect > mapped.file_from_offset:
+                self._fill_blank(mapped, expect - mapped.file_from_offset)
+            self.min_logic_offset = expect
+            current = expect
+        if expect < current:
+            log.debug("consume queue %s-%d: unit %d already present", self.topic, self.queue_id,
+                      queue_offset)  # fmt: skip
+            return False
+        if expect > current:
+            log.warning("consume queue %s-%d: gap %d..%d filled with blanks", self.topic,
+                        self.queue_id, current // CQ_UNIT_SIZE, queue_offset)  # fmt: skip
+            while self.queue.max_offset < expect:
+                mapped = self.queue.last_for_append()
+                room = min(mapped.file_size, mapped.wrote_position + expect - self.queue.max_offset)
+                self._fill_blank(mapped, room)
+        mapped = self.queue.last_for_append()
+        CQ_UNIT.pack_into(mapped.mm, mapped.wrote_position, phys, size, tags_code)
+        mapped.wrote_position += CQ_UNIT_SIZE
+        self.max_physic_offset = phys + size
+        return True
+
+    @staticmethod
+    def _fill_blank(mapped: MappedFile, until: int) -> None:
+        pos = mapped.wrote_position
+        count = (until - pos) // CQ_UNIT_SIZE
+        if count > 0:
+            mapped.mm[pos : pos + count * CQ_UNIT_SIZE] = BLANK_UNIT * count
+            mapped.wrote_position = pos + count * CQ_UNIT_SIZE
+
+    # -- reading --------------------------------------------------------------------------
+    def get_unit(self, index: int) -> tuple[int, int, int] | None:
+        """(commit-log offset, size, tags code) of logical offset ``index``, or None."""
+        offset = index * CQ_UNIT_SIZE
+        mapped = self.queue.find(offset)
+        if mapped is None:
+            return None
+        pos = offset - mapped.file_from_offset
+        if pos + CQ_UNIT_SIZE > mapped.wrote_position:
+            return None
+        try:
+            phys, size, tags = CQ_UNIT.unpack_from(mapped.mm, pos)
+        except ValueError:  # unmapped by cleanup
+            return None
+        return phys, size, tags
+
+    def units_from(self, index: int, max_units: int) -> list[tuple[int, int, int]]:
+        """Up to ``max_units`` units from ``index`` within one file (fewer at a file end)."""
+        offset = index * CQ_UNIT_SIZE
+        mapped = self.queue.find(offset)
+        if mapped is None:
+            return []
+        pos = offset - mapped.file_from_offset
+        end = min(mapped.wrote_position, pos + max_units * CQ_UNIT_SIZE)
+        if end <= pos:
+            return []
+        try:
+            data = mapped.mm[pos:end]
+        except ValueError:
+            return []
+        return list(CQ_UNIT.iter_unpack(data))
+
+    def offset_by_time(
+        self, timestamp_ms: int, upper: bool, store_timestamp_at: Callable[[int], int | None]
+    ) -> int:
+        """Logical offset by store time (binary search; store times never decrease).
+
+        Lower boundary: the first offset stored at or after ``timestamp_ms`` (``max_offset``
+        if none). Upper boundary: the last offset stored at or before it (``min_offset`` if
+        none).
+        """
+        lo, hi = self.min_offset, self.max_offset
+        while lo < hi:
+            mid = (lo + hi) // 2
+            unit = self.get_unit(mid)
+            ts = None if unit is None else store_timestamp_at(unit[0])
+            if ts is None:
+                lo = mid + 1  # expired or unreadable: treat as earlier
+                continue
+            if ts < timestamp_ms or (upper and ts == timestamp_ms):
+                lo = mid + 1
+            else:
+                hi = mid
+        if upper:
+            return max(self.min_offset, lo - 1)
+        return lo
+
+    # -- maintenance ----------------------------------------------------------------------
+    def flush(self) -> bool:
+        """fdatasync unflushed units."""
+        return self.queue.flush()
+
+    def delete_expired(self, phy_min: int) -> int:
+        """Remove files whose every record is below commit-log offset ``phy_min``."""
+        count = 0
+        files = self.queue.files
+        for mapped in files[:-1]:
+            last_pos = mapped.wrote_position - CQ_UNIT_SIZE
+            if last_pos < 0:
+                break
+            phys, size, _tags = CQ_UNIT.unpack_from(mapped.mm, last_pos)
+            if size != _BLANK_SIZE and phys + size > phy_min:
+                break
+            count += 1
+        if count:
+            self.queue.remove_first(count)
+        self.correct_min_offset(phy_min)
+        return count
+
+
+def _unit_is_zero(mapped: MappedFile, pos: int) -> bool:
+    return mapped.mm[pos : pos + CQ_UNIT_SIZE] == bytes(CQ_UNIT_SIZE)

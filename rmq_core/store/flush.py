@@ -1,0 +1,160 @@
+"""Flushing: asynchronous commit-log flush, group commit, and consume-queue/index flush.
+
+- :class:`FlushCommitLogService` (ASYNC_FLUSH): every ``flush_interval`` seconds, fdatasync the
+  commit log when at least ``least_pages`` pages are dirty or ``thorough_interval`` passed.
+- :class:`GroupCommitService` (SYNC_FLUSH): writers :meth:`~GroupCommitService.submit` the end
+  offset of their bytes and get a ``Future[bool]``; the flusher thread takes every pending
+  request, fdatasyncs once for everything written so far and resolves them all: True, or False
+  when the flush finished after the request's deadline (FLUSH_DISK_TIMEOUT).
+- :class:`FlushConsumeQueueService`: flushes consume queues, index files and the checkpoint.
+
+No writer ever calls fdatasync itself.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from rmq_core.store.checkpoint import StoreCheckpoint
+from rmq_core.store.commitlog import CommitLog
+from rmq_core.store.service import Service
+
+__all__ = ["FlushCommitLogService", "FlushConsumeQueueService", "GroupCommitService"]
+
+log = logging.getLogger(__name__)
+
+
+class FlushCommitLogService(Service):
+    """ASYNC_FLUSH: periodic fdatasync of the commit log."""
+
+    def __init__(
+        self,
+        commitlog: CommitLog,
+        checkpoint: StoreCheckpoint,
+        interval: float = 0.5,
+        least_pages: int = 4,
+        thorough_interval: float = 10.0,
+    ) -> None:
+        super().__init__("FlushRealTimeService", interval)
+        self.commitlog = commitlog
+        self.checkpoint = checkpoint
+        self.least_pages = least_pages
+        self.thorough_interval = thorough_interval
+        self._last_thorough = time.time()
+
+    def run_once(self, now: float) -> None:
+        """Flush if enough is dirty or the thorough interval passed."""
+        queue = self.commitlog.queue
+        thorough = now - self._last_thorough >= self.thorough_interval
+        if not thorough and queue.dirty_pages() < self.least_pages:
+            return
+        if thorough:
+            self._last_thorough = now
+        self.flush_all()
+
+    def flush_all(self) -> None:
+        """fdatasync everything written so far and advance the checkpoint."""
+        timestamp = self.commitlog.last_store_timestamp
+        if self.commitlog.queue.flush() and timestamp:
+            self.checkpoint.physic_msg_timestamp = timestamp
+
+    def on_shutdown(self) -> None:
+        """Flush the rest."""
+        self.flush_all()
+
+
+class GroupCommitService(Service):
+    """SYNC_FLUSH: one fdatasync per batch of waiting writers."""
+
+    def __init__(
+        self, commitlog: CommitLog, checkpoint: StoreCheckpoint, timeout: float = 5.0
+    ) -> None:
+        super().__init__("GroupCommitService", 0.01)
+        self.commitlog = commitlog
+        self.checkpoint = checkpoint
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._requests: collections.deque[tuple[int, float, Future[bool]]] = collections.deque()
+        self.syncs = 0
+
+    def submit(self, end_offset: int) -> Future[bool]:
+        """Future resolved once bytes up to ``end_offset`` are on disk (False on timeout)."""
+        future: Future[bool] = Future()
+        with self._lock:
+            self._requests.append((end_offset, time.monotonic() + self.timeout, future))
+        self.wakeup()
+        return future
+
+    def run_once(self, now: float = 0.0) -> None:
+        """Flush once and resolve every request the flush covers."""
+        with self._lock:
+            requests, self._requests = self._requests, collections.deque()
+        commitlog = self.commitlog
+        timestamp = commitlog.last_store_timestamp
+        covered = commitlog.max_offset
+        try:
+            if commitlog.queue.flush():
+                self.syncs += 1
+                if timestamp:
+                    self.checkpoint.physic_msg_timestamp = timestamp
+        except OSError:
+            log.exception("commit log flush failed")
+            covered = -1
+        done = time.monotonic()
+        late: list[tuple[int, float, Future[bool]]] = []
+        for request in requests:
+            end, deadline, future = request
+            if end <= covered:
+                future.set_result(done <= deadline)
+            elif done > deadline:
+                future.set_result(False)
+            else:
+                late.append(request)
+        if late:
+            with self._lock:
+                self._requests.extendleft(reversed(late))
+            self.wakeup()
+
+    def on_shutdown(self) -> None:
+        """Flush and resolve whatever is pending."""
+        self.run_once()
+
+
+class FlushConsumeQueueService(Service):
+    """Periodic flush of consume queues and index files, then the checkpoint."""
+
+    def __init__(
+        self,
+        flush_logics: Callable[[], None],
+        flush_index: Callable[[], None],
+        commitlog: CommitLog,
+        checkpoint: StoreCheckpoint,
+        interval: float = 1.0,
+        dispatched_timestamp: Callable[[], int] | None = None,
+    ) -> None:
+        super().__init__("FlushConsumeQueueService", interval)
+        self.flush_logics = flush_logics
+        self.flush_index = flush_index
+        self.commitlog = commitlog
+        self.checkpoint = checkpoint
+        self.dispatched_timestamp = dispatched_timestamp
+
+    def run_once(self, now: float = 0.0) -> None:
+        """Flush consume queues and index files; record their timestamps; write the
+        checkpoint."""
+        timestamp = self.dispatched_timestamp() if self.dispatched_timestamp else 0
+        self.flush_logics()
+        self.flush_index()
+        if timestamp:
+            self.checkpoint.logics_msg_timestamp = timestamp
+            self.checkpoint.index_msg_timestamp = timestamp
+        self.checkpoint.flush()
+
+    def on_shutdown(self) -> None:
+        """Final flush."""
+        self.run_once()

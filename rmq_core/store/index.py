@@ -1,0 +1,332 @@
+"""``IndexFile`` and ``IndexService``: look messages up by ``topic#key`` (reference §5.4).
+
+Layout: :mod:`rmq_core.store.formats.index`. Keys indexed per record: UNIQ_KEY and every
+non-empty token of KEYS; ROLLBACK records are skipped. Entries are appended in commit-log
+order, so entry phyOffsets never decrease within or across files; re-dispatched records at or
+below the newest file's ``endPhyOffset`` are skipped.
+
+Writes go entry, slot, header: a crash between them leaves at most a slot pointing at entry
+``indexCount`` which :meth:`IndexFile.truncate` repairs. Index files are derived data: a file
+that is damaged or of the wrong size is deleted and rebuilt by the dispatcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from rmq_core.common.message import MessageSysFlag
+from rmq_core.common.message_codec import java_string_hash
+from rmq_core.store.commitlog import DispatchRequest
+from rmq_core.store.formats.index import ENTRY, HEADER, SLOT, file_size
+from rmq_core.store.mapped_file import MappedFile
+from rmq_core.store.report import RecoveryReport
+
+__all__ = ["IndexFile", "IndexService", "key_hash"]
+
+log = logging.getLogger(__name__)
+
+_INT_MAX = 0x7FFFFFFF
+_POW31 = [1]
+for _ in range(4096):
+    _POW31.append((_POW31[-1] * 31) & 0xFFFFFFFF)
+
+
+def key_hash(topic: str, key: str) -> int:
+    """abs(Java hashCode of ``topic#key``) as RocketMQ indexes it (0 for INT_MIN)."""
+    h = java_string_hash(topic + "#" + key)
+    return 0 if h == -(2**31) else abs(h)
+
+
+class IndexFile:
+    """One index file; header fields are mirrored in attributes and written after each put."""
+
+    def __init__(self, path: str, slot_num: int, max_index: int, *, create: bool) -> None:
+        self.path = path
+        self.name = os.path.basename(path)
+        self.slot_num = slot_num
+        self.max_index = max_index
+        self.mapped = MappedFile(path, file_size(slot_num, max_index), 0, create=create)
+        self.mapped.wrote_position = self.mapped.file_size
+        self._entries_at = HEADER.size + slot_num * SLOT.size
+        self.dirty = False
+        if create:
+            self.begin_ts = self.end_ts = self.begin_phy = self.end_phy = 0
+            self.slot_count, self.index_count = 0, 1
+            self._write_header()
+        else:
+            (self.begin_ts, self.end_ts, self.begin_phy, self.end_phy, self.slot_count,
+             self.index_count) = HEADER.unpack_from(self.mapped.mm, 0)  # fmt: skip
+
+    def header_problem(self) -> str | None:
+        """Why the header cannot be trusted, or None."""
+        if not 1 <= self.index_count <= self.max_index:
+            return f"indexCount {self.index_count} out of range"
+        if self.index_count > 1 and (self.end_phy < self.begin_phy or self.begin_phy < 0):
+            return "phy offsets out of order"
+        return None
+
+    @property
+    def is_full(self) -> bool:
+        """True when no entry can be added."""
+        return self.index_count >= self.max_index
+
+    @property
+    def has_entries(self) -> bool:
+        """True once an entry was written."""
+        return self.index_count > 1
+
+    def _write_header(self) -> None:
+        HEADER.pack_into(self.mapped.mm, 0, self.begin_ts, self.end_ts, self.begin_phy,
+                         self.end_phy, self.slot_count, self.index_count)  # fmt: skip
+        self.dirty = True
+
+    def _entry(self, n: int) -> tuple[int, int, int, int]:
+        k, phys, diff, prev = ENTRY.unpack_from(self.mapped.mm, self._entries_at + n * ENTRY.size)
+        return k, phys, diff, prev
+
+    def put(self, hashed: int, phys: int, store_ts: int) -> bool:
+        """Add an entry; False when the file is full."""
+        if self.is_full:
+            return False
+        mm = self.mapped.mm
+        slot_pos = HEADER.size + (hashed % self.slot_num) * SLOT.size
+        head = SLOT.unpack_from(mm, slot_pos)[0]
+        if head <= 0 or head >= self.index_count:
+            head = 0
+        if not self.has_entries:
+            self.begin_ts, self.begin_phy = store_ts, phys
+        diff = min(max((store_ts - self.begin_ts) // 1000, 0), _INT_MAX)
+        n = self.index_count
+        ENTRY.pack_into(mm, self._entries_at + n * ENTRY.size, hashed, phys, diff, head)
+        SLOT.pack_into(mm, slot_pos, n)
+        if head == 0:
+            self.slot_count += 1
+        self.index_count = n + 1
+        self.end_ts, self.end_phy = store_ts, phys
+        self._write_header()
+        return True
+
+    def select(self, hashed: int, begin_ms: int, end_ms: int, max_num: int, out: list[int]) -> None:
+        """Append to ``out`` the phy offsets of entries with ``hashed`` stored in the window."""
+        n = SLOT.unpack_from(self.mapped.mm, HEADER.size + (hashed % self.slot_num) * SLOT.size)[0]
+        while 0 < n < self.index_count and len(out) < max_num:
+            k, phys, diff, prev = self._entry(n)
+            ts = self.begin_ts + diff * 1000
+            if ts < begin_ms - 999:
+                break
+            if k == hashed and begin_ms - 999 <= ts <= end_ms:
+                out.append(phys)
+            if prev >= n:
+                break
+            n = prev
+
+    def time_matches(self, begin_ms: int, end_ms: int) -> bool:
+        """True when the file's time span overlaps [begin_ms, end_ms]."""
+        return self.has_entries and self.begin_ts <= end_ms + 999 and self.end_ts >= begin_ms - 999
+
+    def truncate(self, phy_end: int, timestamp_at: Callable[[int], int | None]) -> int:
+        """Drop entries of records at or past ``phy_end``; repair slots; return entries dropped."""
+        lo, hi = 1, self.index_count
+        while lo < hi:  # first entry with phys >= phy_end
+            mid = (lo + hi) // 2
+            if self._entry(mid)[1] >= phy_end:
+                hi = mid
+            else:
+                lo = mid + 1
+        cut = lo
+        dropped = self.index_count - cut
+        mm = self.mapped.mm
+        for n in range(cut, min(self.index_count + 1, self.max_index)):
+            hashed = self._entry(n)[0]
+            slot_pos = HEADER.size + (hashed % self.slot_num) * SLOT.size
+            head = SLOT.unpack_from(mm, slot_pos)[0]
+            if head < cut:
+                continue
+            while head >= cut:
+                prev = self._entry(head)[3] if head < self.max_index else 0
+                head = prev if 0 <= prev < head else 0
+            SLOT.pack_into(mm, slot_pos, head)
+            if head == 0:
+                self.slot_count = max(self.slot_count - 1, 0)
+        start = self._entries_at + cut * ENTRY.size
+        stop = self._entries_at + min(self.index_count + 1, self.max_index) * ENTRY.size
+        mm[start:stop] = bytes(stop - start)
+        self.index_count = cut
+        if cut > 1:
+            self.end_phy = self._entry(cut - 1)[1]
+            ts = timestamp_at(self.end_phy)
+            self.end_ts = ts if ts is not None else self.begin_ts + self._entry(cut - 1)[2] * 1000
+        else:
+            self.begin_ts = self.end_ts = self.begin_phy = self.end_phy = 0
+        self._write_header()
+        return dropped
+
+    def flush(self) -> None:
+        """fdatasync the file if it changed."""
+        if self.dirty:
+            self.dirty = False
+            os.fdatasync(self.mapped.fd)
+
+    def destroy(self) -> bool:
+        """Delete the file (False while a reader holds it)."""
+        return self.mapped.destroy()
+
+
+class IndexService:
+    """The index files of a store, newest last."""
+
+    def __init__(self, directory: str, slot_num: int, max_index: int, enabled: bool = True):
+        self.directory = directory
+        self.slot_num = slot_num
+        self.max_index = max_index
+        self.enabled = enabled
+        self.files: list[IndexFile] = []
+        self.pending_destroy: list[IndexFile] = []
+        self._topic_prefix: dict[str, tuple[int, int]] = {}
+
+    def load(self, report: RecoveryReport) -> None:
+        """Open every index file; damaged or wrongly sized ones are deleted (derived data)."""
+        os.makedirs(self.directory, exist_ok=True)
+        expected = file_size(self.slot_num, self.max_index)
+        files: list[IndexFile] = []
+        for name in sorted(os.listdir(self.directory)):
+            path = os.path.join(self.directory, name)
+            if len(name) != 17 or not name.isdigit() or not os.path.isfile(path):
+                report.unknown(path)
+                continue
+            size = os.path.getsize(path)
+            if size != expected:
+                report.drop("index", path, 0, size, f"size {size}, expected {expected}; rebuilt")
+                os.unlink(path)
+                continue
+            index_file = IndexFile(path, self.slot_num, self.max_index, create=False)
+            problem = index_file.header_problem()
+            if problem is not None:
+                index_file.mapped.try_close()
+                report.drop("index", path, 0, size, f"{problem}; rebuilt")
+                os.unlink(path)
+                continue
+            files.append(index_file)
+        self.files = files
+
+    @property
+    def indexed_up_to(self) -> int:
+        """Commit-log offset of the newest indexed record (-1 if none)."""
+        for index_file in reversed(self.files):
+            if index_file.has_entries:
+                return index_file.end_phy
+        return -1
+
+    def _hash(self, topic: str, key: str) -> int:
+        # Java hash of topic#key = hash(topic#) * 31^len(key) + hash(key) (mod 2^32).
+        prefix = self._topic_prefix.get(topic)
+        if prefix is None:
+            prefix = (java_string_hash(topic + "#") & 0xFFFFFFFF, 0)
+            self._topic_prefix[topic] = prefix
+        if not key.isascii() or len(key) >= len(_POW31):
+            return key_hash(topic, key)
+        data = key.encode()
+        n = len(data)
+        h = prefix[0] * _POW31[n] + sum(map(int.__mul__, data, reversed(_POW31[:n])))
+        h &= 0xFFFFFFFF
+        if h >= 0x80000000:
+            h -= 0x100000000
+        return 0 if h == -(2**31) else abs(h)
+
+    def build_index(self, req: DispatchRequest) -> None:
+        """Index the keys of one dispatched record."""
+        if not self.enabled:
+            return
+        if req.sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK == (
+            MessageSysFlag.TRANSACTION_ROLLBACK_TYPE
+        ):
+            return
+        last = self.files[-1] if self.files else None
+        if last is not None and last.has_entries and req.commitlog_offset <= last.end_phy:
+            return
+        keys: list[str] = []
+        if req.uniq_key:
+            keys.append(req.uniq_key)
+        if req.keys:
+            keys.extend(k for k in req.keys.split(" ") if k)
+        for key in keys:
+            hashed = self._hash(req.topic, key)
+            if last is None or not last.put(hashed, req.commitlog_offset, req.store_timestamp):
+                last = self._new_file()
+                last.put(hashed, req.commitlog_offset, req.store_timestamp)
+
+    def _new_file(self) -> IndexFile:
+        os.makedirs(self.directory, exist_ok=True)
+        now = time.time()
+        while True:
+            name = (
+                time.strftime("%Y%m%d%H%M%S", time.localtime(now)) + f"{int(now * 1000) % 1000:03d}"
+            )
+            path = os.path.join(self.directory, name)
+            if not os.path.exists(path) and all(f.name < name for f in self.files):
+                break
+            now += 0.001
+        index_file = IndexFile(path, self.slot_num, self.max_index, create=True)
+        self.files = [*self.files, index_file]
+        return index_file
+
+    def query(
+        self, topic: str, key: str, max_num: int, begin_ms: int, end_ms: int
+    ) -> tuple[list[int], int, int]:
+        """Phy offsets (newest first) for ``topic#key`` stored in [begin_ms, end_ms], plus the
+        newest file's end timestamp and end phy offset."""
+        hashed = self._hash(topic, key)
+        out: list[int] = []
+        files = self.files
+        for index_file in reversed(files):
+            if len(out) >= max_num:
+                break
+            if index_file.time_matches(begin_ms, end_ms):
+                index_file.select(hashed, begin_ms, end_ms, max_num, out)
+        last = files[-1] if files else None
+        return out, (last.end_ts if last else 0), (last.end_phy if last else 0)
+
+    def truncate(
+        self, phy_end: int, timestamp_at: Callable[[int], int | None], report: RecoveryReport
+    ) -> None:
+        """Drop every entry of records at or past ``phy_end``."""
+        kept: list[IndexFile] = []
+        for index_file in self.files:
+            if index_file.has_entries and index_file.begin_phy >= phy_end:
+                report.index_entries_dropped += index_file.index_count - 1
+                index_file.destroy()
+                continue
+            if index_file.has_entries and index_file.end_phy >= phy_end:
+                report.index_entries_dropped += index_file.truncate(phy_end, timestamp_at)
+            kept.append(index_file)
+        self.files = kept
+
+    def delete_expired(self, phy_min: int) -> int:
+        """Delete files whose entries all point below ``phy_min`` (never the newest)."""
+        count = 0
+        files = self.files
+        while count < len(files) - 1 and files[count].end_phy < phy_min:
+            count += 1
+        if count:
+            self.pending_destroy.extend(files[:count])
+            self.files = files[count:]
+        self.destroy_pending()
+        return count
+
+    def destroy_pending(self) -> None:
+        """Retry deleting files a reader held."""
+        self.pending_destroy = [f for f in self.pending_destroy if not f.destroy()]
+
+    def flush(self) -> None:
+        """fdatasync changed files."""
+        for index_file in self.files:
+            index_file.flush()
+
+    def close(self) -> None:
+        """Unmap every file."""
+        for index_file in self.files:
+            index_file.mapped.try_close()
+        self.files = []

@@ -1,0 +1,160 @@
+"""``MappedFile``: one fixed-size file of the store, memory-mapped read/write.
+
+Invariants:
+- ``0 <= flushed_position <= wrote_position <= file_size`` (bytes from the file start);
+- bytes below ``wrote_position`` are complete data; bytes above it are zero or garbage
+  left by a crash, never served;
+- the mmap can only be closed when no ``memoryview`` of it is alive (CPython raises
+  ``BufferError``): :meth:`try_close` reports whether it could, and :meth:`destroy` deletes the
+  file only after a successful close, so a reader holding a view is never pulled from under.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mmap
+import os
+
+__all__ = ["PAGE_SIZE", "MappedFile"]
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 4096
+_ZERO_CHUNK = bytes(1024 * 1024)
+
+
+class MappedFile:
+    """A file of ``file_size`` bytes starting at global offset ``file_from_offset``."""
+
+    __slots__ = (
+        "_closed",
+        "fd",
+        "file_from_offset",
+        "file_size",
+        "flushed_position",
+        "mm",
+        "name",
+        "path",
+        "store_timestamp",
+        "wrote_position",
+    )
+
+    def __init__(self, path: str, file_size: int, file_from_offset: int, *, create: bool) -> None:
+        flags = os.O_RDWR | (os.O_CREAT if create else 0)
+        fd = os.open(path, flags, 0o644)
+        try:
+            actual = os.fstat(fd).st_size
+            if actual < file_size:
+                os.ftruncate(fd, file_size)
+            self.mm = mmap.mmap(fd, file_size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        self.path = path
+        self.name = os.path.basename(path)
+        self.file_size = file_size
+        self.file_from_offset = file_from_offset
+        self.wrote_position = 0
+        self.flushed_position = 0
+        self.store_timestamp = 0  # store time (ms) of the newest record written, for checkpoints
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"MappedFile({self.path!r}, wrote={self.wrote_position})"
+
+    @property
+    def closed(self) -> bool:
+        """True after a successful :meth:`try_close`."""
+        return self._closed
+
+    @property
+    def is_full(self) -> bool:
+        """True when nothing more can be appended."""
+        return self.wrote_position >= self.file_size
+
+    @property
+    def end_offset(self) -> int:
+        """Global offset just past the written bytes."""
+        return self.file_from_offset + self.wrote_position
+
+    def read(self, position: int, size: int) -> memoryview | None:
+        """A view of ``size`` written bytes at ``position``, or None if not (or no longer) there.
+
+        The view keeps the mmap open; drop it promptly.
+        """
+        if position < 0 or size < 0 or position + size > self.wrote_position:
+            return None
+        try:
+            return memoryview(self.mm)[position : position + size]
+        except ValueError:  # closed by cleanup
+            return None
+
+    def flush(self) -> bool:
+        """fdatasync everything written so far; True if there was something to flush."""
+        target = self.wrote_position
+        if target <= self.flushed_position or self._closed:
+            return False
+        os.fdatasync(self.fd)
+        if target > self.flushed_position:
+            self.flushed_position = target
+        return True
+
+    def dirty_pages(self) -> int:
+        """Whole or partial 4 KiB pages written but not flushed."""
+        return (self.wrote_position // PAGE_SIZE) - (self.flushed_position // PAGE_SIZE)
+
+    def zero_from(self, position: int) -> None:
+        """Write zeros from ``position`` to the end of the file (after truncation)."""
+        pos = position
+        while pos < self.file_size:
+            n = min(len(_ZERO_CHUNK), self.file_size - pos)
+            self.mm[pos : pos + n] = _ZERO_CHUNK[:n]
+            pos += n
+
+    def last_nonzero(self, position: int) -> int:
+        """Offset just past the last non-zero byte at or after ``position`` (or ``position``)."""
+        end = position
+        pos = position
+        while pos < self.file_size:
+            n = min(len(_ZERO_CHUNK), self.file_size - pos)
+            chunk = self.mm[pos : pos + n]
+            stripped = len(chunk.rstrip(b"\x00"))
+            if stripped:
+                end = pos + stripped
+            pos += n
+        return end
+
+    def warm(self) -> None:
+        """Touch every page so later appends do not fault (pre-touch, background only)."""
+        for pos in range(0, self.file_size, PAGE_SIZE):
+            self.mm[pos] = 0
+
+    def mtime(self) -> float:
+        """Last modification time of the file in seconds (0 if it is gone)."""
+        try:
+            return os.stat(self.path).st_mtime
+        except OSError:
+            return 0.0
+
+    def try_close(self) -> bool:
+        """Unmap and close; False (and nothing done) while a reader still holds a view."""
+        if self._closed:
+            return True
+        try:
+            self.mm.close()
+        except BufferError:
+            return False
+        os.close(self.fd)
+        self._closed = True
+        return True
+
+    def destroy(self) -> bool:
+        """Close and delete the file; False (file kept) while a reader holds a view."""
+        if not self.try_close():
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        log.info("deleted %s", self.path)
+        return True

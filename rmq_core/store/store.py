@@ -1,0 +1,631 @@
+"""``MessageStore``: the commit log, consume queues, index and their services, as one library.
+
+Threads: the caller's thread (usually the broker's event loop) appends and reads; background
+services dispatch (:class:`~rmq_core.store.dispatch.ReputService`), flush, pre-create segments
+and clean up. Appends are visible to readers once dispatched (normally within a millisecond);
+arrival listeners run on the dispatcher thread, so an asyncio caller should hop back to its
+loop with ``loop.call_soon_threadsafe``.
+
+Directory layout under ``store_path_root_dir``: ``commitlog/``, ``consumequeue/<topic>/<qid>/``,
+``index/``, ``checkpoint``, ``abort`` (present while running), ``lock``, ``quarantine/``
+(files recovery could not use) and ``config/`` (the broker's JSON files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from rmq_core.common.message import MessageConst, MessageExt, MessageExtBrokerInner
+from rmq_core.common.message_codec import MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2
+from rmq_core.errors import StoreError
+from rmq_core.store.allocate import AllocateService
+from rmq_core.store.checkpoint import StoreCheckpoint
+from rmq_core.store.cleanup import CleanupService
+from rmq_core.store.commitlog import AppendRefused, CommitLog, DispatchRequest, check_record
+from rmq_core.store.config import StoreConfig
+from rmq_core.store.consume_queue import ConsumeQueue
+from rmq_core.store.dispatch import ReputService
+from rmq_core.store.flush import FlushCommitLogService, FlushConsumeQueueService, GroupCommitService
+from rmq_core.store.index import IndexService
+from rmq_core.store.mapped_file_queue import MappedFileQueue
+from rmq_core.store.message_filter import LazyProperties, MessageFilter
+from rmq_core.store.recovery import recover_commitlog, recover_consume_queues, recover_index
+from rmq_core.store.report import RecoveryReport
+from rmq_core.store.results import (
+    AppendMessageResult,
+    AppendMessageStatus,
+    GetMessageResult,
+    GetMessageStatus,
+    PutMessageResult,
+    PutMessageStatus,
+    QueryMessageResult,
+)
+
+__all__ = ["ArrivalListener", "MessageStore"]
+
+log = logging.getLogger(__name__)
+
+ArrivalListener = Callable[[str, int, int, int, int, Mapping[str, str]], None]
+"""``(topic, queue_id, logic_offset, tags_code, store_timestamp_ms, properties)``; as in
+RocketMQ, ``logic_offset`` is the queue's new max offset (the message's queue offset + 1)."""
+
+_REFUSAL_STATUS = {
+    AppendMessageStatus.MESSAGE_SIZE_EXCEEDED: PutMessageStatus.MESSAGE_ILLEGAL,
+    AppendMessageStatus.PROPERTIES_SIZE_EXCEEDED: PutMessageStatus.PROPERTIES_SIZE_EXCEEDED,
+    AppendMessageStatus.UNKNOWN_ERROR: PutMessageStatus.MESSAGE_ILLEGAL,
+}
+_BLANK_UNIT_SIZE = 0x7FFFFFFF
+
+
+class MessageStore:
+    """A RocketMQ-compatible message store rooted at ``config.store_path_root_dir``."""
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.config = config
+        self.root = config.store_path_root_dir
+        self.allocator = AllocateService(warm=config.warm_mapped_file_enable)
+        self.commitlog = CommitLog(config, self.allocator)
+        self.checkpoint = StoreCheckpoint(os.path.join(self.root, "checkpoint"))
+        self.index = IndexService(
+            config.index_dir,
+            config.max_hash_slot_num,
+            config.max_index_num,
+            config.message_index_enable,
+        )
+        self.consume_queues: dict[str, dict[int, ConsumeQueue]] = {}
+        self.reput = ReputService(self.commitlog, self._dispatch, config.reput_interval)
+        self.group_commit: GroupCommitService | None = None
+        self.flush_commitlog: FlushCommitLogService | None = None
+        if config.sync_flush:
+            self.group_commit = GroupCommitService(
+                self.commitlog, self.checkpoint, config.sync_flush_timeout
+            )
+        else:
+            self.flush_commitlog = FlushCommitLogService(
+                self.commitlog,
+                self.checkpoint,
+                config.flush_interval,
+                config.flush_commit_log_least_pages,
+                config.flush_commit_log_thorough_interval,
+            )
+        self.flush_logics = FlushConsumeQueueService(
+            self._flush_consume_queues,
+            self._flush_index,
+            self.commitlog,
+            self.checkpoint,
+            config.flush_interval_consume_queue,
+            lambda: self._last_dispatched_timestamp,
+        )
+        self.cleanup = CleanupService(
+            config, self.commitlog, self._on_min_offset_changed, self._retry_pending_deletes
+        )
+        self.recovery_report: RecoveryReport | None = None
+        self._listeners: list[ArrivalListener] = []
+        self._cq_lock = threading.Lock()
+        self._graveyard: list[MappedFileQueue] = []
+        self._last_dispatched_timestamp = 0
+        self._running = False
+        self._lock_fd: int | None = None
+        self.put_message_times_total = 0
+        self.put_message_size_total = 0
+        self.start_timestamp = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`shutdown`."""
+        return self._running
+
+    def start(self) -> RecoveryReport:
+        """Lock the directory, recover, re-dispatch, start services; returns the report.
+
+        Raises StoreError when another process holds the store.
+        """
+        os.makedirs(self.root, exist_ok=True)
+        self._lock_directory()
+        report = RecoveryReport()
+        abort_path = os.path.join(self.root, "abort")
+        report.abnormal_shutdown = os.path.exists(abort_path)
+        report.checkpoint_status = self.checkpoint.load()
+        reput_from = recover_commitlog(
+            self.commitlog,
+            self.checkpoint,
+            report,
+            include_index=self.config.message_index_enable,
+            check_crc=self.config.check_crc_on_recover,
+        )
+        if report.checkpoint_status != "ok" and self.commitlog.queue.files:
+            report.note(f"checkpoint {report.checkpoint_status}; scanned the whole commit log")
+        self._load_consume_queues(report)
+        recover_consume_queues(self._all_queues(), self.commitlog, report)
+        recover_index(self.index, self.commitlog, report)
+        reput_from = self._rebuild_start(reput_from, report)
+        report.redispatched_from = reput_from
+        self.reput.reput_from = reput_from
+        self.reput.run_once()
+        self._rebuild_topic_queue_table()
+        self._last_dispatched_timestamp = self.commitlog.last_store_timestamp
+        with open(abort_path, "wb") as fh:
+            os.fsync(fh.fileno())
+        if self.commitlog.queue.last is None:
+            self.commitlog.queue.last_for_append()
+        self.commitlog.prepare_next()
+        for service in self._services():
+            service.start()
+        self.recovery_report = report
+        self.start_timestamp = int(time.time() * 1000)
+        self._running = True
+        log.info("store %s started: commit log [%d, %d), %d consume queues", self.root,
+                 self.commitlog.min_offset, self.commitlog.max_offset,
+                 sum(len(q) for q in self.consume_queues.values()))  # fmt: skip
+        return report
+
+    def _services(self) -> list[Any]:
+        flush = self.group_commit if self.group_commit is not None else self.flush_commitlog
+        return [self.allocator, self.reput, flush, self.flush_logics, self.cleanup]
+
+    def shutdown(self) -> None:
+        """Stop services, dispatch and flush everything, write a clean checkpoint, unlock."""
+        if not self._running:
+            return
+        self._running = False
+        self.cleanup.shutdown()
+        self.reput.shutdown()
+        self.reput.run_once()
+        flush = self.group_commit if self.group_commit is not None else self.flush_commitlog
+        if flush is not None:
+            flush.shutdown()
+        self.commitlog.queue.flush()
+        self.flush_logics.shutdown()
+        self.allocator.shutdown()
+        self.checkpoint.physic_msg_timestamp = max(
+            self.checkpoint.physic_msg_timestamp, self.commitlog.last_store_timestamp
+        )
+        self.checkpoint.confirm_phy_offset = self.commitlog.max_offset
+        self.checkpoint.flush()
+        self.commitlog.queue.close()
+        for queue in self._all_queues():
+            queue.queue.close()
+        self.index.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self.root, "abort"))
+        self._unlock_directory()
+        log.info("store %s shut down cleanly", self.root)
+
+    def _lock_directory(self) -> None:
+        fd = os.open(os.path.join(self.root, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            raise StoreError(f"store {self.root} is locked by another process") from exc
+        self._lock_fd = fd
+
+    def _unlock_directory(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- recovery helpers -----------------------------------------------------------------
+    def _load_consume_queues(self, report: RecoveryReport) -> None:
+        root = self.config.consume_queue_dir
+        os.makedirs(root, exist_ok=True)
+        for topic in sorted(os.listdir(root)):
+            topic_dir = os.path.join(root, topic)
+            if not os.path.isdir(topic_dir):
+                report.unknown(topic_dir)
+                continue
+            for name in sorted(os.listdir(topic_dir)):
+                queue_dir = os.path.join(topic_dir, name)
+                if not name.isdigit() or not os.path.isdir(queue_dir):
+                    report.unknown(queue_dir)
+                    continue
+                cq = self._new_queue(topic, int(name))
+                cq.load(report)
+                self.consume_queues.setdefault(topic, {})[int(name)] = cq
+
+    def _rebuild_start(self, reput_from: int, report: RecoveryReport) -> int:
+        commitlog = self.commitlog
+        if commitlog.max_offset == commitlog.min_offset:
+            return commitlog.min_offset
+        missing_cq = not any(q.max_offset for q in self._all_queues())
+        missing_index = self.config.message_index_enable and self.index.indexed_up_to < 0
+        if missing_cq or missing_index:
+            what = "consume queues" if missing_cq else "index files"
+            report.note(f"no {what} for a non-empty commit log; rebuilding from the start")
+            return commitlog.min_offset
+        return max(min(reput_from, commitlog.max_offset), commitlog.min_offset)
+
+    def _rebuild_topic_queue_table(self) -> None:
+        table = self.commitlog.topic_queue_table
+        table.clear()
+        for queue in self._all_queues():
+            table[(queue.topic, queue.queue_id)] = queue.max_offset
+
+    def _all_queues(self) -> list[ConsumeQueue]:
+        return [q for queues in list(self.consume_queues.values()) for q in queues.values()]
+
+    def _new_queue(self, topic: str, queue_id: int) -> ConsumeQueue:
+        directory = os.path.join(self.config.consume_queue_dir, topic, str(queue_id))
+        return ConsumeQueue(
+            topic, queue_id, directory, self.config.mapped_file_size_consume_queue, self.root
+        )
+
+    # -- dispatch -------------------------------------------------------------------------
+    def _find_queue(self, topic: str, queue_id: int) -> ConsumeQueue | None:
+        queues = self.consume_queues.get(topic)
+        return None if queues is None else queues.get(queue_id)
+
+    def _find_or_create_queue(self, topic: str, queue_id: int) -> ConsumeQueue:
+        cq = self._find_queue(topic, queue_id)
+        if cq is None:
+            with self._cq_lock:
+                cq = self._find_queue(topic, queue_id)
+                if cq is None:
+                    cq = self._new_queue(topic, queue_id)
+                    queues = dict(self.consume_queues.get(topic, {}))
+                    queues[queue_id] = cq
+                    self.consume_queues[topic] = queues
+        return cq
+
+    def _dispatch(self, req: DispatchRequest) -> None:
+        consumable = req.consumable
+        if consumable:
+            cq = self._find_or_create_queue(req.topic, req.queue_id)
+            cq.put(req.commitlog_offset, req.size, req.tags_code, req.queue_offset)
+        self.index.build_index(req)
+        self._last_dispatched_timestamp = req.store_timestamp
+        if consumable and self._listeners:
+            for listener in self._listeners:
+                try:
+                    listener(req.topic, req.queue_id, req.queue_offset + 1, req.tags_code,
+                             req.store_timestamp, req.properties)  # fmt: skip
+                except Exception:
+                    log.exception("arrival listener failed")
+
+    def add_arrival_listener(self, callback: ArrivalListener) -> None:
+        """Call ``callback`` (on the dispatcher thread) for each message made readable."""
+        self._listeners.append(callback)
+
+    def sync_dispatch(self) -> None:
+        """Dispatch everything appended so far before returning (tests, admin tools)."""
+        self.reput.run_once()
+
+    @property
+    def dispatch_behind_bytes(self) -> int:
+        """Commit-log bytes appended but not yet dispatched."""
+        return self.reput.behind_bytes
+
+    # -- writing --------------------------------------------------------------------------
+    def put_message(self, msg: MessageExtBrokerInner | MessageExt) -> PutMessageResult:
+        """Append one message; never blocks on disk. See :class:`PutMessageResult`."""
+        if not self._running:
+            return PutMessageResult(PutMessageStatus.SERVICE_NOT_AVAILABLE)
+        try:
+            result = self.commitlog.put(msg)
+        except AppendRefused as exc:
+            log.warning("put refused: %s", exc.reason)
+            return PutMessageResult(_REFUSAL_STATUS[exc.status])
+        except OSError:
+            log.exception("put failed")
+            return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED)
+        return self._after_append(result, msg.properties)
+
+    def put_messages(self, batch: Sequence[MessageExtBrokerInner | MessageExt]) -> PutMessageResult:
+        """Append a batch (one topic and queue) as consecutive records in one segment."""
+        if not self._running:
+            return PutMessageResult(PutMessageStatus.SERVICE_NOT_AVAILABLE)
+        try:
+            result = self.commitlog.put_batch(batch)
+        except AppendRefused as exc:
+            log.warning("batch put refused: %s", exc.reason)
+            return PutMessageResult(_REFUSAL_STATUS[exc.status])
+        except OSError:
+            log.exception("batch put failed")
+            return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED)
+        return self._after_append(result, batch[0].properties)
+
+    def _after_append(
+        self, result: AppendMessageResult, properties: Mapping[str, str]
+    ) -> PutMessageResult:
+        self.put_message_times_total += result.msg_num
+        self.put_message_size_total += result.wrote_bytes
+        self.reput.wakeup()
+        future = None
+        group = self.group_commit
+        if group is not None:
+            wait = properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK)
+            if wait is None or wait.lower() == "true":
+                future = group.submit(result.end_offset)
+            else:
+                group.wakeup()
+        return PutMessageResult(PutMessageStatus.PUT_OK, result, future)
+
+    # -- reading --------------------------------------------------------------------------
+    def get_message(
+        self,
+        group: str,
+        topic: str,
+        queue_id: int,
+        offset: int,
+        max_count: int,
+        message_filter: MessageFilter | None = None,
+        max_total_bytes: int | None = None,
+    ) -> GetMessageResult:
+        """Read up to ``max_count`` records of a queue from logical ``offset`` (reference §6.3).
+
+        ``messages`` are views into the commit log; ``max_total_bytes`` (default
+        ``max_transfer_bytes_on_message_in_memory``) bounds them once one was found.
+        """
+        if not self._running:
+            raise StoreError("the message store is not running")
+        cq = self._find_queue(topic, queue_id)
+        if cq is None:
+            return GetMessageResult(GetMessageStatus.NO_MATCHED_LOGIC_QUEUE)
+        min_offset, max_offset = cq.min_offset, cq.max_offset
+        result = GetMessageResult(GetMessageStatus.NO_MESSAGE_IN_QUEUE, 0, min_offset, max_offset)
+        if max_offset == 0:
+            return result
+        if offset < min_offset:
+            result.status, result.next_begin_offset = GetMessageStatus.OFFSET_TOO_SMALL, min_offset
+        elif offset == max_offset:
+            result.status, result.next_begin_offset = GetMessageStatus.OFFSET_OVERFLOW_ONE, offset
+        elif offset > max_offset:
+            result.status = GetMessageStatus.OFFSET_OVERFLOW_BADLY
+            result.next_begin_offset = min_offset if min_offset == 0 else max_offset
+        else:
+            limit = max_total_bytes or self.config.max_transfer_bytes_on_message_in_memory
+            self._read_queue(cq, offset, max(max_count, 1), message_filter, limit, result)
+        return result
+
+    def _read_queue(
+        self,
+        cq: ConsumeQueue,
+        offset: int,
+        max_count: int,
+        message_filter: MessageFilter | None,
+        max_bytes: int,
+        result: GetMessageResult,
+    ) -> None:
+        commitlog = self.commitlog
+        min_phy = commitlog.min_offset
+        scan_limit = max(self.config.max_filter_message_count, max_count * 20)
+        index = offset
+        found_null = 0
+        total = 0
+        done = False
+        while not done and index < cq.max_offset and index - offset < scan_limit:
+            units = cq.units_from(index, min(scan_limit - (index - offset), 2048))
+            if not units:
+                break
+            for phys, size, tags_code in units:
+                if len(result.messages) >= max_count or (
+                    result.messages and total + size > max_bytes
+                ):
+                    done = True
+                    break
+                index += 1
+                if size == _BLANK_UNIT_SIZE or phys < min_phy:
+                    found_null += 1
+                    continue
+                if message_filter is not None and not message_filter.is_matched_by_consume_queue(
+                    tags_code
+                ):
+                    continue
+                view = commitlog.read(phys, size)
+                if view is None:
+                    found_null += 1
+                    continue
+                if message_filter is not None and not message_filter.is_matched_by_commit_log(
+                    _properties_of(view)
+                ):
+                    view.release()
+                    continue
+                result.messages.append(view)
+                result.message_queue_offsets.append(index - 1)
+                total += size
+        result.next_begin_offset = index
+        result.buffer_total_size = total
+        if result.messages:
+            result.status = GetMessageStatus.FOUND
+        elif found_null and found_null == index - offset:
+            result.status = GetMessageStatus.OFFSET_FOUND_NULL
+        else:
+            result.status = GetMessageStatus.NO_MATCHED_MESSAGE
+
+    def get_max_offset_in_queue(self, topic: str, queue_id: int) -> int:
+        """Next logical offset of the queue (0 if unknown)."""
+        cq = self._find_queue(topic, queue_id)
+        return 0 if cq is None else cq.max_offset
+
+    def get_min_offset_in_queue(self, topic: str, queue_id: int) -> int:
+        """First readable logical offset of the queue (0 if unknown)."""
+        cq = self._find_queue(topic, queue_id)
+        return 0 if cq is None else cq.min_offset
+
+    def get_offset_in_queue_by_time(
+        self, topic: str, queue_id: int, timestamp_ms: int, boundary: str = "LOWER"
+    ) -> int:
+        """Logical offset by store time: LOWER = first stored at/after, UPPER = last at/before."""
+        cq = self._find_queue(topic, queue_id)
+        if cq is None:
+            return 0
+        upper = boundary.upper() == "UPPER"
+        return cq.offset_by_time(timestamp_ms, upper, self.commitlog.store_timestamp_at)
+
+    def get_message_store_timestamp(self, topic: str, queue_id: int, offset: int) -> int:
+        """Store time (ms) of the message at logical ``offset``, or -1."""
+        cq = self._find_queue(topic, queue_id)
+        unit = None if cq is None else cq.get_unit(offset)
+        if unit is None or unit[1] == _BLANK_UNIT_SIZE:
+            return -1
+        ts = self.commitlog.store_timestamp_at(unit[0])
+        return -1 if ts is None else ts
+
+    def get_earliest_message_time(self, topic: str, queue_id: int) -> int:
+        """Store time (ms) of the oldest readable message of the queue, or -1."""
+        cq = self._find_queue(topic, queue_id)
+        if cq is None:
+            return -1
+        return self.get_message_store_timestamp(topic, queue_id, cq.min_offset)
+
+    def look_message_by_offset(self, commitlog_offset: int) -> MessageExt | None:
+        """The message stored at ``commitlog_offset`` (body as stored), or None."""
+        return self.commitlog.look_message(commitlog_offset)
+
+    def select_one_message_by_offset(self, commitlog_offset: int) -> bytes | None:
+        """The raw record at ``commitlog_offset``, or None."""
+        view = self.commitlog.read_record(commitlog_offset)
+        if view is None:
+            return None
+        with view:
+            return bytes(view)
+
+    def query_message(
+        self, topic: str, key: str, max_num: int, begin_ms: int, end_ms: int
+    ) -> QueryMessageResult:
+        """Records of ``topic`` whose UNIQ_KEY or a KEYS token is ``key``, stored in
+        [begin_ms, end_ms], newest first, at most ``max_num`` (hash collisions removed)."""
+        offsets, last_ts, last_phy = self.index.query(topic, key, max_num * 2, begin_ms, end_ms)
+        result = QueryMessageResult(
+            index_last_update_timestamp=last_ts, index_last_update_phyoffset=last_phy
+        )
+        for phys in offsets:
+            if len(result.messages) >= max_num:
+                break
+            view = self.commitlog.read_record(phys)
+            if view is None:
+                continue
+            _size, request, _reason = check_record(view, 0, len(view), phys, check_crc=False)
+            if request is None or request.topic != topic or not _has_key(request, key):
+                view.release()
+                continue
+            result.messages.append(view)
+            result.commitlog_offsets.append(phys)
+        return result
+
+    # -- admin ----------------------------------------------------------------------------
+    @property
+    def max_phy_offset(self) -> int:
+        """Commit-log offset just past the newest record."""
+        return self.commitlog.max_offset
+
+    @property
+    def min_phy_offset(self) -> int:
+        """Commit-log offset of the oldest stored byte."""
+        return self.commitlog.min_offset
+
+    def delete_topics(self, topics: set[str]) -> int:
+        """Delete the consume queues of ``topics`` (records stay in the commit log until
+        retention); return how many queues were removed."""
+        removed = 0
+        with self._cq_lock:
+            for topic in topics:
+                queues = self.consume_queues.pop(topic, None)
+                if not queues:
+                    continue
+                for queue_id, cq in queues.items():
+                    self.commitlog.topic_queue_table.pop((topic, queue_id), None)
+                    if cq.queue.destroy_all():
+                        self._graveyard.append(cq.queue)
+                    removed += 1
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(self.config.consume_queue_dir, topic))
+        return removed
+
+    def clean_expired_now(self) -> None:
+        """Delete expired commit-log files on the next cleanup pass whatever the hour."""
+        self.cleanup.request_delete()
+
+    def flush(self) -> None:
+        """fdatasync everything now (tests and shutdown paths)."""
+        self.commitlog.queue.flush()
+        self._flush_consume_queues()
+        self._flush_index()
+
+    def _flush_consume_queues(self) -> None:
+        for cq in self._all_queues():
+            cq.flush()
+
+    def _flush_index(self) -> None:
+        self.index.flush()
+
+    def _on_min_offset_changed(self, phy_min: int) -> None:
+        for cq in self._all_queues():
+            cq.delete_expired(phy_min)
+        self.index.delete_expired(phy_min)
+
+    def _retry_pending_deletes(self) -> None:
+        self.commitlog.queue.destroy_pending()
+        for cq in self._all_queues():
+            if cq.queue.pending_destroy:
+                cq.queue.destroy_pending()
+        self._graveyard = [q for q in self._graveyard if q.destroy_all()]
+        self.index.destroy_pending()
+
+    def runtime_info(self) -> dict[str, str]:
+        """Store figures as strings, keyed like RocketMQ's broker runtime info."""
+        commitlog = self.commitlog
+        try:
+            usage = os.statvfs(self.config.commit_log_dir)
+            ratio = 1.0 - usage.f_bavail / usage.f_blocks if usage.f_blocks else 0.0
+            capacity = usage.f_blocks * usage.f_frsize
+            free = usage.f_bavail * usage.f_frsize
+        except OSError:
+            ratio, capacity, free = 0.0, 0, 0
+        earliest = commitlog.store_timestamp_at(commitlog.min_offset)
+        return {
+            "commitLogMinOffset": str(commitlog.min_offset),
+            "commitLogMaxOffset": str(commitlog.max_offset),
+            "commitLogDiskRatio": f"{ratio:.4f}",
+            "commitLogDirCapacity": f"Total : {capacity}, Free : {free}.",
+            "dispatchBehindBytes": str(self.dispatch_behind_bytes),
+            "putMessageTimesTotal": str(self.put_message_times_total),
+            "putMessageSizeTotal": str(self.put_message_size_total),
+            "earliestMessageTimeStamp": str(earliest if earliest is not None else 0),
+            "pageCacheLockTimeMills": "0",
+            "startAcceptSendRequestTimeStamp": str(self.start_timestamp),
+            "consumeQueueCount": str(len(self._all_queues())),
+        }
+
+
+def _properties_of(view: memoryview) -> LazyProperties | None:
+    """The properties bytes of a record view, lazily parsed (None if the record is odd)."""
+    try:
+        total, magic = (
+            int.from_bytes(view[0:4], "big"),
+            int.from_bytes(view[4:8], "big", signed=True),
+        )
+        if magic not in (MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2) or total != len(view):
+            return None
+        props_len = int.from_bytes(_props_len_at(view), "big")
+        return LazyProperties(bytes(view[total - props_len : total]))
+    except (ValueError, IndexError):
+        return None
+
+
+def _props_len_at(view: memoryview) -> bytes:
+    sys_flag = int.from_bytes(view[36:40], "big")
+    head = 88 + (12 if sys_flag & 0x10 else 0) + (12 if sys_flag & 0x20 else 0)
+    body_len = int.from_bytes(view[head - 4 : head], "big")
+    pos = head + body_len
+    magic = int.from_bytes(view[4:8], "big", signed=True)
+    if magic == MESSAGE_MAGIC_CODE_V1:
+        pos += 1 + view[pos]
+    else:
+        pos += 2 + int.from_bytes(view[pos : pos + 2], "big")
+    return bytes(view[pos : pos + 2])
+
+
+def _has_key(request: DispatchRequest, key: str) -> bool:
+    if request.uniq_key == key:
+        return True
+    return bool(request.keys) and key in (request.keys or "").split(" ")
