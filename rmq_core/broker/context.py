@@ -62,6 +62,12 @@ _STORED = frozenset({"PUT_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLA
 class BrokerStore(Protocol):
     """The message store operations the broker uses (see :mod:`rmq_core.store`)."""
 
+    def start(self) -> Any:
+        """Recover and start the store's services (blocking; run off the event loop)."""
+
+    def shutdown(self) -> Any:
+        """Stop the services and flush (blocking)."""
+
     def put_message(self, msg: MessageExtBrokerInner) -> Any:
         """Append one message; a PutMessageResult."""
 

@@ -117,7 +117,8 @@ class PullRequestHoldService:
         store_timestamp_ms: int,
         properties: Mapping[str, str] | None,
     ) -> None:
-        """Store arrival listener (any thread): a message at ``logic_offset`` is readable."""
+        """Store arrival listener (any thread): the queue's max offset is now ``logic_offset``
+        (the new message's queue offset + 1, RocketMQ's convention)."""
         if self._loop is None:
             return
         if threading.get_ident() == self._loop_thread:
@@ -139,7 +140,7 @@ class PullRequestHoldService:
         queue = self._held.get((topic, queue_id))
         if not queue:
             return
-        max_offset = logic_offset + 1
+        max_offset = logic_offset
         for held in list(queue):
             if held.connection.closed:
                 self._remove(held)

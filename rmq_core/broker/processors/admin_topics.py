@@ -16,7 +16,7 @@ from typing import Any
 
 from rmq_core.broker import topic_validator as tv
 from rmq_core.broker.managers.topics import FILTER_TYPES, TopicConfig
-from rmq_core.broker.processors.common import BrokerProcessor, json_body
+from rmq_core.broker.processors.common import BrokerProcessor, drain_records, json_body
 from rmq_core.common.message_codec import MessageFormatError, decode_record
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
@@ -182,10 +182,9 @@ def _last_store_time(ctx: Any, topic: str, queue_id: int, max_offset: int) -> in
     result = ctx.store.get_message("", topic, queue_id, max_offset - 1, 1, None)
     if not result.messages:
         return 0
+    record = drain_records(result.messages)
     try:
-        message, _ = decode_record(bytes(result.messages[0]), 0, decompress=False)
+        message, _ = decode_record(record, 0, decompress=False)
     except (MessageFormatError, ValueError):
         return 0
-    finally:
-        result.messages.clear()
     return message.store_timestamp

@@ -11,7 +11,13 @@ from rmq_core.remoting.codes import ResponseCode
 from rmq_core.remoting.command import RemotingCommand
 from rmq_core.remoting.transport import Connection
 
-__all__ = ["BrokerProcessor", "decode_json_body", "json_body", "standard_json_body"]
+__all__ = [
+    "BrokerProcessor",
+    "decode_json_body",
+    "drain_records",
+    "json_body",
+    "standard_json_body",
+]
 
 
 class BrokerProcessor:
@@ -57,3 +63,13 @@ def standard_json_body(obj: Any) -> bytes:
 def decode_json_body(body: bytes) -> Any:
     """Parse a JSON request body leniently; raises a RemoteProtocolError subclass."""
     return fastjson.loads(body)
+
+
+def drain_records(records: list[Any]) -> bytes:
+    """Concatenate stored records and release the commit-log views (the list is emptied)."""
+    body = b"".join(records)
+    for record in records:
+        if isinstance(record, memoryview):
+            record.release()
+    records.clear()
+    return body

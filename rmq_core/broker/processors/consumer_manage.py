@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import struct
 
-from rmq_core.broker.processors.common import BrokerProcessor, standard_json_body
+from rmq_core.broker.processors.common import BrokerProcessor, drain_records, standard_json_body
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
 from rmq_core.remoting.headers import (
@@ -115,8 +115,7 @@ class ConsumerManageProcessor(BrokerProcessor):
         result = store.get_message("", topic, queue_id, 0, 1, None)
         if not result.messages:
             return True
-        record = bytes(result.messages[0][: _PHYSICAL_OFFSET_POSITION + 8])
-        result.messages.clear()
+        record = drain_records(result.messages)[: _PHYSICAL_OFFSET_POSITION + 8]
         (first_phy_offset,) = _PHYSICAL_OFFSET.unpack_from(record, _PHYSICAL_OFFSET_POSITION)
         head = int(getattr(store, "max_phy_offset", first_phy_offset))
         return bool(head - first_phy_offset <= memory_limit_bytes())

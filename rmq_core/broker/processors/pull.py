@@ -31,7 +31,7 @@ from rmq_core.broker import perm as permission
 from rmq_core.broker.context import BrokerContext
 from rmq_core.broker.heartbeat import SubscriptionData
 from rmq_core.broker.long_polling import HeldPull, PullRequestHoldService
-from rmq_core.broker.processors.common import BrokerProcessor
+from rmq_core.broker.processors.common import BrokerProcessor, drain_records
 from rmq_core.errors import FilterError
 from rmq_core.filter.message_filter import (
     SQL92,
@@ -119,7 +119,9 @@ class PullMessageProcessor(BrokerProcessor):
         )
         if code == ResponseCode.SUCCESS:
             self.ctx.stats.record_get(result.message_count)
-            response = request.response(code, status, header=response_header, body=result.body())
+            response = request.response(
+                code, status, header=response_header, body=drain_records(result.messages)
+            )
         elif (
             code == ResponseCode.PULL_NOT_FOUND
             and allow_suspend

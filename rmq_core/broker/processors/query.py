@@ -8,7 +8,7 @@ A key query with extField ``_UNIQUE_KEY_QUERY=true`` looks up a UNIQ_KEY and ret
 
 from __future__ import annotations
 
-from rmq_core.broker.processors.common import BrokerProcessor
+from rmq_core.broker.processors.common import BrokerProcessor, drain_records
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
 from rmq_core.remoting.headers import (
@@ -48,8 +48,7 @@ class QueryMessageProcessor(BrokerProcessor):
             index_last_update_timestamp=result.index_last_update_timestamp,
             index_last_update_phyoffset=result.index_last_update_phyoffset,
         )
-        body = result.body()
-        result.messages.clear()
+        body = drain_records(result.messages)
         if not body:
             return request.response(
                 ResponseCode.QUERY_NOT_FOUND,

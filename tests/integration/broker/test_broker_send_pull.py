@@ -1,0 +1,198 @@
+"""Send (V1, V2, batch) and pull (found, not found, long polling) against a live broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rmq_core.common.message import Message
+from rmq_core.common.message_codec import decode_offset_msg_id
+from rmq_core.remoting.codes import RequestCode, ResponseCode
+from tests.support.broker_client import RawBrokerClient, message_properties
+from tests.support.cluster import Cluster, wait_max_offset, wait_route
+
+PULL_FIELDS = ("nextBeginOffset", "minOffset", "maxOffset", "suggestWhichBrokerId")
+
+
+def test_send_v1_and_v2_then_pull(with_cluster: Callable[..., Any]) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        v2 = await raw.send("TopicTest", b"hello-v2", tags="TagA", keys="k1 k2")
+        assert v2.code == ResponseCode.SUCCESS, v2.remark
+        for key in ("msgId", "queueId", "queueOffset", "MSG_REGION", "TRACE_ON"):
+            assert key in v2.ext_fields, key
+        assert v2.ext_fields["queueOffset"] == "0"
+        assert v2.ext_fields["MSG_REGION"] == "DefaultRegion"
+        host, commitlog_offset = decode_offset_msg_id(v2.ext_fields["msgId"])
+        assert host == cluster.broker_addr and commitlog_offset == 0
+        v1 = await raw.send("TopicTest", b"hello-v1", code=RequestCode.SEND_MESSAGE)
+        assert v1.code == ResponseCode.SUCCESS, v1.remark
+        assert v1.ext_fields["queueOffset"] == "1"
+        await wait_max_offset(cluster, "TopicTest", 0, 2)
+        pulled = await raw.pull("G1", "TopicTest", 0, 0)
+        assert pulled.code == ResponseCode.SUCCESS, pulled.remark
+        assert pulled.remark == "FOUND"
+        assert all(isinstance(pulled.ext_fields[f], str) for f in PULL_FIELDS)
+        assert pulled.ext_fields["nextBeginOffset"] == "2"
+        assert pulled.ext_fields["maxOffset"] == "2"
+        messages = raw.decode(pulled)
+        assert [m.body for m in messages] == [b"hello-v2", b"hello-v1"]
+        first = messages[0]
+        assert first.tags == "TagA" and first.keys == ["k1", "k2"]
+        assert first.properties["CLUSTER"] == "DefaultCluster"
+        assert first.store_host == cluster.broker_addr
+
+    with_cluster(scenario)
+
+
+def test_auto_created_topic_is_routable(with_cluster: Callable[..., Any]) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        response = await raw.send("AutoTopic", b"x", default_topic_queue_nums=3)
+        assert response.code == ResponseCode.SUCCESS
+        topic = cluster.broker.context.topics.select("AutoTopic")
+        assert topic is not None and topic.write_queue_nums == 3 and topic.perm == 6
+        route = await wait_route(cluster, "AutoTopic")
+        assert route["queueDatas"][0]["writeQueueNums"] == 3
+        assert route["brokerDatas"][0]["brokerAddrs"]["0"] == cluster.broker_addr
+
+    with_cluster(scenario)
+
+
+def test_batch_send(with_cluster: Callable[..., Any]) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        batch = [
+            Message("BatchTopic", f"m{i}".encode(), properties=message_properties(tags="TagB"))
+            for i in range(5)
+        ]
+        response = await raw.send_batch("BatchTopic", batch, queue_id=1)
+        assert response.code == ResponseCode.SUCCESS, response.remark
+        assert len(response.ext_fields["msgId"].split(",")) == 5
+        assert response.ext_fields["queueOffset"] == "0"
+        await wait_max_offset(cluster, "BatchTopic", 1, 5)
+        pulled = await raw.pull("G", "BatchTopic", 1, 0)
+        messages = raw.decode(pulled)
+        assert [m.body for m in messages] == [f"m{i}".encode() for i in range(5)]
+        assert [m.queue_offset for m in messages] == [0, 1, 2, 3, 4]
+        assert all(m.tags == "TagB" for m in messages)
+
+    with_cluster(scenario)
+
+
+def test_pull_not_found_and_offset_moved(with_cluster: Callable[..., Any]) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        await raw.send("T2", b"a")
+        await wait_max_offset(cluster, "T2", 0, 1)
+        at_end = await raw.pull("G", "T2", 0, 1)
+        assert at_end.code == ResponseCode.PULL_NOT_FOUND
+        assert at_end.ext_fields["nextBeginOffset"] == "1"
+        beyond = await raw.pull("G", "T2", 0, 50)
+        assert beyond.code == ResponseCode.PULL_OFFSET_MOVED
+        # RocketMQ's correction: back to the min offset while the queue was never truncated
+        assert beyond.ext_fields["nextBeginOffset"] == "0"
+        empty_queue = await raw.pull("G", "T2", 1, 0)
+        assert empty_queue.code == ResponseCode.PULL_NOT_FOUND
+        assert all(f in empty_queue.ext_fields for f in PULL_FIELDS)
+
+    with_cluster(scenario)
+
+
+def test_tag_filtering_at_the_broker(with_cluster: Callable[..., Any]) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        for tag in ("TagA", "TagB", "TagC", "TagA"):
+            assert (await raw.send("TagTopic", tag.encode(), tags=tag)).code == 0
+        await wait_max_offset(cluster, "TagTopic", 0, 4)
+        pulled = await raw.pull("G", "TagTopic", 0, 0, subscription="TagA || TagC")
+        assert [m.body for m in raw.decode(pulled)] == [b"TagA", b"TagC", b"TagA"]
+        none = await raw.pull("G", "TagTopic", 0, 0, subscription="TagZ")
+        assert none.code == ResponseCode.PULL_RETRY_IMMEDIATELY
+        assert none.ext_fields["nextBeginOffset"] == "4"
+
+    with_cluster(scenario)
+
+
+def test_subscription_from_heartbeat(with_cluster: Callable[..., Any]) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        await raw.send("HbTopic", b"a", tags="TagA")
+        await raw.send("HbTopic", b"b", tags="TagB")
+        await wait_max_offset(cluster, "HbTopic", 0, 2)
+        missing = await raw.pull("HG", "HbTopic", 0, 0, sys_flag=0, subscription=None)
+        assert missing.code == ResponseCode.SUBSCRIPTION_NOT_EXIST
+        hb = await raw.heartbeat(consumer_group="HG", topic="HbTopic", expression="TagB")
+        assert hb.code == ResponseCode.SUCCESS and hb.version >= 401
+        pulled = await raw.pull("HG", "HbTopic", 0, 0, sys_flag=0, subscription=None)
+        assert [m.body for m in raw.decode(pulled)] == [b"b"]
+        stale = await raw.pull("HG", "HbTopic", 0, 0, sys_flag=0, subscription=None, sub_version=99)
+        assert stale.code == ResponseCode.SUBSCRIPTION_NOT_LATEST
+
+    with_cluster(scenario)
+
+
+def test_long_poll_wakes_on_arrival(with_cluster: Callable[..., Any]) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        await raw.send("LpTopic", b"first")
+        await wait_max_offset(cluster, "LpTopic", 0, 1)
+        started = time.monotonic()
+        pull = asyncio.create_task(
+            raw.pull("G", "LpTopic", 0, 1, sys_flag=0x2 | 0x4, suspend_ms=10_000, timeout=15)
+        )
+        await asyncio.sleep(0.3)
+        assert not pull.done()
+        assert cluster.broker.pull is not None
+        assert cluster.broker.pull.hold_service.held_count == 1
+        async with RawBrokerClient(cluster.broker_addr, "127.0.0.1@other") as other:
+            assert (await other.send("LpTopic", b"second")).code == ResponseCode.SUCCESS
+        response = await asyncio.wait_for(pull, 5)
+        elapsed = time.monotonic() - started
+        assert response.code == ResponseCode.SUCCESS, response.remark
+        assert [m.body for m in raw.decode(response)] == [b"second"]
+        assert elapsed < 5, f"long poll answered after {elapsed:.1f}s"
+        assert cluster.broker.pull.hold_service.held_count == 0
+
+    with_cluster(scenario)
+
+
+def test_long_poll_ignores_unmatched_tags_then_times_out(with_cluster: Callable[..., Any]) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        assert (await raw.send("LpTags", b"b0", tags="TagB")).code == 0
+        await wait_max_offset(cluster, "LpTags", 0, 1)
+        started = time.monotonic()
+        pull = asyncio.create_task(
+            raw.pull("G", "LpTags", 0, 1, sys_flag=0x2 | 0x4, suspend_ms=800, subscription="TagA")
+        )
+        await asyncio.sleep(0.2)
+        async with RawBrokerClient(cluster.broker_addr, "127.0.0.1@other") as other:
+            assert (await other.send("LpTags", b"b1", tags="TagB")).code == 0
+        response = await asyncio.wait_for(pull, 5)
+        elapsed = time.monotonic() - started
+        assert 0.7 <= elapsed < 3, elapsed
+        # re-executed at the deadline: the TagB message is scanned and filtered out
+        assert response.code == ResponseCode.PULL_RETRY_IMMEDIATELY
+        assert response.ext_fields["nextBeginOffset"] == "2"
+
+    with_cluster(scenario)
+
+
+def test_long_poll_timeout_answers_not_found(with_cluster: Callable[..., Any]) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        await raw.send("LpIdle", b"x")
+        await wait_max_offset(cluster, "LpIdle", 0, 1)
+        started = time.monotonic()
+        response = await raw.pull("G", "LpIdle", 0, 1, sys_flag=0x2 | 0x4, suspend_ms=500)
+        elapsed = time.monotonic() - started
+        assert response.code == ResponseCode.PULL_NOT_FOUND
+        assert response.ext_fields["nextBeginOffset"] == "1"
+        assert response.ext_fields["maxOffset"] == "1"
+        assert 0.45 <= elapsed < 3, elapsed
+
+    with_cluster(scenario)
+
+
+def test_sync_flush_send(with_cluster: Callable[..., Any]) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        responses = await asyncio.gather(*(raw.send("SyncTopic", b"%d" % i) for i in range(20)))
+        assert all(r.code == ResponseCode.SUCCESS for r in responses)
+        offsets = sorted(int(r.ext_fields["queueOffset"]) for r in responses)
+        assert offsets == list(range(20))
+
+    with_cluster(scenario, store={"flush_disk_type": "SYNC_FLUSH"})
