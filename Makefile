@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test env lint typecheck pytest format clean
+.PHONY: run test env interop-env lint typecheck pytest format clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -14,6 +14,29 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 env: $(STAMP)
+
+# Real third-party clients for tests/interop (see tests/interop/README.md): ali-ons from the
+# committed package-lock.json, and the C++ client (rocketmq==0.4.4, hash-pinned) in its own
+# virtualenv. Each part is redone only when its pin file changes.
+INTEROP_PYTHON ?= $(PYTHON)
+INTEROP_VENV := .venv-interop
+INTEROP_STAMP := $(INTEROP_VENV)/.installed
+INTEROP_NODE := tests/interop/node
+INTEROP_NODE_STAMP := $(INTEROP_NODE)/node_modules/.installed
+
+$(INTEROP_STAMP): tests/interop/cpp/requirements.txt
+	test -x $(INTEROP_VENV)/bin/python || $(INTEROP_PYTHON) -m venv $(INTEROP_VENV)
+	$(INTEROP_VENV)/bin/python -m pip install --quiet --require-hashes --only-binary=:all: \
+		-r tests/interop/cpp/requirements.txt
+	$(INTEROP_VENV)/bin/python -c 'import rocketmq.client'  # loads librocketmq.so
+	touch $(INTEROP_STAMP)
+
+$(INTEROP_NODE_STAMP): $(INTEROP_NODE)/package.json $(INTEROP_NODE)/package-lock.json
+	cd $(INTEROP_NODE) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(INTEROP_NODE) && node -e "require('ali-ons')"
+	touch $(INTEROP_NODE_STAMP)
+
+interop-env: $(INTEROP_STAMP) $(INTEROP_NODE_STAMP)
 
 run: env
 	$(BIN)/rmq namesrv
@@ -37,3 +60,4 @@ format: env
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(INTEROP_VENV) $(INTEROP_NODE)/node_modules
