@@ -14,6 +14,7 @@ Errors are those of :mod:`rmq_core.errors`: ``TopicNotExistError`` for an unknow
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE_NUMS = 8
 DEFAULT_PERM = PERM_READ | PERM_WRITE
 RETRY_PREFIX = "%RETRY%"
+DEFAULT_ROUTE_WAIT = 10.0  # s to wait for a created/deleted topic's route to change
+ROUTE_POLL_INTERVAL = 0.05  # s
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +161,14 @@ class AdminClient:
         write_queue_nums: int = DEFAULT_QUEUE_NUMS,
         perm: int = DEFAULT_PERM,
         order: bool = False,
+        wait: float = DEFAULT_ROUTE_WAIT,
     ) -> list[str]:
         """Create or update ``topic`` on ``broker_addr`` or every master of ``cluster``
-        (every master of every cluster when both are None); returns the broker addresses."""
+        (every master of every cluster when both are None); returns the broker addresses.
+
+        Brokers register the topic with the NameServers asynchronously; this waits up to
+        ``wait`` seconds for the route to show it (0: do not wait).
+        """
         check_topic(topic)
         if read_queue_nums <= 0 or write_queue_nums <= 0:
             raise ClientError(f"topic {topic}: queue numbers must be positive")
@@ -185,9 +193,32 @@ class AdminClient:
         )
         for addr in targets:
             await self.api.create_topic(addr, header)
+        await self._wait_route(topic, present=True, timeout=wait)
         return targets
 
-    async def delete_topic(self, topic: str, *, cluster: str | None = None) -> None:
+    async def _wait_route(self, topic: str, *, present: bool, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            try:
+                await self.api.get_topic_route(topic)
+                found = True
+            except TopicNotExistError:
+                found = False
+            if found == present:
+                return
+            await asyncio.sleep(ROUTE_POLL_INTERVAL)
+        if timeout > 0:
+            log.warning(
+                "route of topic %s did not %s within %.1f s",
+                topic,
+                "appear" if present else "disappear",
+                timeout,
+            )
+
+    async def delete_topic(
+        self, topic: str, *, cluster: str | None = None, wait: float = DEFAULT_ROUTE_WAIT
+    ) -> None:
         """Delete ``topic`` from the masters hosting it (of ``cluster`` when given) and from
         every NameServer. TopicNotExistError when no broker hosts it."""
         check_topic(topic)
@@ -212,6 +243,7 @@ class AdminClient:
                 await self.api.delete_topic_in_namesrv(namesrv, topic, cluster)
             except RocketMQError as exc:
                 log.warning("delete of topic %s on NameServer %s failed: %s", topic, namesrv, exc)
+        await self._wait_route(topic, present=False, timeout=wait)
 
     # --- groups ----------------------------------------------------------------------------
 

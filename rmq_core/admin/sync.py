@@ -45,8 +45,8 @@ class AdminClient:
     def create_topic(self, topic: str, **options: Any) -> list[str]:
         return run_sync(self.async_admin.create_topic(topic, **options), ADMIN_CALL_TIMEOUT)
 
-    def delete_topic(self, topic: str, *, cluster: str | None = None) -> None:
-        run_sync(self.async_admin.delete_topic(topic, cluster=cluster), ADMIN_CALL_TIMEOUT)
+    def delete_topic(self, topic: str, **options: Any) -> None:
+        run_sync(self.async_admin.delete_topic(topic, **options), ADMIN_CALL_TIMEOUT)
 
     def consumer_progress(self, group: str, topic: str | None = None) -> ConsumerProgress:
         return run_sync(self.async_admin.consumer_progress(group, topic), ADMIN_CALL_TIMEOUT)

@@ -368,6 +368,7 @@ class Producer:
         if mq is not None:
             if mq.topic != msg.topic:
                 raise ClientError(f"message topic {msg.topic} differs from queue topic {mq.topic}")
+            await self._publish_info_for(msg.topic)  # learns the broker addresses
             target = mq
         else:
             assert selector is not None

@@ -56,7 +56,7 @@ from rmq_core.client.results import PullStatus
 from rmq_core.client.route import TopicRouteData, subscribe_queues
 from rmq_core.client.validators import check_group, check_topic
 from rmq_core.common.message import Message, MessageConst, MessageExt
-from rmq_core.errors import ClientError, RocketMQError
+from rmq_core.errors import BrokerError, ClientError, RocketMQError
 from rmq_core.remoting.headers import ConsumerSendMsgBackRequestHeader
 
 __all__ = ["PushConsumer"]
@@ -69,6 +69,7 @@ LOCAL_RETRY_DELAY = 5.0  # s before re-consuming messages whose send-back failed
 LOCK_INTERVAL = 20.0  # s between re-locks of orderly queues
 LOCK_MAX_LIVE_TIME = 30.0  # s a local orderly lock is trusted without renewal
 SEND_BACK_TIMEOUT = 3.0
+REQUEST_CODE_NOT_SUPPORTED = 3
 
 
 class _State(enum.Enum):
@@ -589,6 +590,17 @@ class PushConsumer:
                     locked = await self.instance.api.lock_batch_mq(
                         addr, self.group, self.instance.client_id, group
                     )
+                except BrokerError as exc:
+                    if exc.code != REQUEST_CODE_NOT_SUPPORTED:
+                        log.info("group %s: lock on %s failed: %s", self.group, broker_name, exc)
+                    else:
+                        # A broker without a lock service: order holds per consumer only.
+                        log.warning(
+                            "broker %s has no queue locks; group %s consumes orderly without them",
+                            broker_name,
+                            self.group,
+                        )
+                        locked = set(group)
                 except RocketMQError as exc:
                     log.info("group %s: lock on %s failed: %s", self.group, broker_name, exc)
             now = time.monotonic()
