@@ -6,6 +6,21 @@ from this package and :mod:`rmq_core.client`.
 
 import logging
 
+from rmq_core.client import (
+    ConsumeFromWhere,
+    ConsumeOrderlyStatus,
+    ConsumeStatus,
+    LitePullConsumer,
+    Message,
+    MessageExt,
+    MessageModel,
+    MessageQueue,
+    Producer,
+    PushConsumer,
+    SelectMessageQueueByHash,
+    SendResult,
+    SendStatus,
+)
 from rmq_core.errors import (
     BrokerError,
     ClientError,
@@ -23,10 +38,23 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "BrokerError",
     "ClientError",
+    "ConsumeFromWhere",
+    "ConsumeOrderlyStatus",
+    "ConsumeStatus",
     "FilterError",
+    "LitePullConsumer",
+    "Message",
+    "MessageExt",
+    "MessageModel",
+    "MessageQueue",
+    "Producer",
+    "PushConsumer",
     "RemotingError",
     "RequestTimeoutError",
     "RocketMQError",
+    "SelectMessageQueueByHash",
+    "SendResult",
+    "SendStatus",
     "StoreError",
     "__version__",
 ]
