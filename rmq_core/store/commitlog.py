@@ -133,6 +133,7 @@ def check_record(
     *,
     check_crc: bool,
     delay_levels: Sequence[int] = (),
+    require_prop_crc: bool = False,
 ) -> tuple[int, DispatchRequest | None, str]:
     """Validate the bytes at ``pos`` (``limit`` bytes available to the segment's end).
 
@@ -141,7 +142,7 @@ def check_record(
     damage, with ``reason``. ``base_offset`` is the segment's global start offset: a record
     must carry its own position in PHYSICALOFFSET. Topic and properties must be clean UTF-8
     (no NUL), properties end with their separator, lengths add up to TOTALSIZE, and a
-    ``__CRC32#`` property (when present) must match.
+    ``__CRC32#`` property (when present, or always with ``require_prop_crc``) must match.
     """
     if limit < 8:
         return END, None, "segment end"
@@ -157,7 +158,9 @@ def check_record(
     if total < 91 or total > limit - 0:
         return INVALID, None, f"bad total size {total}"
     try:
-        return _parse_checked(buf, pos, total, base_offset, check_crc, delay_levels, magic)
+        return _parse_checked(
+            buf, pos, total, base_offset, check_crc, delay_levels, magic, require_prop_crc
+        )
     except (struct.error, UnicodeDecodeError, ValueError) as exc:
         return INVALID, None, f"malformed record: {exc}"
 
@@ -170,6 +173,7 @@ def _parse_checked(
     check_crc: bool,
     delay_levels: Sequence[int],
     magic: int,
+    require_prop_crc: bool,
 ) -> tuple[int, DispatchRequest | None, str]:
     sys_flag = _INT.unpack_from(buf, pos + 36)[0]
     head = record_head_struct(sys_flag)
@@ -206,7 +210,7 @@ def _parse_checked(
     raw_props = bytes(buf[p:end])
     if raw_props and (raw_props[-1] != 2 or 0 in raw_props):
         return INVALID, None, "properties not terminated or hold NUL bytes"
-    if raw_props.endswith(b"\x02") and raw_props[-PROP_CRC_LENGTH:].startswith(_PROP_CRC_PREFIX):
+    if require_prop_crc or raw_props[-PROP_CRC_LENGTH:].startswith(_PROP_CRC_PREFIX):
         expected = crc_property(zlib.crc32(buf[pos : end - PROP_CRC_LENGTH]) & 0x7FFFFFFF)
         if raw_props[-PROP_CRC_LENGTH:] != expected:
             return INVALID, None, "record CRC property mismatch"

@@ -1,7 +1,8 @@
 """Recovery at start: find the commit log's true end, then make derived files agree with it.
 
-Clean start (no ``abort`` file, checkpoint readable): trust ``confirmPhyOffset`` from the
-checkpoint after checking that no record starts there; nothing is scanned.
+Clean start (no ``abort`` file, checkpoint readable, every segment of the right size): trust
+``confirmPhyOffset`` from the checkpoint after checking that no record starts there; nothing
+is scanned.
 
 After a crash (``abort`` present) or with a missing/damaged checkpoint: pick a safe point, the
 newest segment whose first record was stored before the checkpoint's flushed timestamps (or the
@@ -44,11 +45,13 @@ def recover_commitlog(
 ) -> int:
     """Load and trim the commit log; return the offset re-dispatch must start from."""
     queue = commitlog.queue
+    findings = len(report.notes) + len(report.dropped)
     queue.load(report)
     if not queue.files:
         report.commitlog_min_offset = report.commitlog_max_offset = 0
         return 0
-    clean = not report.abnormal_shutdown and checkpoint.status == "ok"
+    repaired = len(report.notes) + len(report.dropped) > findings
+    clean = not report.abnormal_shutdown and checkpoint.status == "ok" and not repaired
     if clean and _trust_checkpoint(commitlog, checkpoint.confirm_phy_offset, report):
         commitlog.last_store_timestamp = checkpoint.physic_msg_timestamp
         end = checkpoint.confirm_phy_offset
@@ -120,7 +123,13 @@ def _scan(
         while True:
             limit = mapped.file_size - pos
             size, request, reason = check_record(
-                mapped.mm, pos, limit, base, check_crc=check_crc, delay_levels=levels
+                mapped.mm,
+                pos,
+                limit,
+                base,
+                check_crc=check_crc,
+                delay_levels=levels,
+                require_prop_crc=commitlog.prop_crc,
             )
             if request is not None:
                 report.records_scanned += 1

@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -62,6 +63,7 @@ _REFUSAL_STATUS = {
     AppendMessageStatus.UNKNOWN_ERROR: PutMessageStatus.MESSAGE_ILLEGAL,
 }
 _BLANK_UNIT_SIZE = 0x7FFFFFFF
+_RECORD_PREFIX = struct.Struct(">ii")
 
 
 class MessageStore:
@@ -421,7 +423,11 @@ class MessageStore:
                 ):
                     continue
                 view = commitlog.read(phys, size)
-                if view is None:
+                if view is None or not _looks_like_record(view, size):
+                    if view is not None:
+                        view.release()
+                        log.error("consume queue %s-%d unit %d points at no record (%d, %d)",
+                                  cq.topic, cq.queue_id, index - 1, phys, size)  # fmt: skip
                     found_null += 1
                     continue
                 if message_filter is not None and not message_filter.is_matched_by_commit_log(
@@ -595,6 +601,11 @@ class MessageStore:
             "startAcceptSendRequestTimeStamp": str(self.start_timestamp),
             "consumeQueueCount": str(len(self._all_queues())),
         }
+
+
+def _looks_like_record(view: memoryview, size: int) -> bool:
+    total, magic = _RECORD_PREFIX.unpack_from(view)
+    return bool(total == size and magic in (MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2))
 
 
 def _properties_of(view: memoryview) -> LazyProperties | None:
