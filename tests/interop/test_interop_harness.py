@@ -1,5 +1,6 @@
-"""The interop drivers themselves: they fail cleanly without a NameServer, and their route
-lookups reach a real ``rmq namesrv`` (no broker needed yet: the route names a dead address).
+"""The interop drivers themselves: they fail cleanly without a NameServer, their route lookups
+reach a real ``rmq namesrv``, and messages make a round trip between the two clients through
+the in-process broker (the scenario matrix of interop-clients.md belongs to the broker tests).
 
 Every run is bounded: drivers get short timeouts and are killed by the fixtures otherwise.
 """
@@ -25,6 +26,8 @@ from rmq_core.namesrv.model import DataVersion, RegisterBrokerBody, TopicConfig
 from rmq_core.remoting.client import RemotingClient
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
+from rmq_core.remoting.headers import CreateTopicRequestHeader
+from tests.support.cluster import start_cluster, stop_cluster, wait_route
 
 pytestmark = pytest.mark.interop
 
@@ -212,3 +215,92 @@ def test_node_consumer_gets_the_route_from_rmq_namesrv(
     assert not run.of("assigned")
     # With the route known it talks to the (dead) broker, not only to the NameServer.
     assert any(ghost_broker in event["message"] for event in run.of("client_error")), summary
+
+
+@pytest.fixture
+def cluster_namesrv(tmp_path: Path) -> Iterator[str]:
+    """An in-process NameServer + broker (own thread and loop) with TOPIC (4 queues)."""
+    address: queue.Queue[str | BaseException] = queue.Queue()
+    release = threading.Event()
+
+    async def serve() -> None:
+        cluster = await start_cluster(tmp_path / "store")
+        try:
+            header = CreateTopicRequestHeader(
+                topic=TOPIC,
+                default_topic="TBW102",
+                read_queue_nums=4,
+                write_queue_nums=4,
+                perm=6,
+                topic_filter_type="SINGLE_TAG",
+            )
+            async with RemotingClient() as client:
+                request = RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, header)
+                response = await client.invoke(cluster.broker_addr, request, TIMEOUT)
+            assert response.code == ResponseCode.SUCCESS, response.remark
+            await wait_route(cluster, TOPIC)
+            address.put(cluster.namesrv_addr)
+            while not release.is_set():
+                await asyncio.sleep(0.05)
+        except BaseException as error:
+            address.put(error)
+            raise
+        finally:
+            await stop_cluster(cluster)
+
+    server = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    server.start()
+    try:
+        ready = address.get(timeout=30)
+        assert isinstance(ready, str), ready
+        yield ready
+    finally:
+        release.set()
+        server.join(30)
+
+
+@pytest.mark.parametrize(("producer", "consumer"), [("node", "cpp"), ("cpp", "node")])
+def test_round_trip_with_tag_filter_and_compressed_bodies(
+    producer: str, consumer: str, cluster_namesrv: str, start_driver: Any, run_driver: Any
+) -> None:
+    group = f"interop_harness_{producer}_to_{consumer}"
+    consume_options = {
+        "namesrv": cluster_namesrv,
+        "topic": TOPIC,
+        "group": group,
+        "count": 4,
+        "expression": "TagA || TagB",
+        "linger": 1,
+        "timeout": 45,
+    }
+    if consumer == "cpp":
+        consume_options["properties"] = "seq,color"
+    receiving = start_driver(consumer, "consume", consume_options)
+    sent = run_driver(
+        producer,
+        "produce",
+        {
+            "namesrv": cluster_namesrv,
+            "topic": TOPIC,
+            "count": 6,
+            "tags": "TagA,TagB,TagC",
+            "body-size": 5000,
+            "property": {"color": "red"},
+            "key-prefix": f"{producer}-rt",
+        },
+        timeout=45,
+    )
+    assert sent.returncode == 0 and sent.summary["sent"] == 6, sent.stderr
+    received = receiving.wait(timeout=60)
+    assert received.returncode == 0, (received.summary, received.stderr)
+    summary = received.summary
+    assert (summary["received"], summary["duplicates"], summary["failed"]) == (4, 0, 0)
+    expected = {event["key"]: event for event in sent.of("sent") if event["tag"] != "TagC"}
+    messages = {message["keys"]: message for message in received.of("message")}
+    assert messages.keys() == expected.keys()
+    for key, message in messages.items():
+        assert message["tags"] == expected[key]["tag"]
+        assert message["bodySize"] == 5000 and message["bodyMatchesKey"]
+        assert message["bodySha256"] == expected[key]["bodySha256"]
+        assert message["properties"]["color"] == "red"
+        assert message["properties"]["seq"] == key.rsplit("-", 1)[1]
