@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
-
 import pytest
 
 from rmq_core.errors import FilterError
@@ -16,20 +13,18 @@ from rmq_core.filter import (
     is_tag_type,
     tag_hash,
 )
-
-
-@runtime_checkable
-class MessageFilter(Protocol):
-    """The store's protocol, as the interface contract states it."""
-
-    def is_matched_by_consume_queue(self, tags_code: int | None) -> bool: ...
-
-    def is_matched_by_commit_log(self, properties: Mapping[str, str] | None) -> bool: ...
+from rmq_core.store.message_filter import LazyProperties, MessageFilter
 
 
 def test_satisfies_the_store_protocol_structurally() -> None:
     message_filter: MessageFilter = ExpressionMessageFilter(TAG, "*")
     assert isinstance(message_filter, MessageFilter)
+
+
+def test_sql92_reads_the_stores_lazy_properties() -> None:
+    raw = b"a\x017\x02TAGS\x01TagA\x02"
+    message_filter = ExpressionMessageFilter(SQL92, "a > 5 AND TAGS = 'TagA'")
+    assert message_filter.is_matched_by_commit_log(LazyProperties(raw))
 
 
 @pytest.mark.parametrize("expression_type", [None, "", "TAG"])
