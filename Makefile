@@ -39,7 +39,7 @@ $(INTEROP_NODE_STAMP): $(INTEROP_NODE)/package.json $(INTEROP_NODE)/package-lock
 interop-env: $(INTEROP_STAMP) $(INTEROP_NODE_STAMP)
 
 run: env
-	$(BIN)/rmq namesrv
+	$(BIN)/rmq standalone
 
 lint: env
 	$(BIN)/ruff check .

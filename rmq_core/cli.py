@@ -11,7 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from rmq_core import __version__
+from rmq_core.broker.command import add_broker_commands
 from rmq_core.namesrv.command import add_namesrv_command
+from rmq_core.namesrv.config import NamesrvConfig
+from rmq_core.namesrv.controller import NamesrvController
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_namesrv_command(commands)
+    add_broker_commands(
+        commands,
+        lambda host, port, kv_path: NamesrvController(
+            NamesrvConfig(host=host, port=port, kv_config_path=kv_path)
+        ),
+    )
     return parser
 
 

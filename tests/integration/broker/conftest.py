@@ -35,9 +35,11 @@ def with_cluster(tmp_path: Path, arun: Callable[..., Any]) -> Callable[..., Any]
 
     def run(scenario: Scenario, **options: Any) -> Any:
         async def body() -> Any:
-            async with running_cluster(tmp_path / "store", **options) as cluster:
-                async with RawBrokerClient(cluster.broker_addr) as raw:
-                    return await scenario(cluster, raw)
+            async with (
+                running_cluster(tmp_path / "store", **options) as cluster,
+                RawBrokerClient(cluster.broker_addr) as raw,
+            ):
+                return await scenario(cluster, raw)
 
         return arun(body())
 

@@ -196,3 +196,26 @@ def test_sync_flush_send(with_cluster: Callable[..., Any]) -> None:
         assert offsets == list(range(20))
 
     with_cluster(scenario, store={"flush_disk_type": "SYNC_FLUSH"})
+
+
+def test_delay_and_retry_sends(with_cluster: Callable[..., Any]) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        props = message_properties(tags="TagD")
+        props["DELAY"] = "1"
+        delayed = await raw.send("DelayTopic", b"later", properties=props)
+        assert delayed.code == ResponseCode.SUCCESS
+        store = cluster.broker.context.store
+        await wait_max_offset(cluster, "SCHEDULE_TOPIC_XXXX", 0, 1)
+        assert store.get_max_offset_in_queue("DelayTopic", 0) == 0
+        await wait_max_offset(cluster, "DelayTopic", 0, 1, timeout=10)
+        delivered = raw.decode(await raw.pull("G", "DelayTopic", 0, 0))
+        assert [m.body for m in delivered] == [b"later"]
+        assert "DELAY" not in delivered[0].properties
+
+        await raw.heartbeat(consumer_group="RG", topic="DelayTopic")
+        exhausted = await raw.send("%RETRY%RG", b"dead", reconsume_times=16, max_reconsume_times=16)
+        assert exhausted.code == ResponseCode.SUCCESS
+        await wait_max_offset(cluster, "%DLQ%RG", 0, 1)
+        assert [m.body for m in raw.decode(await raw.pull("G", "%DLQ%RG", 0, 0))] == [b"dead"]
+
+    with_cluster(scenario)
