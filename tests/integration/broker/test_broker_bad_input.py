@@ -82,7 +82,7 @@ CASES: list[tuple[str, Case, int]] = [
                 "g": "0",
                 "h": "0",
                 "m": "true",
-            },  # fmt: skip
+            },
             body=b"\x00\x00\x00\x30garbage",
         ),
         ResponseCode.MESSAGE_ILLEGAL,
