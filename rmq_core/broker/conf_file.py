@@ -34,6 +34,10 @@ def split_properties(props: Mapping[str, str]) -> tuple[dict[str, str], dict[str
         key = ALIASES.get(raw_key, raw_key)
         if key in broker_keys:
             broker[key] = value
+            if key in STORE_KEYS:
+                # messageDelayLevel: the broker delivers by it and the store writes
+                # schedule-topic delivery times with it; both must use the same table
+                store[key] = value
         elif key in STORE_KEYS:
             store[key] = value
         else:

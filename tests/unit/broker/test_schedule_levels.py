@@ -153,3 +153,11 @@ def test_delivery_message_restores_destination() -> None:
 def test_delivery_message_needs_real_topic_and_queue(props: dict[str, str]) -> None:
     parked = MessageExt(topic=SCHEDULE_TOPIC, body=b"", properties=dict(props))
     assert build_delivery_message(parked) is None
+
+
+def test_broker_conf_gives_the_delay_table_to_broker_and_store() -> None:
+    from rmq_core.broker.conf_file import load_broker_conf
+
+    broker, store = load_broker_conf({"messageDelayLevel": "1s 2s 3m"})
+    assert broker.message_delay_level == store.message_delay_level == "1s 2s 3m"
+    assert DelayLevelTable.parse(broker.message_delay_level).delays_ms == store.delay_levels_ms()
