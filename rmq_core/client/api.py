@@ -278,10 +278,19 @@ class ClientAPI:
             resp.suggest_which_broker_id,
         )
 
-    async def query_consumer_offset(self, addr: str, group: str, mq: MessageQueue) -> int | None:
-        """The group's committed offset on ``mq``; None when the broker has none."""
+    async def query_consumer_offset(
+        self, addr: str, group: str, mq: MessageQueue, *, set_zero_if_not_found: bool = True
+    ) -> int | None:
+        """The group's committed offset on ``mq``; None when the broker has none.
+
+        With ``set_zero_if_not_found`` the broker answers 0 for a queue that still holds its
+        first message (RocketMQ's rule for new groups, reference §6.6).
+        """
         header = QueryConsumerOffsetRequestHeader(
-            consumer_group=group, topic=mq.topic, queue_id=mq.queue_id, set_zero_if_not_found=True
+            consumer_group=group,
+            topic=mq.topic,
+            queue_id=mq.queue_id,
+            set_zero_if_not_found=set_zero_if_not_found,
         )
         request = RemotingCommand.request(RequestCode.QUERY_CONSUMER_OFFSET, header)
         context = f"query offset of {mq} for group {group}"

@@ -49,12 +49,15 @@ DEFAULT_TIMESTAMP_LOOKBACK = 30 * 60.0  # s: CONSUME_FROM_TIMESTAMP default "30 
 class InstanceOffsetBackend:
     """The broker calls of a :class:`RemoteBrokerOffsetStore`, through a client instance."""
 
-    def __init__(self, instance: ClientInstance) -> None:
+    def __init__(self, instance: ClientInstance, *, set_zero_if_not_found: bool = True) -> None:
         self._instance = instance
+        self._set_zero = set_zero_if_not_found
 
     async def query_consumer_offset(self, group: str, mq: MessageQueue) -> int | None:
         addr = await self._instance.find_broker_addr_for_mq(mq)
-        return await self._instance.api.query_consumer_offset(addr, group, mq)
+        return await self._instance.api.query_consumer_offset(
+            addr, group, mq, set_zero_if_not_found=self._set_zero
+        )
 
     async def update_consumer_offset(
         self, group: str, mq: MessageQueue, offset: int, *, oneway: bool
@@ -64,12 +67,23 @@ class InstanceOffsetBackend:
 
 
 def make_offset_store(
-    model: MessageModel, instance: ClientInstance, group: str, offset_store_dir: str
+    model: MessageModel,
+    instance: ClientInstance,
+    group: str,
+    offset_store_dir: str,
+    where: ConsumeFromWhere = ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET,
 ) -> OffsetStore:
-    """Broker offsets for CLUSTERING, a local file for BROADCASTING."""
+    """Broker offsets for CLUSTERING, a local file for BROADCASTING.
+
+    A CONSUME_FROM_TIMESTAMP group asks the broker not to substitute 0 for a missing offset,
+    so the timestamp decides where a new group starts even on a young queue.
+    """
     if model is MessageModel.BROADCASTING:
         return LocalFileOffsetStore(offset_store_dir, instance.client_id, group)
-    return RemoteBrokerOffsetStore(group, InstanceOffsetBackend(instance))
+    set_zero = where is not ConsumeFromWhere.CONSUME_FROM_TIMESTAMP
+    return RemoteBrokerOffsetStore(
+        group, InstanceOffsetBackend(instance, set_zero_if_not_found=set_zero)
+    )
 
 
 def _timestamp_ms(consume_timestamp: str) -> int:

@@ -199,7 +199,11 @@ class LitePullConsumer:
         self._instance = instance
         self._buffer = asyncio.Queue()
         self._offset_store = make_offset_store(
-            self.config.message_model, instance, self.group, self.config.offset_store_dir
+            self.config.message_model,
+            instance,
+            self.group,
+            self.config.offset_store_dir,
+            self.config.consume_from_where,
         )
         self._offset_store.load()
         instance.start()

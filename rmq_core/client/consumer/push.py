@@ -231,7 +231,11 @@ class PushConsumer:
         instance.register_consumer(self)
         self._instance = instance
         self._offset_store = make_offset_store(
-            self.config.message_model, instance, self.group, self.config.offset_store_dir
+            self.config.message_model,
+            instance,
+            self.group,
+            self.config.offset_store_dir,
+            self.config.consume_from_where,
         )
         self._offset_store.load()
         self._runner = ListenerRunner(
