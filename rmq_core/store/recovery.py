@@ -149,27 +149,38 @@ def _scan(
 
 def recover_consume_queues(
     queues: Iterable[ConsumeQueue], commitlog: CommitLog, report: RecoveryReport
-) -> None:
-    """Trim every consume queue to the commit log's end and check its newest units."""
+) -> int:
+    """Trim every consume queue to the commit log's end and check its newest units.
+
+    Returns the commit-log offset re-dispatch must start from at the latest to refill units
+    dropped because they did not match the log (the end offset when none were).
+    """
     end = commitlog.max_offset
+    refill_from = end
     for cq in queues:
+        before = cq.max_offset
         cq.truncate_dirty(end, report)
-        _verify_tail(cq, commitlog, report)
+        if _verify_tail(cq, commitlog, report) or cq.max_offset < before:
+            refill_from = min(refill_from, cq.max_physic_offset)
         cq.correct_min_offset(commitlog.min_offset)
+    return refill_from
 
 
-def _verify_tail(cq: ConsumeQueue, commitlog: CommitLog, report: RecoveryReport) -> None:
+def _verify_tail(cq: ConsumeQueue, commitlog: CommitLog, report: RecoveryReport) -> bool:
+    dropped = False
     while cq.max_offset > cq.min_offset:
         index = cq.max_offset - 1
         unit = cq.get_unit(index)
         if unit is None or unit[1] == _BLANK_UNIT_SIZE or unit[0] < commitlog.min_offset:
-            return
+            break
         phys, size, _tags = unit
         if _unit_matches(commitlog, phys, size, cq, index):
-            return
+            break
         report.note(f"consume queue {cq.topic}-{cq.queue_id} unit {index} does not match the "
                     f"commit log; dropped")  # fmt: skip
         cq.truncate_units(index, report)
+        dropped = True
+    return dropped
 
 
 def _unit_matches(commitlog: CommitLog, phys: int, size: int, cq: ConsumeQueue, index: int) -> bool:

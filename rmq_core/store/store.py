@@ -146,7 +146,8 @@ class MessageStore:
         if report.checkpoint_status != "ok" and self.commitlog.queue.files:
             report.note(f"checkpoint {report.checkpoint_status}; scanned the whole commit log")
         self._load_consume_queues(report)
-        recover_consume_queues(self._all_queues(), self.commitlog, report)
+        refill_from = recover_consume_queues(self._all_queues(), self.commitlog, report)
+        reput_from = min(reput_from, refill_from)
         recover_index(self.index, self.commitlog, report)
         reput_from = self._rebuild_start(reput_from, report)
         report.redispatched_from = reput_from
