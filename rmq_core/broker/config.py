@@ -149,6 +149,18 @@ class BrokerConfig:
     max_suspended_pulls: int = _opt(
         "maxSuspendedPullRequests", 100000, doc="long-polling holds before answering at once"
     )
+    reject_transaction_message: bool = _opt(
+        "rejectTransactionMessage", False, mutable=True, doc="refuse transactional sends"
+    )
+    transaction_timeout: float = _opt(
+        "transactionTimeOut", 6.0, unit="ms", mutable=True, doc="half messages younger: unchecked"
+    )
+    transaction_check_max: int = _opt(
+        "transactionCheckMax", 15, mutable=True, doc="check-backs before a half message is dropped"
+    )
+    transaction_check_interval: float = _opt(
+        "transactionCheckInterval", 30.0, unit="ms", mutable=True, doc="transaction check period"
+    )
 
     def __post_init__(self) -> None:
         if self.broker_id != 0:
@@ -164,6 +176,8 @@ class BrokerConfig:
             )
         if not 0 <= self.listen_port <= 65535:
             raise ConfigError(f"listenPort={self.listen_port} is not a TCP port")
+        if self.transaction_check_interval <= 0 or self.transaction_check_max < 0:
+            raise ConfigError("transactionCheckInterval must be > 0, transactionCheckMax >= 0")
         if self.broker_permission & ~0b1110:
             raise ConfigError(f"brokerPermission={self.broker_permission}: use 2, 4 or 6")
         for item in dataclasses.fields(self):

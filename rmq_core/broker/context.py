@@ -14,6 +14,7 @@ Attributes (stable API; helpers such as the delay/retry service rely on them):
 - ``offsets``: :class:`ConsumerOffsetManager`;
 - ``groups``: :class:`SubscriptionGroupManager` (``find_subscription_group_config``);
 - ``producers`` / ``consumers``: :class:`ProducerManager` / :class:`ConsumerManager`;
+- ``locks``: :class:`RebalanceLockManager` (orderly consumers' queue locks);
 - ``stats``: :class:`BrokerStats` (``put_message`` counts stored messages);
 - ``delay_levels``: :class:`DelayLevelTable` parsed from ``messageDelayLevel``;
 - ``broker_addr``: ``ip:port`` published to NameServers and used as the store host;
@@ -43,6 +44,7 @@ from rmq_core.broker.managers.persistence import (
     SyncConfigWriter,
 )
 from rmq_core.broker.managers.producers import ProducerManager
+from rmq_core.broker.managers.rebalance_lock import RebalanceLockManager
 from rmq_core.broker.managers.subscription_groups import SubscriptionGroupManager
 from rmq_core.broker.managers.topics import TopicConfigManager
 from rmq_core.broker.schedule import DelayLevelTable
@@ -163,6 +165,7 @@ class BrokerContext:
         )
         self.producers = ProducerManager()
         self.consumers = ConsumerManager()
+        self.locks = RebalanceLockManager()
         self.stats = BrokerStats()
         self.start_time_ms = time.time_ns() // 1_000_000
 

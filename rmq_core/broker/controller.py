@@ -11,8 +11,9 @@ Usage::
 
 Start order: store recovery (off the loop), metadata files, processors, the main server, the
 fast server (``listenPort - 2``, unless the main port is 0 or ``fast_port`` says otherwise),
-then the schedule service, NameServer registration and housekeeping. A port that cannot be
-bound raises ``OSError`` from :meth:`start` after everything already started is stopped again.
+then the schedule and transaction check services, NameServer registration and housekeeping.
+A port that cannot be bound raises ``OSError`` from :meth:`start` after everything already
+started is stopped again.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from rmq_core.broker.processors.admin_topics import TopicAdminProcessor
 from rmq_core.broker.processors.client_manage import ClientManageProcessor
 from rmq_core.broker.processors.common import BrokerProcessor
 from rmq_core.broker.processors.consumer_manage import ConsumerManageProcessor
+from rmq_core.broker.processors.end_transaction import EndTransactionProcessor
+from rmq_core.broker.processors.lock import LockProcessor
 from rmq_core.broker.processors.pull import PullMessageProcessor
 from rmq_core.broker.processors.query import QueryMessageProcessor
 from rmq_core.broker.processors.queue_offsets import QueueOffsetProcessor
@@ -41,6 +44,9 @@ from rmq_core.broker.processors.send import SendMessageProcessor
 from rmq_core.broker.processors.send_back import ConsumerSendMsgBackProcessor
 from rmq_core.broker.registration import NameServerRegistrar
 from rmq_core.broker.schedule import ScheduleMessageService
+from rmq_core.broker.transaction.check import TransactionCheckService
+from rmq_core.broker.transaction.service import TransactionalMessageService
+from rmq_core.broker.transaction.settings import TransactionSettings
 from rmq_core.remoting.client import RemotingClient
 from rmq_core.remoting.server import ProcessorPool, RemotingServer
 from rmq_core.remoting.transport import Connection
@@ -93,6 +99,7 @@ class BrokerController:
         self.schedule: ScheduleMessageService | None = None
         self.registrar: NameServerRegistrar | None = None
         self.pull: PullMessageProcessor | None = None
+        self.transaction_check: TransactionCheckService | None = None
         self._store: BrokerStore | None = None
         self._writer: ThreadedConfigWriter | None = None
         self._client: RemotingClient | None = None
@@ -173,6 +180,8 @@ class BrokerController:
             await self.fast_server.start()
 
         self.schedule.start()
+        if self.transaction_check is not None:
+            self.transaction_check.start()
         self._client = RemotingClient(name="broker-outer")
         self.registrar = NameServerRegistrar(ctx, self._client, self.server.port + 1)
         ctx.topics.add_change_listener(self.registrar.request)
@@ -191,7 +200,13 @@ class BrokerController:
             "client": ProcessorPool("client", ADMIN_CONCURRENCY, ADMIN_PENDING),
         }
         pools = self._pools
+        transactions = TransactionalMessageService(ctx, settings=self._transaction_settings)
+        self.transaction_check = TransactionCheckService(
+            ctx, transactions.resolved, settings=self._transaction_settings
+        )
         self._processors = [
+            (EndTransactionProcessor(ctx, transactions), pools["send"]),
+            (LockProcessor(ctx, ctx.locks), pools["admin"]),
             (SendMessageProcessor(ctx), pools["send"]),
             (ConsumerSendMsgBackProcessor(ctx), pools["send"]),
             (ClientManageProcessor(ctx), pools["client"]),
@@ -238,6 +253,8 @@ class BrokerController:
         self._tasks.clear()
         if self.schedule is not None:
             await self.schedule.shutdown()
+        if self.transaction_check is not None:
+            await self.transaction_check.shutdown()
         if self.pull is not None:
             self.pull.hold_service.shutdown()
         for server in (self.fast_server, self.server):
@@ -291,6 +308,11 @@ class BrokerController:
         if self.pull is not None:
             extra["pullRequestHoldCount"] = str(self.pull.hold_service.held_count)
         return extra
+
+    def _transaction_settings(self) -> TransactionSettings:
+        return TransactionSettings.from_config(
+            self.context.config, self.store_config.file_reserved_time
+        )
 
     def _delay_offsets(self) -> bytes:
         assert self.schedule is not None

@@ -12,8 +12,11 @@ RocketMQ's code and a remark, nothing stored:
 5. body over ``maxMessageSize`` or properties over 32767 bytes -> MESSAGE_ILLEGAL.
 
 Then the message is built (``CLUSTER`` property added, ``UNIQ_KEY`` filled if absent), a send
-to ``%RETRY%<group>`` is routed to the DLQ once retried often enough (:mod:`..retry`), a
-``DELAY`` level parks it in ``SCHEDULE_TOPIC_XXXX`` (:mod:`..schedule`), and it is stored. Under
+to ``%RETRY%<group>`` is routed to the DLQ once retried often enough, or at once while the group
+holds orderly queue locks (:mod:`..retry`), a ``DELAY`` level parks it in
+``SCHEDULE_TOPIC_XXXX`` (:mod:`..schedule`), a transactional (prepared) message becomes a half
+message in ``RMQ_SYS_TRANS_HALF_TOPIC`` (:mod:`..transaction`; ``rejectTransactionMessage``
+refuses it with NO_PERMISSION), and it is stored. Under
 SYNC_FLUSH the answer waits for the fsync (FLUSH_DISK_TIMEOUT if it fails).
 
 Every response carries extFields ``MSG_REGION`` and ``TRACE_ON``; stored messages also
@@ -33,6 +36,7 @@ from rmq_core.broker.context import StoredOutcome
 from rmq_core.broker.managers.topics import TopicConfig
 from rmq_core.broker.processors.common import BrokerProcessor
 from rmq_core.broker.schedule import rewrite_delayed_message
+from rmq_core.broker.transaction.service import TransactionalMessageService, is_prepared_send
 from rmq_core.common.message import MessageConst, MessageExtBrokerInner, MessageSysFlag
 from rmq_core.common.message_codec import (
     MessageFormatError,
@@ -208,14 +212,12 @@ class SendMessageProcessor(BrokerProcessor):
         connection: Connection,
     ) -> RemotingCommand:
         properties = decode_properties(header.properties)
-        if (
-            MessageSysFlag.get_transaction_value(header.sys_flag)
-            == MessageSysFlag.TRANSACTION_PREPARED_TYPE
-        ):
+        prepared = is_prepared_send(header.sys_flag, properties)
+        if prepared and self.ctx.config.reject_transaction_message:
             raise _Reject(
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{self.ctx.config.broker_ip1}] sending transaction message is "
-                "forbidden: transactional messages are not supported",
+                "forbidden",
             )
         properties[MessageConst.PROPERTY_CLUSTER] = self.ctx.config.broker_cluster_name
         if not properties.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX):
@@ -233,7 +235,10 @@ class SendMessageProcessor(BrokerProcessor):
             reconsume_times=header.reconsume_times or 0,
         )
         self._route_retry(request, header, msg)
-        rewrite_delayed_message(msg, self.ctx.delay_levels)
+        if prepared:  # parked in RMQ_SYS_TRANS_HALF_TOPIC until END_TRANSACTION
+            TransactionalMessageService.prepare(msg)
+        else:
+            rewrite_delayed_message(msg, self.ctx.delay_levels)
         msg.properties_string = encode_properties(msg.properties)
         self._check_sizes(len(msg.body), msg.properties_string)
         outcome = await self.ctx.put_message(msg)
@@ -266,7 +271,13 @@ class SendMessageProcessor(BrokerProcessor):
         max_times = retry.effective_max_reconsume_times(
             group_config.retry_max_times, header.max_reconsume_times, request.version
         )
-        route = retry.route_retry_send(group, header.reconsume_times, max_times, msg.queue_id)
+        route = retry.route_retry_send(
+            group,
+            header.reconsume_times,
+            max_times,
+            msg.queue_id,
+            force_dead_letter=self.ctx.locks.has_live_locks(group),
+        )
         if not route.dead_letter:
             return
         dlq = self.ctx.topics.create_topic_in_send_message_back_method(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rmq_core.broker.config import BrokerConfig
+
 __all__ = [
     "DEFAULT_CHECK_INTERVAL",
     "DEFAULT_CHECK_MAX",
@@ -52,6 +54,16 @@ class TransactionSettings:
             raise ValueError("transactionCheckMax must not be negative")
         if self.max_half_per_round <= 0 or self.max_ops_per_round <= 0:
             raise ValueError("per-round bounds must be positive")
+
+    @classmethod
+    def from_config(cls, config: BrokerConfig, file_reserved_hours: float) -> TransactionSettings:
+        """Settings from the broker's config and the store's ``fileReservedTime`` (hours)."""
+        return cls(
+            check_interval=config.transaction_check_interval,
+            timeout=config.transaction_timeout,
+            check_max=config.transaction_check_max,
+            file_reserved_time=file_reserved_hours * 3600.0,
+        )
 
     @property
     def timeout_ms(self) -> int:

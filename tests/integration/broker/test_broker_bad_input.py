@@ -59,11 +59,6 @@ CASES: list[tuple[str, Case, int]] = [
         ResponseCode.TOPIC_NOT_EXIST,
     ),
     (
-        "transactional half message",
-        lambda r: r.send("Good", b"x", sys_flag=0x4),
-        ResponseCode.NO_PERMISSION,
-    ),
-    (
         "batch to a retry topic",
         lambda r: r.send_batch("%RETRY%G", [Message("%RETRY%G", b"x")]),
         ResponseCode.MESSAGE_ILLEGAL,
