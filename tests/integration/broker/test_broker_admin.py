@@ -180,3 +180,19 @@ def test_unknown_request_code(with_cluster: Callable[..., Any]) -> None:
         assert response.code == ResponseCode.REQUEST_CODE_NOT_SUPPORTED
 
     with_cluster(scenario)
+
+
+def test_broker_unregisters_on_shutdown(tmp_path: Any, arun: Callable[..., Any]) -> None:
+    from tests.support.cluster import start_cluster
+
+    async def scenario() -> None:
+        cluster = await start_cluster(tmp_path / "store")
+        try:
+            assert len(cluster.namesrv.routes.live_brokers()) == 1
+            await cluster.broker.shutdown()
+            assert cluster.namesrv.routes.live_brokers() == {}
+            assert cluster.namesrv.routes.broker_data("broker-a") is None
+        finally:
+            await cluster.namesrv.shutdown()
+
+    arun(scenario())

@@ -1,0 +1,87 @@
+"""SYNC_FLUSH sends wait for the store's flush future; a failed flush answers
+FLUSH_DISK_TIMEOUT (the message is stored, the header is complete)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Any
+
+from rmq_core.broker.config import BrokerConfig
+from rmq_core.broker.context import BrokerContext
+from rmq_core.broker.processors.send import SendMessageProcessor
+from rmq_core.common.message_codec import encode_properties
+from rmq_core.remoting.codes import RequestCode, ResponseCode
+from rmq_core.remoting.command import RemotingCommand
+from rmq_core.remoting.headers import SendMessageRequestHeaderV2
+from rmq_core.store.config import StoreConfig
+from rmq_core.store.results import (
+    AppendMessageResult,
+    AppendMessageStatus,
+    PutMessageResult,
+    PutMessageStatus,
+)
+
+
+class FlushStore:
+    """Accepts every put; its flush futures resolve to ``flushed`` after ``delay`` seconds."""
+
+    def __init__(self, flushed: bool, delay: float = 0.05) -> None:
+        self.flushed = flushed
+        self.delay = delay
+        self.puts: list[Any] = []
+
+    def put_message(self, msg: Any) -> PutMessageResult:
+        self.puts.append(msg)
+        future: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.delay, future.set_result, self.flushed)
+        append = AppendMessageResult(
+            AppendMessageStatus.PUT_OK, 100, 120, "127.0.0.1:10911", 1, 7, 1
+        )
+        return PutMessageResult(PutMessageStatus.PUT_OK, append, future)
+
+
+class FakeConnection:
+    remote_address = "127.0.0.1:5555"
+    closed = False
+
+
+def send_request() -> RemotingCommand:
+    header = SendMessageRequestHeaderV2(
+        producer_group="P",
+        topic="TBW102",
+        default_topic="TBW102",
+        default_topic_queue_nums=4,
+        queue_id=0,
+        sys_flag=0,
+        born_timestamp=1,
+        flag=0,
+        properties=encode_properties({"WAIT": "true"}),
+    )
+    return RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, header, b"body")
+
+
+def run_send(store: FlushStore) -> RemotingCommand:
+    ctx = BrokerContext(BrokerConfig(), StoreConfig(flush_disk_type="SYNC_FLUSH"), store)  # type: ignore[arg-type]
+    processor = SendMessageProcessor(ctx)
+
+    async def go() -> RemotingCommand:
+        return await processor.process(send_request(), FakeConnection())  # type: ignore[arg-type]
+
+    return asyncio.run(asyncio.wait_for(go(), 10))
+
+
+def test_flushed_send_succeeds() -> None:
+    store = FlushStore(flushed=True)
+    response = run_send(store)
+    assert response.code == ResponseCode.SUCCESS
+    assert response.ext_fields["queueOffset"] == "7"
+    assert len(store.puts) == 1
+
+
+def test_failed_flush_answers_flush_disk_timeout_with_full_header() -> None:
+    response = run_send(FlushStore(flushed=False))
+    assert response.code == ResponseCode.FLUSH_DISK_TIMEOUT
+    for key in ("msgId", "queueId", "queueOffset", "MSG_REGION", "TRACE_ON"):
+        assert key in response.ext_fields
