@@ -83,7 +83,7 @@ class ClientInstance:
         client_id = config.build_client_id()
         key = (id(loop), client_id)
         instance = cls._registry.get(key)
-        if instance is None or instance._closed:
+        if instance is None or instance._closed or instance._loop is not loop:
             instance = cls(client_id, config, loop)
             cls._registry[key] = instance
         return instance

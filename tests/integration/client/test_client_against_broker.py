@@ -219,6 +219,8 @@ def test_lite_pull_poll_seek_commit_pause(client_cluster: Any, tmp_path: Path):
                 c.resume([mq])
                 await c.seek_to_end(mq)
                 assert await c.poll(0.3) == []
+                await c.seek_to_begin(mq)
+                assert int((await c.poll(2.0))[0].body) == 0
                 with pytest.raises(ClientError):
                     await c.seek(mq, 999)
 
