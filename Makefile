@@ -52,7 +52,7 @@ typecheck: env
 pytest: env
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+test: interop-env lint typecheck pytest
 
 format: env
 	$(BIN)/ruff format .
