@@ -12,6 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rmq_core.client.message_selector import (
+    EXPRESSION_TYPE_SQL92,
+    EXPRESSION_TYPE_TAG,
+    MessageSelector,
+)
 from rmq_core.filter.tags import SubscriptionExpression
 
 __all__ = [
@@ -26,7 +31,6 @@ __all__ = [
 CONSUME_ACTIVELY = "CONSUME_ACTIVELY"
 CONSUME_PASSIVELY = "CONSUME_PASSIVELY"
 RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
-EXPRESSION_TYPE_TAG = "TAG"
 
 
 def retry_topic(group: str) -> str:
@@ -36,26 +40,41 @@ def retry_topic(group: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionData:
-    """One topic subscription: the parsed tag expression and its version (ms)."""
+    """One topic subscription: the parsed tag expression and its version (ms).
+
+    A SQL92 subscription (``sql`` set) filters on the broker only: its tag ``expression`` is
+    ``*`` so the client keeps whatever the broker delivers.
+    """
 
     topic: str
     expression: SubscriptionExpression
     sub_version: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
+    sql: str | None = None
 
     @classmethod
-    def build(cls, topic: str, expression: str | None) -> SubscriptionData:
-        """Parse ``expression`` (``*``, ``TagA || TagB``); raises FilterError when bad."""
+    def build(cls, topic: str, expression: str | MessageSelector | None) -> SubscriptionData:
+        """Parse ``expression`` (``*``, ``TagA || TagB`` or a :class:`MessageSelector`);
+        raises FilterError when bad."""
+        if isinstance(expression, MessageSelector):
+            if expression.is_sql:
+                return cls(topic, SubscriptionExpression.parse("*"), sql=expression.expression)
+            expression = expression.expression
         return cls(topic, SubscriptionExpression.parse(expression))
 
     @property
     def sub_string(self) -> str:
-        return self.expression.expression
+        return self.sql if self.sql is not None else self.expression.expression
+
+    @property
+    def expression_type(self) -> str:
+        """``TAG`` or ``SQL92``."""
+        return EXPRESSION_TYPE_SQL92 if self.sql is not None else EXPRESSION_TYPE_TAG
 
     def to_json(self) -> dict[str, Any]:
         return {
             "classFilterMode": False,
             "codeSet": sorted(self.expression.codes),
-            "expressionType": EXPRESSION_TYPE_TAG,
+            "expressionType": self.expression_type,
             "subString": self.sub_string,
             "subVersion": self.sub_version,
             "tagsSet": sorted(self.expression.tags),

@@ -156,7 +156,7 @@ def pull_header(
         suspend_timeout_millis=max(suspend_ms, 0),
         subscription=subscription.sub_string,
         sub_version=subscription.sub_version,
-        expression_type="TAG",
+        expression_type=subscription.expression_type,
     )
 
 

@@ -35,6 +35,7 @@ from rmq_core.client.consumer.process_queue import FlowControlThresholds, Proces
 from rmq_core.client.heartbeat import CONSUME_ACTIVELY, ConsumerData, SubscriptionData
 from rmq_core.client.instance import ClientInstance
 from rmq_core.client.message_queue import MessageQueue
+from rmq_core.client.message_selector import MessageSelector
 from rmq_core.client.offset_store import OffsetStore, ReadOffsetType
 from rmq_core.client.rebalance.impl import RebalanceImpl
 from rmq_core.client.rebalance.strategies import (
@@ -162,8 +163,9 @@ class LitePullConsumer:
 
     # --- subscription / assignment ---------------------------------------------------------
 
-    def subscribe(self, topic: str, expression: str | None = "*") -> None:
-        """Subscribe (rebalanced mode); raises FilterError on a bad tag expression."""
+    def subscribe(self, topic: str, expression: str | MessageSelector | None = "*") -> None:
+        """Subscribe (rebalanced mode) by tag expression or :class:`MessageSelector`; raises
+        FilterError on a bad expression."""
         if self._mode is _Mode.ASSIGN:
             raise ClientError("subscribe() and assign() cannot be mixed")
         check_topic(topic)

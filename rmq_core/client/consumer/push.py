@@ -46,6 +46,7 @@ from rmq_core.client.heartbeat import (
 )
 from rmq_core.client.instance import ClientInstance
 from rmq_core.client.message_queue import MessageQueue
+from rmq_core.client.message_selector import MessageSelector
 from rmq_core.client.offset_store import OffsetStore, ReadOffsetType
 from rmq_core.client.rebalance.impl import RebalanceImpl
 from rmq_core.client.rebalance.strategies import (
@@ -186,8 +187,9 @@ class PushConsumer:
     def _needs_locks(self) -> bool:
         return self._orderly and self._clustering
 
-    def subscribe(self, topic: str, expression: str | None = "*") -> None:
-        """Subscribe to ``topic`` messages whose tag matches ``expression`` (``*`` = all).
+    def subscribe(self, topic: str, expression: str | MessageSelector | None = "*") -> None:
+        """Subscribe to ``topic`` messages whose tag matches ``expression`` (``*`` = all),
+        or that a :class:`MessageSelector` (``MessageSelector.by_sql(...)``) selects.
 
         Raises FilterError for a bad expression and ClientError for a bad topic name.
         """
