@@ -9,7 +9,8 @@ The scenario matrix of ``shared/reference/interop-clients.md``, for each client:
 - a failing handler makes the client send the message back; it comes again through
   ``%RETRY%<group>`` with ``reconsumeTimes`` >= 1, and the broker served it from that topic;
 - messages produced by one client are consumed by the other, through ``rmq standalone`` run
-  as a subprocess on free ports.
+  as a subprocess on free ports;
+- each real client against rmq's own Python client, in both directions.
 
 The brokers use a short ``messageDelayLevel`` (1 s for every level) so a retry comes back in
 about a second instead of 10 s. Every driver run is bounded (``timeout``) and prints one
@@ -443,5 +444,125 @@ def test_one_client_produces_the_other_consumes(
         assert message["properties"]["seq"] == key.rsplit("-", 1)[1]
     print(
         f"interop cross[{producer}->{consumer}]: sent=9 received={summary['received']} "
+        f"duplicates={summary['duplicates']} elapsed={received.elapsed:.1f}s"
+    )
+
+
+# --- rmq's own Python client against the real clients -------------------------------------
+
+
+async def _python_consume(
+    namesrv: str, topic: str, group: str, expected: int, linger: float, timeout: float
+) -> list[Any]:
+    """Consume ``topic`` with rmq's PushConsumer until ``expected`` messages arrived, then
+    ``linger`` seconds more to catch duplicates; returns every delivered MessageExt."""
+    from rmq_core.client import ConsumeStatus, PushConsumer
+
+    got: list[Any] = []
+    enough = asyncio.Event()
+
+    async def handle(msgs: list[Any]) -> ConsumeStatus:
+        got.extend(msgs)
+        if len(got) >= expected:
+            enough.set()
+        return ConsumeStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer(group, namesrv, instance_name=f"interop-{group}")
+    consumer.subscribe(topic, "TagA || TagB")
+    consumer.register_message_listener(handle)
+    await consumer.start()
+    try:
+        await asyncio.wait_for(enough.wait(), timeout)
+        await asyncio.sleep(linger)
+    finally:
+        await consumer.shutdown()
+    return got
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_real_client_produces_python_client_consumes(
+    client: str, live: LiveCluster, run_driver: Callable[..., Any]
+) -> None:
+    topic, group = f"InteropToPython_{client}", f"interop_to_python_{client}"
+    live.create_topic(topic)
+    sent = run_driver(
+        client,
+        "produce",
+        {
+            "namesrv": live.namesrv_addr,
+            "topic": topic,
+            "count": 9,
+            "tags": "TagA,TagB,TagC",
+            "body-size": BIG_BODY,
+            "property": {"color": "red"},
+            "key-prefix": f"{client}-to-py",
+        },
+        timeout=DRIVER_TIMEOUT,
+    )
+    assert sent.returncode == 0 and sent.summary["sent"] == 9, (sent.summary, sent.stderr)
+    started = time.monotonic()
+    got = asyncio.run(_python_consume(live.namesrv_addr, topic, group, 6, 1.5, TIMEOUT))
+    wanted = {e["key"]: e for e in sent.of("sent") if e["tag"] != "TagC"}
+    keys = [m.keys[0] for m in got]
+    assert sorted(keys) == sorted(wanted)  # exactly once, no TagC
+    for msg in got:
+        key = msg.keys[0]
+        assert msg.tags == wanted[key]["tag"]
+        assert msg.body == body_for(key, BIG_BODY)
+        assert msg.properties["color"] == "red" and msg.properties["seq"] == key.rsplit("-", 1)[1]
+    assert {s.tags for s in live.served.of(group, topic)} <= {"TagA", "TagB"}
+    duplicates = len(got) - len(set(keys))
+    print(
+        f"interop {client}->python: sent=9 received={len(got)} duplicates={duplicates} "
+        f"elapsed={time.monotonic() - started:.1f}s"
+    )
+
+
+async def _python_produce(namesrv: str, topic: str, prefix: str, count: int) -> list[str]:
+    from rmq_core.client import Message, Producer
+
+    keys = []
+    async with Producer(f"{prefix}_producer", namesrv) as producer:
+        for i in range(count):
+            key = f"{prefix}-{i}"
+            msg = Message(topic, body_for(key, BIG_BODY))
+            msg.tags = ("TagA", "TagB", "TagC")[i % 3]
+            msg.keys = [key]
+            msg.put_user_property("color", "violet")
+            msg.put_user_property("seq", str(i))
+            await producer.send(msg)
+            keys.append(key)
+    return keys
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_python_client_produces_real_client_consumes(
+    client: str, live: LiveCluster, start_driver: Callable[..., Any]
+) -> None:
+    topic, group = f"InteropFromPython_{client}", f"interop_from_python_{client}"
+    live.create_topic(topic)
+    receiving = start_driver(
+        client,
+        "consume",
+        _consume_options(
+            client, live.namesrv_addr, topic, group, count=6, expression="TagA || TagB", linger=2
+        ),
+    )
+    keys = asyncio.run(
+        asyncio.wait_for(_python_produce(live.namesrv_addr, topic, f"py-to-{client}", 9), TIMEOUT)
+    )
+    received = receiving.wait(timeout=DRIVER_TIMEOUT + 10)
+    summary = received.summary
+    assert received.returncode == 0, (summary, received.stderr)
+    assert (summary["received"], summary["duplicates"]) == (6, 0)
+    wanted = [k for i, k in enumerate(keys) if i % 3 != 2]
+    messages = {m["keys"]: m for m in received.of("message")}
+    assert sorted(messages) == sorted(wanted)
+    for key, message in messages.items():
+        assert message["bodySize"] == BIG_BODY and message["bodyMatchesKey"]
+        assert message["bodySha256"] == hashlib.sha256(body_for(key, BIG_BODY)).hexdigest()
+        assert message["properties"]["color"] == "violet"
+    print(
+        f"interop python->{client}: sent=9 received={summary['received']} "
         f"duplicates={summary['duplicates']} elapsed={received.elapsed:.1f}s"
     )
