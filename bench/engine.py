@@ -15,13 +15,15 @@ own client timeout).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from bench.stats import SendStats
 
-__all__ = ["SendOutcome", "drive_sends"]
+__all__ = ["SendOutcome", "drive_sends", "stop_on_signals"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +101,20 @@ async def drive_sends(
 
     sender = sync_sender if window == 1 else windowed_sender
     await asyncio.gather(*(sender() for _ in range(tasks)))
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """While active, Ctrl-C and SIGTERM set ``stop`` (the run ends gracefully and still
+    prints its final lines) instead of killing the process. Call on the loop's thread."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)

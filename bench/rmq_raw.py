@@ -39,7 +39,14 @@ from rmq_core.remoting.headers import (
     PullMessageResponseHeader,
 )
 
-__all__ = ["RawProducer", "RawPuller", "TopicRoute", "ensure_topic", "fetch_route"]
+__all__ = [
+    "RawProducer",
+    "RawPuller",
+    "TopicRoute",
+    "ensure_topic",
+    "fetch_route",
+    "wait_route",
+]
 
 TIMEOUT = 10.0
 """Seconds a benchmark request may wait for its answer."""
@@ -99,7 +106,7 @@ async def ensure_topic(
     deadline = time.monotonic() + timeout
     route = await fetch_route(remoting, namesrv, topic)
     if route is None or route.write_queues != queues:
-        base = route or await _wait_route(remoting, namesrv, DEFAULT_TOPIC, deadline)
+        base = route or await wait_route(remoting, namesrv, DEFAULT_TOPIC, deadline)
         header = CreateTopicRequestHeader(
             topic=topic,
             default_topic=DEFAULT_TOPIC,
@@ -121,9 +128,10 @@ async def ensure_topic(
         await asyncio.sleep(0.2)
 
 
-async def _wait_route(
+async def wait_route(
     remoting: RemotingClient, namesrv: str, topic: str, deadline: float
 ) -> TopicRoute:
+    """Poll the NameServer until ``topic`` has a route or ``deadline`` (monotonic) passes."""
     while True:
         route = await fetch_route(remoting, namesrv, topic)
         if route is not None:
@@ -174,7 +182,7 @@ class RawProducer:
             self.route = await ensure_topic(self.remoting, self.namesrv, self.topic, queues)
         else:
             deadline = time.monotonic() + 30.0
-            self.route = await _wait_route(self.remoting, self.namesrv, self.topic, deadline)
+            self.route = await wait_route(self.remoting, self.namesrv, self.topic, deadline)
         self._queue_cycle = itertools.cycle(range(self.route.write_queues))
         self._conn = await self.remoting.get_connection(self.route.broker_addr)
         return self.route

@@ -30,6 +30,7 @@ __all__ = [
     "free_port",
     "nats_spec",
     "peer_available",
+    "process_tree_memory",
     "process_tree_rss",
     "rabbitmq_specs",
     "redis_spec",
@@ -73,15 +74,20 @@ def wait_for_port(port: int, timeout: float, alive: Callable[[], bool] = lambda:
     return False
 
 
-def _rss_of(pid: int) -> int:
+_MEMORY_KEYS = {"VmRSS:": "rss", "RssAnon:": "anon", "RssFile:": "file", "RssShmem:": "shmem"}
+
+
+def _memory_of(pid: int) -> dict[str, int]:
+    out = dict.fromkeys(_MEMORY_KEYS.values(), 0)
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
+                key = _MEMORY_KEYS.get(line.split(" ", 1)[0].split("\t", 1)[0])
+                if key is not None:
+                    out[key] = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
         pass
-    return 0
+    return out
 
 
 def _children(pid: int) -> list[int]:
@@ -94,17 +100,26 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def process_tree_rss(pid: int) -> int:
-    """Resident set size in bytes of ``pid`` and all its descendants (0 when gone)."""
-    total, todo, seen = 0, [pid], set()
+def process_tree_memory(pid: int) -> dict[str, int]:
+    """Memory in bytes of ``pid`` and all its descendants: ``rss`` (VmRSS), ``anon`` (heap
+    and other private memory), ``file`` (mapped files, e.g. a commit log in the page cache),
+    ``shmem``. All zero when the process is gone."""
+    total = dict.fromkeys(_MEMORY_KEYS.values(), 0)
+    todo, seen = [pid], set()
     while todo:
         current = todo.pop()
         if current in seen:
             continue
         seen.add(current)
-        total += _rss_of(current)
+        for key, value in _memory_of(current).items():
+            total[key] += value
         todo.extend(_children(current))
     return total
+
+
+def process_tree_rss(pid: int) -> int:
+    """Resident set size in bytes of ``pid`` and all its descendants (0 when gone)."""
+    return process_tree_memory(pid)["rss"]
 
 
 @dataclass(slots=True)
@@ -129,6 +144,7 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = spec.cwd / f"{spec.name}.log"
         self.peak_rss = 0
+        self.peak_anon = 0
 
     @property
     def pid(self) -> int:
@@ -169,13 +185,19 @@ class ServerProcess:
             )
         return self
 
-    def rss(self) -> int:
-        """Current RSS in bytes of the server and its children; updates ``peak_rss``."""
+    def memory(self) -> dict[str, int]:
+        """Current memory (see :func:`process_tree_memory`) of the server and its children;
+        updates ``peak_rss`` and ``peak_anon``."""
         if self.process is None or self.process.poll() is not None:
-            return 0
-        rss = process_tree_rss(self.process.pid)
-        self.peak_rss = max(self.peak_rss, rss)
-        return rss
+            return process_tree_memory(-1)
+        memory = process_tree_memory(self.process.pid)
+        self.peak_rss = max(self.peak_rss, memory["rss"])
+        self.peak_anon = max(self.peak_anon, memory["anon"])
+        return memory
+
+    def rss(self) -> int:
+        """Current RSS in bytes of the server and its children; updates the peaks."""
+        return self.memory()["rss"]
 
     def stop(self, grace: float = STOP_GRACE) -> int | None:
         """SIGTERM, wait up to ``grace`` s, then SIGKILL; return the exit status."""

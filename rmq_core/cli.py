@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from bench.cli import add_bench_commands
 from rmq_core import __version__
 from rmq_core.broker.command import add_broker_commands
 from rmq_core.namesrv.command import add_namesrv_command
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
             NamesrvConfig(host=host, port=port, kv_config_path=kv_path)
         ),
     )
+    add_bench_commands(commands)  # bench producer|consumer|compare|store (bench/cli.py)
     return parser
 
 

@@ -108,8 +108,8 @@ class RedisDriver:
         import redis.asyncio as aioredis
 
         params = self.params
-        producer = aioredis.Redis(host=self.host, port=self.port)
-        consumer = aioredis.Redis(host=self.host, port=self.port)
+        producer: Any = aioredis.Redis(host=self.host, port=self.port)
+        consumer: Any = aioredis.Redis(host=self.host, port=self.port)
         stream = params.topic + "-e2e"
         info = await producer.xadd(stream, {FIELD: make_body(params.size)})  # the start id
         m = Measurement(params)

@@ -1,0 +1,569 @@
+"""``rmq bench compare``: the same workloads against rmq and its peers, in one run.
+
+For every system (rmq, then Redis Streams, NATS JetStream and RabbitMQ when installed) this
+starts the server on 127.0.0.1 with its data in a temporary folder, runs each workload of
+:mod:`bench.workload` in a fresh ``python -m bench.workload`` process bounded by
+``duration + PHASE_SLACK`` seconds, samples the server's memory twice a second, and stops the
+server by its PID. Servers that need a disk-syncing mode for ``send_durable`` (rmq with
+SYNC_FLUSH, Redis with ``appendfsync always``) get a second, separate server for that phase.
+
+The run (settings, host facts, every result, server memory) is written as JSON, with a
+Markdown table (figures and rmq/peer ratios, the issue's targets) and a PNG plot; with
+``--docs`` the section between ``<!-- bench:compare:begin -->`` and
+``<!-- bench:compare:end -->`` of docs/benchmarks.md is replaced by the new table.
+
+``--soak-gib N`` adds a memory phase: N GiB of 1 KiB messages through a fresh rmq broker
+while its RSS (split into heap and mapped files) is sampled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.servers import (
+    ServerError,
+    ServerProcess,
+    ServerSpec,
+    nats_spec,
+    peer_available,
+    rabbitmq_specs,
+    redis_spec,
+    rmq_spec,
+)
+from bench.table import PEER_NAMES, comparison_table, targets_table
+from bench.workload import WORKLOADS
+
+__all__ = [
+    "CompareSettings",
+    "add_compare_arguments",
+    "compare_main",
+    "default_systems",
+    "render_markdown",
+    "run_compare",
+    "update_docs",
+]
+
+PHASE_SLACK = 90.0
+"""Seconds a workload process may take beyond its duration (start-up, draining) before it is
+killed."""
+SAMPLE_PERIOD = 0.5
+"""Seconds between two memory samples of a server."""
+PLOT_NAME = "benchmarks-compare.png"
+DOCS_BEGIN = "<!-- bench:compare:begin -->"
+DOCS_END = "<!-- bench:compare:end -->"
+ALL_SYSTEMS = ("rmq", "redis", "nats", "rabbitmq")
+PEERS_NEEDING_PACKAGES = {"redis": "redis", "nats": "nats", "rabbitmq": "aio_pika"}
+"""Python module each peer's driver imports (from the ``bench`` extra)."""
+
+
+@dataclass(slots=True)
+class CompareSettings:
+    """What one comparison run does. Times in seconds, sizes in bytes."""
+
+    systems: list[str] = field(default_factory=lambda: ["rmq", "redis"])
+    workloads: list[str] = field(default_factory=lambda: list(WORKLOADS))
+    duration: float = 10.0
+    e2e_duration: float = 10.0
+    size: int = 1024
+    rate: float = 1000.0
+    rmq_batch: int = 64
+    rmq_window: int = 8
+    rmq_queues: int = 8
+    rmq_client: str = "raw"
+    rmq_pull_batch: int = 32
+    redis_pipeline: int = 100
+    nats_pending: int = 1000
+    rabbitmq_unconfirmed: int = 256
+    soak_gib: float = 0.0
+    soak_timeout: float = 1800.0
+    workdir: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.systems if s not in ALL_SYSTEMS]
+        if unknown:
+            raise ValueError(f"unknown system(s) {', '.join(unknown)}; from {ALL_SYSTEMS}")
+        if "rmq" not in self.systems:
+            raise ValueError("the comparison needs rmq among the systems")
+        bad = [w for w in self.workloads if w not in WORKLOADS]
+        if bad:
+            raise ValueError(f"unknown workload(s) {', '.join(bad)}; from {WORKLOADS}")
+        if self.duration <= 0 or self.e2e_duration <= 0:
+            raise ValueError("durations must be positive")
+        if self.size < 8:
+            raise ValueError("message size must be at least 8 bytes")
+        if self.rate <= 0:
+            raise ValueError("rate must be positive")
+        if self.rmq_client not in ("raw", "full"):
+            raise ValueError("rmq client must be raw or full")
+        for name in ("rmq_batch", "rmq_window", "rmq_queues", "rmq_pull_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be at least 1")
+        for name in ("redis_pipeline", "nats_pending", "rabbitmq_unconfirmed"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be at least 1")
+        if self.soak_gib < 0:
+            raise ValueError("soak size must be >= 0")
+
+    def workload_args(self, system: str, workload: str) -> list[str]:
+        """Arguments of ``python -m bench.workload`` for ``workload`` on ``system``."""
+        duration = self.e2e_duration if workload == "e2e" else self.duration
+        args = ["--duration", str(duration), "--size", str(self.size), "--rate", str(self.rate)]
+        if system == "rmq":
+            args += ["--depth", str(self.rmq_batch), "--window", str(self.rmq_window)]
+            args += ["--option", f"queues={self.rmq_queues}"]
+            args += ["--option", f"client={self.rmq_client}"]
+            args += ["--option", f"pull_batch={self.rmq_pull_batch}"]
+        elif system == "redis":
+            args += ["--depth", str(self.redis_pipeline)]
+        elif system == "nats":
+            args += ["--depth", str(self.nats_pending)]
+        elif system == "rabbitmq":
+            args += ["--depth", str(self.rabbitmq_unconfirmed)]
+        return args
+
+
+def default_systems() -> list[str]:
+    """rmq plus every peer whose server binary and Python client are installed."""
+    systems = ["rmq"]
+    for peer in ("redis", "nats", "rabbitmq"):
+        if peer_available(peer) and _module_available(PEERS_NEEDING_PACKAGES[peer]):
+            systems.append(peer)
+    return systems
+
+
+def _module_available(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+def server_specs(system: str, durable: bool, workdir: Path) -> list[ServerSpec]:
+    """The processes (in start order) serving ``system``; ``durable`` for send_durable."""
+    if system == "rmq":
+        return [rmq_spec(workdir, flush_disk_type="SYNC_FLUSH" if durable else "ASYNC_FLUSH")]
+    if system == "redis":
+        return [redis_spec(workdir, durable=durable)]
+    if system == "nats":
+        return [nats_spec(workdir)]
+    if system == "rabbitmq":
+        return list(rabbitmq_specs(workdir))
+    raise ValueError(f"unknown system {system!r}")
+
+
+class MemorySampler:
+    """Samples a server's memory every ``period`` s in a thread; keeps the peaks and, when
+    ``keep_series``, every sample as ``(seconds since start, rss, anon)``."""
+
+    def __init__(
+        self, server: ServerProcess, period: float = SAMPLE_PERIOD, keep_series: bool = False
+    ):
+        self.server = server
+        self.period = period
+        self.keep_series = keep_series
+        self.series: list[tuple[float, int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+        self._started = time.monotonic()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            memory = self.server.memory()
+            if self.keep_series and memory["rss"]:
+                elapsed = time.monotonic() - self._started
+                self.series.append((elapsed, memory["rss"], memory["anon"]))
+            self._stop.wait(self.period)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@contextlib.contextmanager
+def running_servers(specs: Sequence[ServerSpec]) -> Iterator[list[ServerProcess]]:
+    """Start ``specs`` in order; stop them in reverse order whatever happens."""
+    started: list[ServerProcess] = []
+    try:
+        for spec in specs:
+            started.append(ServerProcess(spec).start())
+        yield started
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+def _address(system: str, servers: list[ServerProcess]) -> str:
+    return servers[-1].address
+
+
+# --- phases -----------------------------------------------------------------------------------
+
+
+def run_workload_process(
+    system: str, workload: str, address: str, args: Sequence[str], timeout: float
+) -> dict[str, Any]:
+    """Run ``python -m bench.workload`` and return its JSON result, or ``{"error": ...}``."""
+    argv = [sys.executable, "-m", "bench.workload", system, workload, "--address", address, *args]
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:g}s", "command": shlex.join(argv)}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
+        return {"error": f"exit status {done.returncode}: {tail}", "command": shlex.join(argv)}
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["command"] = shlex.join(argv)
+    return result
+
+
+def _host_facts() -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_before": os.getloadavg(),
+    }
+    versions: dict[str, str] = {}
+    for name, argv in {
+        "redis": ["redis-server", "--version"],
+        "nats": ["nats-server", "--version"],
+        "rabbitmq": ["dpkg-query", "-W", "-f", "${Version}", "rabbitmq-server"],
+    }.items():
+        if shutil.which(argv[0]):
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+                versions[name] = (out.stdout or out.stderr).strip().splitlines()[0][:80]
+    facts["versions"] = versions
+    return facts
+
+
+Log = Callable[[str], None]
+
+
+def _run_group(
+    system: str,
+    durable: bool,
+    workloads: list[str],
+    settings: CompareSettings,
+    root: Path,
+    log: Log,
+) -> tuple[dict[str, Any], dict[str, int]]:
+    results: dict[str, Any] = {}
+    mode = "durable" if durable else "async"
+    workdir = root / f"{system}-{mode}"
+    try:
+        specs = server_specs(system, durable, workdir)
+        with running_servers(specs) as servers:
+            server = servers[-1]
+            with MemorySampler(server):
+                for workload in workloads:
+                    args = settings.workload_args(system, workload)
+                    duration = settings.e2e_duration if workload == "e2e" else settings.duration
+                    log(f"  {system} {workload} ({mode} server) ...")
+                    result = run_workload_process(
+                        system, workload, _address(system, servers), args, duration + PHASE_SLACK
+                    )
+                    result["loadavg_after"] = os.getloadavg()
+                    results[workload] = result
+                    log("    " + _summary(result))
+            memory = {"peak_rss": server.peak_rss, "peak_anon": server.peak_anon}
+    except (ServerError, OSError) as exc:
+        for workload in workloads:
+            results.setdefault(workload, {"error": f"server did not start: {exc}"})
+        memory = {}
+    return results, memory
+
+
+def _summary(result: dict[str, Any]) -> str:
+    if "error" in result:
+        return "failed: " + str(result["error"]).splitlines()[0]
+    if "unsupported" in result:
+        return "n/a: " + str(result["unsupported"])
+    text = f"{result.get('rate', 0):,.0f} msg/s ({result.get('messages', 0):,} messages)"
+    latency = result.get("latency_us")
+    if latency:
+        text += f", latency p50 {latency['p50']:,.0f} µs p99 {latency['p99']:,.0f} µs"
+    return text
+
+
+def run_soak(settings: CompareSettings, root: Path, log: Log) -> dict[str, Any]:
+    """``soak_gib`` GiB of pipelined sends through a fresh rmq broker, memory sampled."""
+    messages = int(settings.soak_gib * 2**30 / settings.size)
+    log(f"  rmq soak: {settings.soak_gib:g} GiB = {messages:,} messages ...")
+    args = settings.workload_args("rmq", "send_pipelined")
+    args[args.index("--duration") + 1] = str(settings.soak_timeout)
+    args += ["--max-messages", str(messages)]
+    specs = server_specs("rmq", False, root / "rmq-soak")
+    with running_servers(specs) as servers:
+        server = servers[-1]
+        with MemorySampler(server, period=1.0, keep_series=True) as sampler:
+            result = run_workload_process(
+                "rmq", "send_pipelined", servers[-1].address, args, settings.soak_timeout + 120
+            )
+        series = sampler.series
+    out: dict[str, Any] = {"result": result, "series": series[:: max(1, len(series) // 200)]}
+    if "error" in result or not result.get("messages"):
+        out["error"] = result.get("error", "no message sent")
+        return out
+    sent_bytes = result["messages"] * settings.size
+    rate = result["rate"]
+    out.update(
+        gib=sent_bytes / 2**30,
+        rate=rate,
+        seconds=result["seconds"],
+        peak_rss=max((s[1] for s in series), default=0),
+        peak_anon=max((s[2] for s in series), default=0),
+    )
+    # Heap growth after the first GiB: the workload's clock starts a little after the
+    # sampler's, so the 1 GiB mark is placed conservatively late.
+    first_gib_at = (2**30 / settings.size) / rate if rate else 0.0
+    early = [s[2] for s in series if s[0] <= first_gib_at + 2.0]
+    late = [s[2] for s in series if s[0] > first_gib_at + 2.0]
+    if early and late:
+        growth = max(late) - max(early)
+        out["rss_growth_after_first_gib"] = growth
+        out["bounded"] = growth < 64 * 2**20
+    return out
+
+
+def run_compare(settings: CompareSettings, log: Log = print) -> dict[str, Any]:
+    """Run every phase and return the run dict (see the module docstring)."""
+    started = datetime.datetime.now(datetime.UTC)
+    run: dict[str, Any] = {
+        "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "settings": asdict(settings),
+        "systems": list(settings.systems),
+        "host": _host_facts(),
+        "results": {},
+        "servers": {},
+    }
+    root_ctx: Any = (
+        contextlib.nullcontext(settings.workdir)
+        if settings.workdir
+        else tempfile.TemporaryDirectory(prefix="rmq-bench-")
+    )
+    with root_ctx as root_name:
+        root = Path(root_name)
+        for system in settings.systems:
+            log(f"{PEER_NAMES.get(system, system)}:")
+            results: dict[str, Any] = {}
+            servers: dict[str, Any] = {}
+            async_loads = [w for w in settings.workloads if w != "send_durable"]
+            if async_loads:
+                found, memory = _run_group(system, False, async_loads, settings, root, log)
+                results.update(found)
+                servers["async"] = memory
+            if "send_durable" in settings.workloads:
+                found, memory = _run_group(
+                    system, _durable_server(system), ["send_durable"], settings, root, log
+                )
+                results.update(found)
+                servers["durable"] = memory
+            run["results"][system] = results
+            run["servers"][system] = servers
+        if settings.soak_gib > 0:
+            run["soak"] = run_soak(settings, root, log)
+    run["host"]["loadavg_after"] = os.getloadavg()
+    run["seconds"] = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
+    return run
+
+
+def _durable_server(system: str) -> bool:
+    # RabbitMQ and NATS take durability per queue/stream; rmq and Redis per server.
+    return system in ("rmq", "redis")
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+def render_markdown(run: dict[str, Any], command: str, plot_name: str | None) -> str:
+    """The Markdown report of a run: facts, the comparison table, targets, settings."""
+    host = run.get("host", {})
+    settings = run.get("settings", {})
+    versions = ", ".join(f"{k} {v}" for k, v in host.get("versions", {}).items())
+    load = host.get("loadavg_before", [0, 0, 0])
+    lines = [
+        f"Run of {run.get('started', '?')} on {host.get('cpus', '?')} cores, Python "
+        f"{host.get('python', '?')}, load average before {load[0]:.2f}; peers: "
+        f"{versions or 'none'}. {settings.get('size', 1024)}-byte messages, "
+        f"{settings.get('duration', 0):g} s per throughput phase, e2e "
+        f"{settings.get('e2e_duration', 0):g} s at {settings.get('rate', 0):g} msg/s.",
+        "",
+        f"Command: `{command}`",
+        "",
+        comparison_table(run),
+        "",
+        "Targets (rmq):",
+        "",
+        targets_table(run),
+    ]
+    if plot_name:
+        lines += ["", f"![throughput and latency per workload]({plot_name})"]
+    lines += ["", "Per-phase commands and raw figures are in the run's JSON file."]
+    return "\n".join(lines) + "\n"
+
+
+def update_docs(doc: Path, section: str) -> None:
+    """Replace the text between the compare markers of ``doc`` by ``section`` (appending a
+    marked section when the file or the markers are missing)."""
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    block = f"{DOCS_BEGIN}\n{section.rstrip()}\n{DOCS_END}"
+    if DOCS_BEGIN in text and DOCS_END in text:
+        head, _, rest = text.partition(DOCS_BEGIN)
+        _, _, tail = rest.partition(DOCS_END)
+        text = head + block + tail
+    else:
+        text = text.rstrip() + "\n\n## Latest comparison run\n\n" + block + "\n"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text)
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``rmq bench compare``."""
+    parser.add_argument(
+        "--systems",
+        help="comma-separated systems (default: rmq and every installed peer: "
+        "redis, nats, rabbitmq)",
+    )
+    parser.add_argument(
+        "--workloads", help=f"comma-separated workloads (default: all of {', '.join(WORKLOADS)})"
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--e2e-duration", type=float, default=10.0, help="seconds of e2e phase")
+    parser.add_argument("--size", type=int, default=1024, help="message size in bytes")
+    parser.add_argument("--rate", type=float, default=1000.0, help="e2e rate in msg/s")
+    parser.add_argument("--rmq-batch", type=int, default=64, help="messages per rmq batch")
+    parser.add_argument("--rmq-window", type=int, default=8, help="rmq batches in flight")
+    parser.add_argument("--rmq-queues", type=int, default=8, help="queues of the rmq topic")
+    parser.add_argument(
+        "--rmq-client",
+        choices=("raw", "full"),
+        default="raw",
+        help="pipelined send and consume via the lean raw-remoting path or the full client",
+    )
+    parser.add_argument("--rmq-pull-batch", type=int, default=32, help="messages per rmq pull")
+    parser.add_argument("--redis-pipeline", type=int, default=100, help="XADDs per pipeline")
+    parser.add_argument("--nats-pending", type=int, default=1000, help="async publishes pending")
+    parser.add_argument(
+        "--rabbitmq-unconfirmed", type=int, default=256, help="unconfirmed publishes"
+    )
+    parser.add_argument(
+        "--soak-gib", type=float, default=0.0, help="GiB through rmq while sampling its memory"
+    )
+    parser.add_argument(
+        "--soak-timeout", type=float, default=1800.0, help="seconds bound of the soak phase"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench/results"), help="folder for JSON, Markdown, PNG"
+    )
+    parser.add_argument("--docs", type=Path, help="update this docs/benchmarks.md section")
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    parser.add_argument("--workdir", help="keep server data here instead of a temporary folder")
+
+
+def settings_from_args(args: argparse.Namespace) -> CompareSettings:
+    """A validated :class:`CompareSettings` (ValueError on bad values)."""
+    systems = _split(args.systems) if args.systems else default_systems()
+    workloads = _split(args.workloads) if args.workloads else list(WORKLOADS)
+    return CompareSettings(
+        systems=systems,
+        workloads=workloads,
+        duration=args.duration,
+        e2e_duration=args.e2e_duration,
+        size=args.size,
+        rate=args.rate,
+        rmq_batch=args.rmq_batch,
+        rmq_window=args.rmq_window,
+        rmq_queues=args.rmq_queues,
+        rmq_client=args.rmq_client,
+        rmq_pull_batch=args.rmq_pull_batch,
+        redis_pipeline=args.redis_pipeline,
+        nats_pending=args.nats_pending,
+        rabbitmq_unconfirmed=args.rabbitmq_unconfirmed,
+        soak_gib=args.soak_gib,
+        soak_timeout=args.soak_timeout,
+        workdir=args.workdir,
+    )
+
+
+def _own_argv() -> list[str]:
+    """The arguments after ``compare`` on this process's command line."""
+    argv = sys.argv[1:]
+    return argv[argv.index("compare") + 1 :] if "compare" in argv else argv
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def compare_main(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
+    """Handler of ``rmq bench compare``: run, print the table, write the outputs."""
+    try:
+        settings = settings_from_args(args)
+    except ValueError as exc:
+        print(f"rmq bench compare: {exc}", file=sys.stderr)
+        return 2
+    peers = [s for s in settings.systems if s != "rmq"]
+    missing = [s for s in peers if not _module_available(PEERS_NEEDING_PACKAGES[s])]
+    if missing:
+        print(
+            f"rmq bench compare: Python client(s) for {', '.join(missing)} missing: "
+            "run `make bench-peers` (pip install -e '.[bench]')",
+            file=sys.stderr,
+        )
+        return 2
+    absent = [s for s in peers if not peer_available(s)]
+    if absent:
+        print(
+            f"rmq bench compare: server(s) for {', '.join(absent)} not installed: run "
+            "`make bench-peers`",
+            file=sys.stderr,
+        )
+        return 2
+    command = "rmq bench compare " + shlex.join(list(argv) if argv is not None else _own_argv())
+    run = run_compare(settings, log=lambda line: print(line, flush=True))
+    run["command"] = command.strip()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compare.json").write_text(json.dumps(run, indent=1, default=str) + "\n")
+    plot_name = None
+    if not args.no_plot:
+        from bench.plot import plot_run
+
+        target = plot_run(run, out / PLOT_NAME)
+        plot_name = target.name
+        if args.docs is not None:
+            shutil.copyfile(target, args.docs.parent / PLOT_NAME)
+    markdown = render_markdown(run, run["command"], plot_name)
+    (out / "compare.md").write_text(markdown)
+    if args.docs is not None:
+        update_docs(args.docs, markdown)
+    print()
+    print(markdown)
+    print(f"results: {out / 'compare.json'}, {out / 'compare.md'}")
+    return 0
