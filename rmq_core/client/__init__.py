@@ -14,9 +14,12 @@ from rmq_core.client.config import (
 )
 from rmq_core.client.consumer.lite_pull import LitePullConsumer
 from rmq_core.client.consumer.push import PushConsumer
+from rmq_core.client.idempotent import Idempotent, MemoryIdStore, SqliteIdStore, idempotent
 from rmq_core.client.instance import ClientInstance
 from rmq_core.client.message_queue import MessageQueue
+from rmq_core.client.message_selector import MessageSelector
 from rmq_core.client.producer import Producer
+from rmq_core.client.query import MessageQuery, QueryResult
 from rmq_core.client.rebalance.strategies import (
     AllocateMessageQueueAveragely,
     AllocateMessageQueueAveragelyByCircle,
@@ -37,6 +40,12 @@ from rmq_core.client.selector import (
     SelectMessageQueueByHash,
     SelectMessageQueueByRandom,
 )
+from rmq_core.client.transaction_producer import (
+    LocalTransactionState,
+    TransactionListener,
+    TransactionProducer,
+    TransactionSendResult,
+)
 from rmq_core.common.message import Message, MessageExt
 
 __all__ = [
@@ -50,21 +59,32 @@ __all__ = [
     "ConsumeFromWhere",
     "ConsumeOrderlyStatus",
     "ConsumeStatus",
+    "Idempotent",
     "LitePullConsumer",
     "LitePullConsumerConfig",
+    "LocalTransactionState",
+    "MemoryIdStore",
     "Message",
     "MessageExt",
     "MessageModel",
+    "MessageQuery",
     "MessageQueue",
     "MessageQueueSelector",
+    "MessageSelector",
     "Producer",
     "ProducerConfig",
     "PullResult",
     "PullStatus",
     "PushConsumer",
     "PushConsumerConfig",
+    "QueryResult",
     "SelectMessageQueueByHash",
     "SelectMessageQueueByRandom",
     "SendResult",
     "SendStatus",
+    "SqliteIdStore",
+    "TransactionListener",
+    "TransactionProducer",
+    "TransactionSendResult",
+    "idempotent",
 ]
