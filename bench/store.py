@@ -5,8 +5,9 @@ so compare the ratios):
 
 - raw page-cache writes of 1 KiB blocks (``os.write``), and write + ``fdatasync`` per block;
 - ``MessageStore.put_message`` of 1 KiB bodies under ASYNC_FLUSH (one writer, dispatch running);
-- SYNC_FLUSH with 1, 16 and 64 concurrent writer threads, each waiting for its group-commit
-  flush before the next append.
+- SYNC_FLUSH with 1, 16 and 64 concurrent writers (asyncio tasks on one loop, as the broker
+  serves sends), each awaiting its group-commit flush (``MessageStore.flush_waiter``) before
+  the next append.
 
 Each phase runs for ``--duration`` seconds (or ``--max-messages``), in a fresh temporary store
 under ``--dir``; everything is deleted afterwards.
@@ -15,12 +16,12 @@ under ``--dir``; everything is deleted afterwards.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -138,47 +139,54 @@ def _async_phase(
 def _sync_phase(
     directory: str, body: bytes, duration: float, limit: int, writers: int, segment_size: int
 ) -> PhaseResult:
+    """``writers`` concurrent producers on one asyncio loop, as the broker serves sends: each
+    appends, awaits its group-commit future, and appends again."""
     store = MessageStore(_config(directory, True, segment_size))
     store.start()
-    counts = [0] * writers
-    sizes = [0] * writers
-    failures: list[str] = []
-    stop = threading.Event()
-    per_writer = max(limit // writers, 1)
-
-    def writer(w: int) -> None:
-        props = "TAGS\x01TagA\x02"
-        put = store.put_message
-        n = 0
-        while not stop.is_set() and n < per_writer:
-            result = put(_message(body, props))
-            status = result.wait_flushed(30)
-            if status is not PutMessageStatus.PUT_OK:
-                failures.append(status.value)
-                return
-            sizes[w] += result.append_result.wrote_bytes  # type: ignore[union-attr]
-            n += 1
-            counts[w] = n
-
-    threads = [threading.Thread(target=writer, args=(w,), daemon=True) for w in range(writers)]
-    start = time.perf_counter()
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(max(start + duration - time.perf_counter(), 0))
-        stop.set()
-        for thread in threads:
-            thread.join(60)
-        elapsed = time.perf_counter() - start
+        total, wrote, elapsed, failures = asyncio.run(
+            _sync_writers(store, body, duration, max(limit // writers, 1), writers)
+        )
         syncs = store.group_commit.syncs if store.group_commit else 0
     finally:
         store.shutdown()
-    total = sum(counts)
     note = f"{syncs} fdatasyncs, {total / syncs:.1f} records each" if syncs else ""
     if failures:
-        note += f"; {len(failures)} writer(s) failed: {failures[0]}"
-    return PhaseResult(f"store SYNC_FLUSH, {writers} writers", total, sum(sizes), elapsed, note)
+        note += f"; {len(failures)} failed puts: {failures[0]}"
+    return PhaseResult(f"store SYNC_FLUSH, {writers} writers", total, wrote, elapsed, note)
+
+
+async def _sync_writers(
+    store: MessageStore, body: bytes, duration: float, per_writer: int, writers: int
+) -> tuple[int, int, float, list[str]]:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    deadline = start + duration
+    counts = [0] * writers
+    sizes = [0] * writers
+    failures: list[str] = []
+    props = "TAGS\x01TagA\x02"
+
+    waiter = store.flush_waiter(loop)
+    assert waiter is not None
+
+    async def writer(w: int) -> None:
+        put = store.put_message
+        n = 0
+        while n < per_writer and loop.time() < deadline:
+            result = put(_message(body, props), flush_future=False)
+            append = result.append_result
+            flushed = append is not None and await waiter.wait(append.end_offset)
+            if not flushed:
+                failures.append(PutMessageStatus.FLUSH_DISK_TIMEOUT.value if result.is_ok
+                                else result.status.value)  # fmt: skip
+                return
+            sizes[w] += result.append_result.wrote_bytes  # type: ignore[union-attr]
+            n += 1
+        counts[w] = n
+
+    await asyncio.wait_for(asyncio.gather(*(writer(w) for w in range(writers))), duration + 60)
+    return sum(counts), sum(sizes), loop.time() - start, failures
 
 
 def run(

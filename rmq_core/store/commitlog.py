@@ -25,7 +25,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rmq_core.common.message import MessageConst, MessageExt, MessageExtBrokerInner, MessageSysFlag
@@ -48,6 +48,7 @@ from rmq_core.store.config import StoreConfig
 from rmq_core.store.formats.commitlog import BLANK, END_FILE_MIN_BLANK_LENGTH, RECORD_PREFIX
 from rmq_core.store.mapped_file import MappedFile
 from rmq_core.store.mapped_file_queue import MappedFileQueue
+from rmq_core.store.message_filter import LazyProperties
 from rmq_core.store.results import AppendMessageResult, AppendMessageStatus
 
 __all__ = [
@@ -92,7 +93,7 @@ class DispatchRequest:
     sys_flag: int
     keys: str | None
     uniq_key: str | None
-    properties: dict[str, str]
+    properties: Mapping[str, str]
 
     @property
     def consumable(self) -> bool:
@@ -107,7 +108,7 @@ def crc_property(crc: int) -> bytes:
 
 
 def tags_code_of(
-    topic: str, properties: dict[str, str], store_timestamp: int, delay_levels: Sequence[int]
+    topic: str, properties: Mapping[str, str], store_timestamp: int, delay_levels: Sequence[int]
 ) -> int:
     """The consume-queue tagsCode: Java hash of TAGS, or the delivery time (ms) in the
     schedule topic."""
@@ -231,6 +232,83 @@ def _parse_checked(
     return total, request, "ok"
 
 
+_FAST_HEAD = struct.Struct(">iiiiiqqi16xq20xi")
+"""Fields the dispatcher needs of a record with two IPv4 hosts (88 bytes)."""
+_TOPIC_NAMES: dict[bytes, str] = {}
+
+
+def _prop_value(raw: bytes, key: bytes) -> str | None:
+    """Value of property ``key`` (given as ``b"NAME\x01"``) in a raw properties string."""
+    if raw.startswith(key):
+        start = len(key)
+    else:
+        at = raw.find(b"\x02" + key)
+        if at < 0:
+            return None
+        start = at + 1 + len(key)
+    end = raw.find(b"\x02", start)
+    if end <= start:
+        return None
+    return raw[start:end].decode("utf-8", "replace")
+
+
+def parse_for_dispatch(
+    buf: Buffer, pos: int, limit: int, base_offset: int, delay_levels: Sequence[int]
+) -> tuple[int, DispatchRequest | None, str]:
+    """:func:`check_record` without CRCs, fast for records this process wrote or recovery
+    checked: same results, with properties parsed lazily."""
+    if limit < 91:
+        return check_record(buf, pos, limit, base_offset, check_crc=False,
+                            delay_levels=delay_levels)  # fmt: skip
+    (total, magic, _crc, queue_id, _flag, queue_offset, phys, sys_flag, store_ts,
+     body_len) = _FAST_HEAD.unpack_from(buf, pos)  # fmt: skip
+    if (
+        magic != MESSAGE_MAGIC_CODE_V1
+        or sys_flag & _V6_BITS
+        or total > limit
+        or phys != base_offset + pos
+        or body_len < 0
+        or 88 + body_len + 3 > total
+    ):
+        return check_record(buf, pos, limit, base_offset, check_crc=False,
+                            delay_levels=delay_levels)  # fmt: skip
+    p = pos + 88 + body_len
+    topic_len = buf[p]
+    end = pos + total
+    props_at = p + 1 + topic_len + 2
+    if props_at > end:
+        return INVALID, None, "bad topic length"
+    raw_topic = bytes(buf[p + 1 : p + 1 + topic_len])
+    topic = _TOPIC_NAMES.get(raw_topic)
+    if topic is None:
+        topic = raw_topic.decode("utf-8", "replace")
+        if len(_TOPIC_NAMES) < 100_000:
+            _TOPIC_NAMES[raw_topic] = topic
+    if ((buf[props_at - 2] << 8) | buf[props_at - 1]) != end - props_at:
+        return INVALID, None, "bad properties length"
+    raw = bytes(buf[props_at:end])
+    properties = LazyProperties(raw)
+    if topic == SCHEDULE_TOPIC:
+        tags_code = tags_code_of(topic, properties, store_ts, delay_levels)
+    else:
+        tags = _prop_value(raw, b"TAGS\x01")
+        tags_code = java_string_hash(tags) if tags else 0
+    request = DispatchRequest(
+        topic,
+        queue_id,
+        phys,
+        total,
+        tags_code,
+        store_ts,
+        queue_offset,
+        sys_flag,
+        _prop_value(raw, b"KEYS\x01"),
+        _prop_value(raw, b"UNIQ_KEY\x01"),
+        properties,
+    )
+    return total, request, "ok"
+
+
 class AppendRefused(Exception):
     """A message the commit log will not append; ``status`` says why."""
 
@@ -240,24 +318,10 @@ class AppendRefused(Exception):
         self.reason = reason
 
 
-@dataclass(slots=True)
-class _Prepared:
-    """A record encoded except for queue offset, physical offset and store timestamp."""
-
-    msg: MessageExtBrokerInner | MessageExt
-    body: bytes
-    tail: bytes
-    magic: int
-    size: int
-    head: struct.Struct
-    sys_flag: int
-    crc: int
-    born_ip: bytes
-    born_port: int
-    store_ip: bytes
-    store_port: int
-    store_host: str
-    key: tuple[str, int]
+_Hosts = tuple[bytes, int, bytes, int, int, struct.Struct]
+"""born ip, born port, store ip, store port, IPv6 sys-flag bits, head struct."""
+_Prepared = tuple[MessageExtBrokerInner | MessageExt, bytes, bytes, int, int, int, int, _Hosts]
+"""message, body, tail (topic + properties), magic, size, sys flag, body CRC, hosts."""
 
 
 class CommitLog:
@@ -279,6 +343,9 @@ class CommitLog:
         self.prop_crc = config.enabled_append_prop_crc
         self.max_body_size = config.max_message_size
         self.max_record_size = self.file_size - END_FILE_MIN_BLANK_LENGTH
+        self._crc_extra = PROP_CRC_LENGTH if self.prop_crc else 0
+        self._topics: dict[str, tuple[bytes, int]] = {}
+        self._host_cache: dict[tuple[str, str], _Hosts] = {}
 
     # -- offsets --------------------------------------------------------------------------
     @property
@@ -296,12 +363,51 @@ class CommitLog:
         return offset + self.file_size - offset % self.file_size
 
     # -- appending ------------------------------------------------------------------------
-    def _prepare(self, msg: MessageExtBrokerInner | MessageExt) -> _Prepared:
-        topic = msg.topic
+    def _topic_prefix(self, topic: str) -> tuple[bytes, int]:
+        """(TOPICLEN + TOPIC bytes, magic) for ``topic``; raises AppendRefused if illegal."""
+        cached = self._topics.get(topic)
+        if cached is not None:
+            return cached
         if not topic or topic in (".", "..") or _BAD_TOPIC_CHARS.intersection(topic):
             raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, f"illegal topic {topic!r}")
-        if not 0 <= msg.queue_id <= 0x7FFFFFFF:
-            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, f"bad queue id {msg.queue_id}")
+        raw = topic.encode()
+        if len(raw) > 0x7FFF:
+            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "topic too long")
+        if len(raw) > MAX_V1_TOPIC_LENGTH:
+            prefix = (_SHORT.pack(len(raw)) + raw, MESSAGE_MAGIC_CODE_V2)
+        else:
+            prefix = (_BYTE.pack(len(raw)) + raw, MESSAGE_MAGIC_CODE_V1)
+        if len(self._topics) > 100_000:
+            self._topics.clear()
+        self._topics[topic] = prefix
+        return prefix
+
+    def _hosts(self, born_host: str, store_host: str) -> _Hosts:
+        """Packed hosts, their IPv6 sys-flag bits and the head struct; cached per pair."""
+        key = (born_host, store_host)
+        cached = self._host_cache.get(key)
+        if cached is not None:
+            return cached
+        try:
+            born_ip, born_port, born_v6 = parse_host(born_host)
+            store_ip, store_port, store_v6 = parse_host(store_host)
+        except MessageFormatError as exc:
+            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, str(exc)) from exc
+        bits = (MessageSysFlag.BORNHOST_V6_FLAG if born_v6 else 0) | (
+            MessageSysFlag.STOREHOSTADDRESS_V6_FLAG if store_v6 else 0
+        )
+        hosts = (born_ip, born_port, store_ip, store_port, bits, record_head_struct(bits))
+        if len(self._host_cache) > 10_000:
+            self._host_cache.clear()
+        self._host_cache[key] = hosts
+        return hosts
+
+    def _prepare(self, msg: MessageExtBrokerInner | MessageExt) -> _Prepared:
+        """Encode everything but the offsets and store time; raise AppendRefused if illegal."""
+        topic_prefix, magic = self._topic_prefix(msg.topic)
+        queue_id = msg.queue_id
+        if not 0 <= queue_id <= 0x7FFFFFFF:
+            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, f"bad queue id {queue_id}")
         body = msg.body
         if len(body) > self.max_body_size:
             raise AppendRefused(
@@ -312,66 +418,63 @@ class CommitLog:
         if props_text is None:
             props_text = encode_properties(msg.properties)
         props = props_text.encode()
-        extra = PROP_CRC_LENGTH if self.prop_crc else 0
-        if len(props) + extra > MAX_PROPERTIES_LENGTH:
+        props_len = len(props) + self._crc_extra
+        if props_len > MAX_PROPERTIES_LENGTH:
             raise AppendRefused(
                 AppendMessageStatus.PROPERTIES_SIZE_EXCEEDED,
                 f"properties of {len(props)} bytes exceed {MAX_PROPERTIES_LENGTH}",
             )
         if "\x00" in props_text:
             raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "properties hold NUL")
-        topic_bytes = topic.encode()
-        if len(topic_bytes) > 0x7FFF:
-            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "topic too long")
-        try:
-            born_ip, born_port, born_v6 = parse_host(msg.born_host)
-            store_ip, store_port, store_v6 = parse_host(msg.store_host)
-        except MessageFormatError as exc:
-            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, str(exc)) from exc
-        sys_flag = msg.sys_flag & ~_V6_BITS
-        if born_v6:
-            sys_flag |= MessageSysFlag.BORNHOST_V6_FLAG
-        if store_v6:
-            sys_flag |= MessageSysFlag.STOREHOSTADDRESS_V6_FLAG
-        head = record_head_struct(sys_flag)
-        if len(topic_bytes) > MAX_V1_TOPIC_LENGTH:
-            topic_field = _SHORT.pack(len(topic_bytes))
-            magic = MESSAGE_MAGIC_CODE_V2
-        else:
-            topic_field = _BYTE.pack(len(topic_bytes))
-            magic = MESSAGE_MAGIC_CODE_V1
-        props_len = len(props) + extra
-        tail = b"".join((topic_field, topic_bytes, _SHORT.pack(props_len), props))
-        size = head.size + len(body) + len(tail) + extra
+        hosts = self._hosts(msg.born_host, msg.store_host)
+        tail = topic_prefix + _SHORT.pack(props_len) + props
+        size = hosts[5].size + len(body) + len(tail) + self._crc_extra
         if size > self.max_record_size:
             raise AppendRefused(
                 AppendMessageStatus.MESSAGE_SIZE_EXCEEDED,
                 f"record of {size} bytes does not fit a segment of {self.file_size}",
             )
-        return _Prepared(
-            msg,
-            body,
-            tail,
-            magic,
-            size,
-            head,
-            sys_flag,
-            zlib.crc32(body) & 0x7FFFFFFF,
-            born_ip,
-            born_port,
-            store_ip,
-            store_port,
-            msg.store_host,
-            (topic, msg.queue_id),
-        )
+        sys_flag = (msg.sys_flag & ~_V6_BITS) | hosts[4]
+        crc = zlib.crc32(body) & 0x7FFFFFFF
+        return (msg, body, tail, magic, size, sys_flag, crc, hosts)
 
     def put(self, msg: MessageExtBrokerInner | MessageExt) -> AppendMessageResult:
         """Append one message; raises :class:`AppendRefused` for a message it cannot store.
 
         Sets ``msg.queue_offset``, ``msg.commitlog_offset`` and ``msg.store_timestamp``.
+        This is the hot path: :meth:`_prepare` and :meth:`_write` inlined.
         """
-        prep = self._prepare(msg)
-        size = prep.size
+        topic = msg.topic
+        topic_prefix, magic = self._topics.get(topic) or self._topic_prefix(topic)
+        queue_id = msg.queue_id
+        body = msg.body
+        body_len = len(body)
+        props_text = getattr(msg, "properties_string", None)
+        if props_text is None:
+            props_text = encode_properties(msg.properties)
+        props = props_text.encode()
+        extra = self._crc_extra
+        props_len = len(props) + extra
+        hosts = self._host_cache.get((msg.born_host, msg.store_host)) or self._hosts(
+            msg.born_host, msg.store_host
+        )
+        head = hosts[5]
+        if props_len > MAX_PROPERTIES_LENGTH:
+            self._prepare(msg)  # raises the precise refusal
+        tail = topic_prefix + _SHORT.pack(props_len) + props
+        size = head.size + body_len + len(tail) + extra
+        if (
+            body_len > self.max_body_size
+            or props_len > MAX_PROPERTIES_LENGTH
+            or size > self.max_record_size
+            or not 0 <= queue_id <= 0x7FFFFFFF
+            or "\x00" in props_text
+        ):
+            self._prepare(msg)  # raises the precise refusal
+            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "message refused")
+        sys_flag = (msg.sys_flag & ~_V6_BITS) | hosts[4]
+        crc = zlib.crc32(body) & 0x7FFFFFFF
+        consumable = not sys_flag & MessageSysFlag.TRANSACTION_PREPARED_TYPE
         with self.lock:
             mapped = self.queue.last_for_append()
             pos = mapped.wrote_position
@@ -383,15 +486,33 @@ class CommitLog:
             if now < self.last_store_timestamp:
                 now = self.last_store_timestamp
             phys = mapped.file_from_offset + pos
-            queue_offset = self._next_queue_offset(prep.key, prep.sys_flag)
-            self._write(mapped.mm, pos, prep, queue_offset, phys, now)
+            if consumable:
+                key = (topic, queue_id)
+                table = self.topic_queue_table
+                queue_offset = table.get(key, 0)
+                table[key] = queue_offset + 1
+            else:
+                queue_offset = 0
+            mm = mapped.mm
+            head.pack_into(mm, pos, size, magic, crc, queue_id, msg.flag, queue_offset, phys,
+                           sys_flag, msg.born_timestamp, hosts[0], hosts[1], now, hosts[2],
+                           hosts[3], msg.reconsume_times, msg.prepared_transaction_offset,
+                           body_len)  # fmt: skip
+            p = pos + head.size
+            end = p + body_len
+            mm[p:end] = body
+            mm[end : end + len(tail)] = tail
+            if extra:
+                end = pos + size
+                record_crc = zlib.crc32(mm[pos : end - PROP_CRC_LENGTH]) & 0x7FFFFFFF
+                mm[end - PROP_CRC_LENGTH : end] = crc_property(record_crc)
             mapped.wrote_position = pos + size
             self.last_store_timestamp = now
         msg.queue_offset = queue_offset
         msg.commitlog_offset = phys
         msg.store_timestamp = now
         return AppendMessageResult(
-            AppendMessageStatus.PUT_OK, phys, size, prep.store_host, now, queue_offset, 1
+            AppendMessageStatus.PUT_OK, phys, size, msg.store_host, now, queue_offset, 1
         )
 
     def put_batch(
@@ -405,15 +526,16 @@ class CommitLog:
         if not messages:
             raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "empty batch")
         preps = [self._prepare(m) for m in messages]
-        if len({p.key for p in preps}) != 1:
+        if len({(m.topic, m.queue_id) for m in messages}) != 1:
             raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "batch spans several queues")
-        total = sum(p.size for p in preps)
+        total = sum(p[4] for p in preps)
         if total > self.max_record_size:
             raise AppendRefused(
                 AppendMessageStatus.MESSAGE_SIZE_EXCEEDED,
                 f"batch of {total} bytes does not fit a segment of {self.file_size}",
             )
         offsets: list[int] = []
+        queue_offsets: list[int] = []
         with self.lock:
             mapped = self.queue.last_for_append()
             pos = mapped.wrote_position
@@ -422,74 +544,69 @@ class CommitLog:
                 mapped = self.queue.last_for_append()
                 pos = 0
             now = max(time.time_ns() // 1_000_000, self.last_store_timestamp)
-            first_queue_offset = -1
             for prep in preps:
                 phys = mapped.file_from_offset + pos
-                queue_offset = self._next_queue_offset(prep.key, prep.sys_flag)
-                if first_queue_offset < 0:
-                    first_queue_offset = queue_offset
-                self._write(mapped.mm, pos, prep, queue_offset, phys, now)
-                prep.msg.queue_offset = queue_offset
-                prep.msg.commitlog_offset = phys
-                prep.msg.store_timestamp = now
+                queue_offsets.append(self._write(mapped.mm, pos, prep, phys, now))
                 offsets.append(phys)
-                pos += prep.size
+                pos += prep[4]
             mapped.wrote_position = pos
             self.last_store_timestamp = now
+        for msg, phys, queue_offset in zip(messages, offsets, queue_offsets, strict=True):
+            msg.queue_offset = queue_offset
+            msg.commitlog_offset = phys
+            msg.store_timestamp = now
         return AppendMessageResult(
             AppendMessageStatus.PUT_OK,
             offsets[0],
             total,
-            preps[0].store_host,
+            messages[0].store_host,
             now,
-            first_queue_offset,
+            queue_offsets[0],
             len(preps),
             tuple(offsets),
         )
 
-    def _next_queue_offset(self, key: tuple[str, int], sys_flag: int) -> int:
-        if sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK in _CONSUMABLE:
+    def _write(self, mm: mmap.mmap, pos: int, prep: _Prepared, phys: int, now: int) -> int:
+        """Write a prepared record at ``pos``; assign and return its queue offset (lock held)."""
+        msg, body, tail, magic, size, sys_flag, crc, hosts = prep
+        if sys_flag & MessageSysFlag.TRANSACTION_PREPARED_TYPE:  # PREPARED or ROLLBACK
+            queue_offset = 0
+        else:
+            key = (msg.topic, msg.queue_id)
             table = self.topic_queue_table
-            offset = table.get(key, 0)
-            table[key] = offset + 1
-            return offset
-        return 0
-
-    def _write(
-        self, mm: mmap.mmap, pos: int, prep: _Prepared, queue_offset: int, phys: int, now: int
-    ) -> None:
-        msg = prep.msg
-        body = prep.body
-        size = prep.size
-        prep.head.pack_into(
+            queue_offset = table.get(key, 0)
+            table[key] = queue_offset + 1
+        head = hosts[5]
+        head.pack_into(
             mm,
             pos,
             size,
-            prep.magic,
-            prep.crc,
+            magic,
+            crc,
             msg.queue_id,
             msg.flag,
             queue_offset,
             phys,
-            prep.sys_flag,
+            sys_flag,
             msg.born_timestamp,
-            prep.born_ip,
-            prep.born_port,
+            hosts[0],
+            hosts[1],
             now,
-            prep.store_ip,
-            prep.store_port,
+            hosts[2],
+            hosts[3],
             msg.reconsume_times,
             msg.prepared_transaction_offset,
             len(body),
         )
-        p = pos + prep.head.size
-        mm[p : p + len(body)] = body
-        p += len(body)
-        mm[p : p + len(prep.tail)] = prep.tail
-        if self.prop_crc:
+        p = pos + head.size
+        end = p + len(body)
+        mm[p:end] = body
+        mm[end : end + len(tail)] = tail
+        if self._crc_extra:
             end = pos + size
-            crc = zlib.crc32(mm[pos : end - PROP_CRC_LENGTH]) & 0x7FFFFFFF
-            mm[end - PROP_CRC_LENGTH : end] = crc_property(crc)
+            record_crc = zlib.crc32(mm[pos : end - PROP_CRC_LENGTH]) & 0x7FFFFFFF
+            mm[end - PROP_CRC_LENGTH : end] = crc_property(record_crc)
+        return queue_offset
 
     def _fill_blank(self, mapped: MappedFile, pos: int) -> None:
         remaining = self.file_size - pos

@@ -66,7 +66,7 @@ class StoreConfig:
     message_index_enable: bool = True
     check_crc_on_recover: bool = True
     enabled_append_prop_crc: bool = False
-    warm_mapped_file_enable: bool = False
+    warm_mapped_file_enable: bool = True  # pre-fault new segments off the writer's path
     max_transfer_bytes_on_message_in_memory: int = 256 * 1024
     max_transfer_count_on_message_in_memory: int = 32
     max_filter_message_count: int = 16000

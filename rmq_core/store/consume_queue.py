@@ -128,6 +128,15 @@ class ConsumeQueue:
         """
         if phys + size <= self.max_physic_offset:
             return False
+        files = self.queue.files
+        if files:  # fast path: the next unit of a file with room
+            mapped = files[-1]
+            wrote = mapped.wrote_position
+            if wrote < self.file_size and mapped.file_from_offset + wrote == queue_offset * 20:
+                CQ_UNIT.pack_into(mapped.mm, wrote, phys, size, tags_code)
+                mapped.wrote_position = wrote + CQ_UNIT_SIZE
+                self.max_physic_offset = phys + size
+                return True
         expect = queue_offset * CQ_UNIT_SIZE
         current = self.queue.max_offset
         if not self.queue.files:

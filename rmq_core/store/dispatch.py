@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from rmq_core.store.commitlog import INVALID, CommitLog, DispatchRequest, check_record
+from rmq_core.store.commitlog import INVALID, CommitLog, DispatchRequest, parse_for_dispatch
 from rmq_core.store.service import Service
 
 __all__ = ["ReputService"]
@@ -65,8 +65,8 @@ class ReputService(Service):
             base = mapped.file_from_offset
             wrote = mapped.wrote_position
             while pos < wrote:
-                size, request, reason = check_record(
-                    mapped.mm, pos, wrote - pos, base, check_crc=False, delay_levels=levels
+                size, request, reason = parse_for_dispatch(
+                    mapped.mm, pos, wrote - pos, base, levels
                 )
                 if request is not None:
                     dispatch(request)

@@ -13,7 +13,9 @@ No writer ever calls fdatasync itself.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import heapq
 import logging
 import threading
 import time
@@ -24,7 +26,12 @@ from rmq_core.store.checkpoint import StoreCheckpoint
 from rmq_core.store.commitlog import CommitLog
 from rmq_core.store.service import Service
 
-__all__ = ["FlushCommitLogService", "FlushConsumeQueueService", "GroupCommitService"]
+__all__ = [
+    "AsyncFlushWaiter",
+    "FlushCommitLogService",
+    "FlushConsumeQueueService",
+    "GroupCommitService",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +87,12 @@ class GroupCommitService(Service):
         self.timeout = timeout
         self._lock = threading.Lock()
         self._requests: collections.deque[tuple[int, float, Future[bool]]] = collections.deque()
+        self._listeners: list[Callable[[int], None]] = []
         self.syncs = 0
+
+    def add_listener(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(flushed_offset)`` on the flusher thread after every fdatasync."""
+        self._listeners.append(callback)
 
     def submit(self, end_offset: int) -> Future[bool]:
         """Future resolved once bytes up to ``end_offset`` are on disk (False on timeout)."""
@@ -102,6 +114,8 @@ class GroupCommitService(Service):
                 self.syncs += 1
                 if timestamp:
                     self.checkpoint.physic_msg_timestamp = timestamp
+                for listener in self._listeners:
+                    listener(covered)
         except OSError:
             log.exception("commit log flush failed")
             covered = -1
@@ -158,3 +172,63 @@ class FlushConsumeQueueService(Service):
     def on_shutdown(self) -> None:
         """Final flush."""
         self.run_once()
+
+
+class AsyncFlushWaiter:
+    """Await SYNC_FLUSH group commit from asyncio with one cross-thread wake-up per fdatasync.
+
+    Appends made with ``put_message(msg, flush_future=False)`` skip the per-message
+    ``concurrent.futures.Future``; ``await waiter.wait(result.append_result.end_offset)``
+    resolves True once an fdatasync covers the offset, False after ``timeout`` seconds
+    (FLUSH_DISK_TIMEOUT). Create and use it on the event loop's thread.
+    """
+
+    def __init__(self, group: GroupCommitService, loop: asyncio.AbstractEventLoop) -> None:
+        self._group = group
+        self._loop = loop
+        self._flushed = 0
+        self._heap: list[tuple[int, int, asyncio.Future[bool], float]] = []
+        self._seq = 0
+        self._sweeping = False
+        group.add_listener(self._on_flush)
+
+    def _on_flush(self, flushed_offset: int) -> None:  # flusher thread
+        self._loop.call_soon_threadsafe(self._release, flushed_offset)
+
+    def _release(self, flushed_offset: int) -> None:
+        if flushed_offset > self._flushed:
+            self._flushed = flushed_offset
+        heap = self._heap
+        while heap and heap[0][0] <= self._flushed:
+            future = heapq.heappop(heap)[2]
+            if not future.done():
+                future.set_result(True)
+
+    async def wait(self, end_offset: int, timeout: float | None = None) -> bool:
+        """True once bytes up to ``end_offset`` are on disk; False after ``timeout`` seconds."""
+        if end_offset <= self._flushed:
+            return True
+        timeout = self._group.timeout if timeout is None else timeout
+        future: asyncio.Future[bool] = self._loop.create_future()
+        self._seq += 1
+        heapq.heappush(self._heap, (end_offset, self._seq, future, self._loop.time() + timeout))
+        if not self._sweeping:
+            self._sweeping = True
+            self._loop.call_later(min(timeout, 0.05), self._sweep, min(timeout, 0.05))
+        self._group.wakeup()
+        return await future
+
+    def _sweep(self, interval: float) -> None:
+        now = self._loop.time()
+        alive = False
+        for _end, _seq, future, deadline in self._heap:
+            if future.done():
+                continue
+            if deadline <= now:
+                future.set_result(False)
+            else:
+                alive = True
+        if alive:
+            self._loop.call_later(interval, self._sweep, interval)
+        else:
+            self._sweeping = False

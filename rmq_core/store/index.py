@@ -13,6 +13,7 @@ that is damaged or of the wrong size is deleted and rebuilt by the dispatcher.
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import time
 from collections.abc import Callable
@@ -32,6 +33,17 @@ _INT_MAX = 0x7FFFFFFF
 _POW31 = [1]
 for _ in range(4096):
     _POW31.append((_POW31[-1] * 31) & 0xFFFFFFFF)
+_POW31_DESC: dict[int, tuple[int, ...]] = {}
+
+
+def _powers_desc(n: int) -> tuple[int, ...]:
+    """(31^(n-1), ..., 31, 1) mod 2^32, cached per length."""
+    powers = _POW31_DESC.get(n)
+    if powers is None:
+        powers = tuple(reversed(_POW31[:n]))
+        if len(_POW31_DESC) < 512:
+            _POW31_DESC[n] = powers
+    return powers
 
 
 def key_hash(topic: str, key: str) -> int:
@@ -230,7 +242,7 @@ class IndexService:
             return key_hash(topic, key)
         data = key.encode()
         n = len(data)
-        h = prefix[0] * _POW31[n] + sum(map(int.__mul__, data, reversed(_POW31[:n])))
+        h = prefix[0] * _POW31[n] + sum(map(operator.mul, data, _powers_desc(n)))
         h &= 0xFFFFFFFF
         if h >= 0x80000000:
             h -= 0x100000000

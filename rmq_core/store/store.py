@@ -13,6 +13,7 @@ Directory layout under ``store_path_root_dir``: ``commitlog/``, ``consumequeue/<
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -33,7 +34,12 @@ from rmq_core.store.commitlog import AppendRefused, CommitLog, DispatchRequest, 
 from rmq_core.store.config import StoreConfig
 from rmq_core.store.consume_queue import ConsumeQueue
 from rmq_core.store.dispatch import ReputService
-from rmq_core.store.flush import FlushCommitLogService, FlushConsumeQueueService, GroupCommitService
+from rmq_core.store.flush import (
+    AsyncFlushWaiter,
+    FlushCommitLogService,
+    FlushConsumeQueueService,
+    GroupCommitService,
+)
 from rmq_core.store.index import IndexService
 from rmq_core.store.mapped_file_queue import MappedFileQueue
 from rmq_core.store.message_filter import LazyProperties, MessageFilter
@@ -157,8 +163,11 @@ class MessageStore:
         self._last_dispatched_timestamp = self.commitlog.last_store_timestamp
         with open(abort_path, "wb") as fh:
             os.fsync(fh.fileno())
-        if self.commitlog.queue.last is None:
-            self.commitlog.queue.last_for_append()
+        last = self.commitlog.queue.last
+        if last is None:
+            last = self.commitlog.queue.last_for_append()
+        if self.config.warm_mapped_file_enable and not last.is_full:
+            last.warm(last.wrote_position)
         self.commitlog.prepare_next()
         for service in self._services():
             service.start()
@@ -298,6 +307,13 @@ class MessageStore:
         """Call ``callback`` (on the dispatcher thread) for each message made readable."""
         self._listeners.append(callback)
 
+    def flush_waiter(self, loop: asyncio.AbstractEventLoop) -> AsyncFlushWaiter | None:
+        """An :class:`AsyncFlushWaiter` for ``loop`` under SYNC_FLUSH (None under ASYNC_FLUSH);
+        one per loop is enough."""
+        if self.group_commit is None:
+            return None
+        return AsyncFlushWaiter(self.group_commit, loop)
+
     def sync_dispatch(self) -> None:
         """Dispatch everything appended so far before returning (tests, admin tools)."""
         self.reput.run_once()
@@ -308,8 +324,14 @@ class MessageStore:
         return self.reput.behind_bytes
 
     # -- writing --------------------------------------------------------------------------
-    def put_message(self, msg: MessageExtBrokerInner | MessageExt) -> PutMessageResult:
-        """Append one message; never blocks on disk. See :class:`PutMessageResult`."""
+    def put_message(
+        self, msg: MessageExtBrokerInner | MessageExt, *, flush_future: bool = True
+    ) -> PutMessageResult:
+        """Append one message; never blocks on disk. See :class:`PutMessageResult`.
+
+        With ``flush_future=False`` no per-message future is made under SYNC_FLUSH (the group
+        commit is still woken): asyncio callers await :meth:`flush_waiter` instead.
+        """
         if not self._running:
             return PutMessageResult(PutMessageStatus.SERVICE_NOT_AVAILABLE)
         try:
@@ -320,7 +342,16 @@ class MessageStore:
         except OSError:
             log.exception("put failed")
             return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED)
-        return self._after_append(result, msg.properties)
+        self.put_message_times_total += 1
+        self.put_message_size_total += result.wrote_bytes
+        self.reput.wakeup()
+        group = self.group_commit
+        if group is None:
+            return PutMessageResult(PutMessageStatus.PUT_OK, result)
+        if not flush_future:
+            group.wakeup()
+            return PutMessageResult(PutMessageStatus.PUT_OK, result)
+        return self._after_sync_append(result, msg.properties)
 
     def put_messages(self, batch: Sequence[MessageExtBrokerInner | MessageExt]) -> PutMessageResult:
         """Append a batch (one topic and queue) as consecutive records in one segment."""
@@ -334,14 +365,16 @@ class MessageStore:
         except OSError:
             log.exception("batch put failed")
             return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED)
-        return self._after_append(result, batch[0].properties)
-
-    def _after_append(
-        self, result: AppendMessageResult, properties: Mapping[str, str]
-    ) -> PutMessageResult:
         self.put_message_times_total += result.msg_num
         self.put_message_size_total += result.wrote_bytes
         self.reput.wakeup()
+        if self.group_commit is None:
+            return PutMessageResult(PutMessageStatus.PUT_OK, result)
+        return self._after_sync_append(result, batch[0].properties)
+
+    def _after_sync_append(
+        self, result: AppendMessageResult, properties: Mapping[str, str]
+    ) -> PutMessageResult:
         future = None
         group = self.group_commit
         if group is not None:
