@@ -46,13 +46,17 @@ def _panel(ax: Any, run: Mapping[str, Any], systems: list[str], unit: str, title
                 xytext=(0, 2),
                 textcoords="offset points",
             )
+    top = max((bar.get_height() for bar in ax.patches), default=0)
+    if top > 0:
+        ax.set_ylim(top=top * 4)  # room for the labels above the tallest bar
     ax.set_xticks(range(len(figures)))
     ax.set_xticklabels([f.label.replace(", ", ",\n") for f in figures], fontsize=8)
-    ax.set_yscale("log")
+    if top > 0:
+        ax.set_yscale("log")
     ax.set_ylabel(unit + (" (higher is better)" if unit == "msg/s" else " (lower is better)"))
     ax.set_title(title)
     ax.grid(axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", ncols=len(systems))
 
 
 def plot_run(run: Mapping[str, Any], path: Path) -> Path:

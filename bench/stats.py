@@ -144,6 +144,8 @@ class LatencyHistogram:
             if n:
                 seen += n
                 if seen >= rank:
+                    if index == _BUCKETS - 1:  # the open-ended overflow bucket
+                        return float(self.max)
                     return min(_midpoint(index), float(self.max))
         return float(self.max)
 
