@@ -19,6 +19,7 @@ SCRIPTS = [
     ("ordered_messages.py", []),
     ("delayed_message.py", []),
     ("broadcast_consumer.py", []),
+    ("transaction_producer.py", []),
 ]
 
 
