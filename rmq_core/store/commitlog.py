@@ -19,6 +19,7 @@ Invariants:
 
 from __future__ import annotations
 
+import collections
 import logging
 import mmap
 import struct
@@ -232,6 +233,34 @@ def _parse_checked(
     return total, request, "ok"
 
 
+PENDING_DISPATCH_LIMIT = 65536
+PendingDispatch = tuple[int, int, str, int, int, int, int, Mapping[str, str]]
+"""phys, size, topic, queue id, queue offset, sys flag, store timestamp, properties."""
+
+
+def request_from_pending(pending: PendingDispatch, delay_levels: Sequence[int]) -> DispatchRequest:
+    """The dispatch request of a record described by its writer."""
+    phys, size, topic, queue_id, queue_offset, sys_flag, store_ts, properties = pending
+    if topic == SCHEDULE_TOPIC:
+        tags_code = tags_code_of(topic, properties, store_ts, delay_levels)
+    else:
+        tags = properties.get(MessageConst.PROPERTY_TAGS)
+        tags_code = java_string_hash(tags) if tags else 0
+    return DispatchRequest(
+        topic,
+        queue_id,
+        phys,
+        size,
+        tags_code,
+        store_ts,
+        queue_offset,
+        sys_flag,
+        properties.get(MessageConst.PROPERTY_KEYS),
+        properties.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX),
+        properties,
+    )
+
+
 _FAST_HEAD = struct.Struct(">iiiiiqqi16xq20xi")
 """Fields the dispatcher needs of a record with two IPv4 hosts (88 bytes)."""
 _TOPIC_NAMES: dict[bytes, str] = {}
@@ -345,6 +374,9 @@ class CommitLog:
         self.max_record_size = self.file_size - END_FILE_MIN_BLANK_LENGTH
         self._crc_extra = PROP_CRC_LENGTH if self.prop_crc else 0
         self._topics: dict[str, tuple[bytes, int]] = {}
+        self.pending_dispatch: collections.deque[PendingDispatch] = collections.deque()
+        """Records just appended, described by the writer (in commit-log order) so the
+        dispatcher need not parse them back; bounded by ``PENDING_DISPATCH_LIMIT``."""
         self._host_cache: dict[tuple[str, str], _Hosts] = {}
 
     # -- offsets --------------------------------------------------------------------------
@@ -508,6 +540,10 @@ class CommitLog:
                 mm[end - PROP_CRC_LENGTH : end] = crc_property(record_crc)
             mapped.wrote_position = pos + size
             self.last_store_timestamp = now
+            pending = self.pending_dispatch
+            if len(pending) < PENDING_DISPATCH_LIMIT:
+                pending.append((phys, size, topic, queue_id, queue_offset, sys_flag, now,
+                                msg.properties))  # fmt: skip
         msg.queue_offset = queue_offset
         msg.commitlog_offset = phys
         msg.store_timestamp = now
@@ -546,9 +582,14 @@ class CommitLog:
             now = max(time.time_ns() // 1_000_000, self.last_store_timestamp)
             for prep in preps:
                 phys = mapped.file_from_offset + pos
-                queue_offsets.append(self._write(mapped.mm, pos, prep, phys, now))
+                queue_offset = self._write(mapped.mm, pos, prep, phys, now)
+                queue_offsets.append(queue_offset)
                 offsets.append(phys)
                 pos += prep[4]
+                if len(self.pending_dispatch) < PENDING_DISPATCH_LIMIT:
+                    msg = prep[0]
+                    described = (phys, prep[4], msg.topic, msg.queue_id, queue_offset, prep[5])
+                    self.pending_dispatch.append((*described, now, msg.properties))
             mapped.wrote_position = pos
             self.last_store_timestamp = now
         for msg, phys, queue_offset in zip(messages, offsets, queue_offsets, strict=True):

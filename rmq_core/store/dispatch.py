@@ -1,9 +1,11 @@
 """``ReputService``: the dispatcher that turns new commit-log records into consume-queue units,
 index entries and arrival notifications (RocketMQ's ReputMessageService).
 
-It reads from ``reput_from`` up to the commit log's end, validating each record with
-:func:`~rmq_core.store.commitlog.check_record` (without the body CRC: recovery checked it), and
-hands each :class:`~rmq_core.store.commitlog.DispatchRequest` to ``dispatch``. BLANK records
+It goes from ``reput_from`` up to the commit log's end. Records the writer described in
+``CommitLog.pending_dispatch`` (the normal case) are dispatched from that description; others
+(after a restart, or when the writer ran too far ahead) are parsed back from the mapped segment
+(:func:`~rmq_core.store.commitlog.parse_for_dispatch`, without the body CRC: recovery checked
+it). Each :class:`~rmq_core.store.commitlog.DispatchRequest` goes to ``dispatch``. BLANK records
 move it to the next segment. Re-dispatching a record is harmless: consume queues and the index
 skip what they already hold.
 """
@@ -14,7 +16,13 @@ import logging
 import threading
 from collections.abc import Callable
 
-from rmq_core.store.commitlog import INVALID, CommitLog, DispatchRequest, parse_for_dispatch
+from rmq_core.store.commitlog import (
+    INVALID,
+    CommitLog,
+    DispatchRequest,
+    parse_for_dispatch,
+    request_from_pending,
+)
 from rmq_core.store.service import Service
 
 __all__ = ["ReputService"]
@@ -53,8 +61,23 @@ class ReputService(Service):
         queue = commitlog.queue
         levels = commitlog.delay_levels
         dispatch = self.dispatch
+        pending = commitlog.pending_dispatch
         while self.reput_from < commitlog.max_offset:
             offset = self.reput_from
+            while pending:  # records the writer described: no need to parse them
+                head = pending[0]
+                if head[0] < offset:
+                    pending.popleft()
+                    continue
+                if head[0] == offset:
+                    pending.popleft()
+                    dispatch(request_from_pending(head, levels))
+                    self.dispatched += 1
+                    offset = self.reput_from = offset + head[1]
+                    continue
+                break
+            if offset >= commitlog.max_offset:
+                return
             mapped = queue.find(offset)
             if mapped is None:
                 if offset < commitlog.min_offset:

@@ -92,7 +92,11 @@ class GroupCommitService(Service):
 
     def add_listener(self, callback: Callable[[int], None]) -> None:
         """Call ``callback(flushed_offset)`` on the flusher thread after every fdatasync."""
-        self._listeners.append(callback)
+        self._listeners = [*self._listeners, callback]
+
+    def remove_listener(self, callback: Callable[[int], None]) -> None:
+        """Stop calling ``callback``."""
+        self._listeners = [c for c in self._listeners if c != callback]
 
     def submit(self, end_offset: int) -> Future[bool]:
         """Future resolved once bytes up to ``end_offset`` are on disk (False on timeout)."""
@@ -193,7 +197,10 @@ class AsyncFlushWaiter:
         group.add_listener(self._on_flush)
 
     def _on_flush(self, flushed_offset: int) -> None:  # flusher thread
-        self._loop.call_soon_threadsafe(self._release, flushed_offset)
+        try:
+            self._loop.call_soon_threadsafe(self._release, flushed_offset)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            self._group.remove_listener(self._on_flush)
 
     def _release(self, flushed_offset: int) -> None:
         if flushed_offset > self._flushed:

@@ -170,3 +170,50 @@ def test_write_json_atomically_keeps_backup(tmp_path: Path) -> None:
     assert read_json_with_backup(path) == {"a": 1}
     assert read_json_with_backup(str(tmp_path / "missing.json")) is None
     assert not [p for p in os.listdir(tmp_path / "config") if ".tmp." in p]
+
+
+def test_async_flush_waiter_resolves_per_fdatasync(
+    tiny_config: StoreConfig, open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    import asyncio
+
+    store = open_store(tiny_config.replace(flush_disk_type="SYNC_FLUSH"))
+
+    async def scenario() -> list[bool]:
+        waiter = store.flush_waiter(asyncio.get_running_loop())
+        assert waiter is not None
+
+        async def one(i: int) -> bool:
+            result = store.put_message(make_message(f"a{i}".encode()), flush_future=False)
+            assert result.flush_future is None and result.append_result is not None
+            return await waiter.wait(result.append_result.end_offset)
+
+        return await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(40))), 30)
+
+    assert asyncio.run(scenario()) == [True] * 40
+    last = store.commitlog.queue.last
+    assert last is not None and last.flushed_position == last.wrote_position
+
+
+def test_async_flush_waiter_times_out(
+    tiny_config: StoreConfig, open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    import asyncio
+
+    store = open_store(tiny_config.replace(flush_disk_type="SYNC_FLUSH"))
+    assert store.group_commit is not None
+    store.group_commit.shutdown()  # nobody flushes any more
+
+    async def scenario() -> bool:
+        waiter = store.flush_waiter(asyncio.get_running_loop())
+        assert waiter is not None
+        result = store.put_message(make_message(b"stuck"), flush_future=False)
+        assert result.append_result is not None
+        return await asyncio.wait_for(waiter.wait(result.append_result.end_offset, 0.05), 10)
+
+    assert asyncio.run(scenario()) is False
+    loop = asyncio.new_event_loop()
+    try:
+        assert MessageStore(tiny_config).flush_waiter(loop) is None
+    finally:
+        loop.close()
