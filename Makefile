@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test env interop-env lint typecheck pytest format clean
+.PHONY: run test env interop-env spark-env test-spark lint typecheck pytest format clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -38,6 +38,44 @@ $(INTEROP_NODE_STAMP): $(INTEROP_NODE)/package.json $(INTEROP_NODE)/package-lock
 
 interop-env: $(INTEROP_STAMP) $(INTEROP_NODE_STAMP)
 
+# PySpark's pins (pandas, pyarrow, py4j, python-dateutil) clash with PyFlink's and Celery's, so the
+# Spark connector gets its own virtualenv, rebuilt whenever pyproject.toml changes.
+SPARK_PYTHON ?= $(PYTHON)
+SPARK_VENV := .venv-spark
+SPARK_STAMP := $(SPARK_VENV)/.installed
+
+$(SPARK_STAMP): pyproject.toml
+	test -x $(SPARK_VENV)/bin/python || $(SPARK_PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SPARK_VENV)/bin/python -m pip install --quiet -e '.[spark]' 'pytest>=8' 'pytest-timeout>=2.3'
+	$(SPARK_VENV)/bin/python -c 'import pyspark.sql.datasource, pyarrow, rmq_spark'
+	touch $(SPARK_STAMP)
+
+spark-env: $(SPARK_STAMP)
+
+# The Spark connector's tests, with a real local SparkSession (needs Java 17 on PATH or JAVA_HOME).
+test-spark: spark-env
+	$(SPARK_VENV)/bin/pytest -q -p no:cacheprovider tests/spark
+
+# Peers for `rmq bench compare` (docs/benchmarks.md): Debian's redis-server (required),
+# nats-server and rabbitmq-server (each skipped with a note when it does not install), and the
+# `bench` extra (matplotlib, redis-py + hiredis, nats-py, aio-pika, py-spy) in the venv.
+# apt-get needs root, or sudo.
+.PHONY: bench-peers bench-compare
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+
+bench-peers: env
+	$(SUDO) apt-get update -qq
+	$(APT_INSTALL) redis-server
+	$(APT_INSTALL) nats-server || echo "nats-server did not install: compare runs without NATS"
+	$(APT_INSTALL) rabbitmq-server || echo "rabbitmq-server did not install: compare runs without it"
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+
+# The full comparison, rewriting the table and plot of docs/benchmarks.md.
+bench-compare: bench-peers
+	$(BIN)/rmq --log-level WARNING bench compare --docs docs/benchmarks.md
+
 run: env
 	$(BIN)/rmq standalone
 
@@ -50,9 +88,9 @@ typecheck: env
 
 # pytest exits 5 when no test ran; make treats that as a failure, as it should.
 pytest: env
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --ignore=tests/spark
 
-test: interop-env lint typecheck pytest
+test: interop-env lint typecheck pytest test-spark
 
 format: env
 	$(BIN)/ruff format .
@@ -61,3 +99,4 @@ format: env
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 	rm -rf $(INTEROP_VENV) $(INTEROP_NODE)/node_modules
+	rm -rf $(SPARK_VENV)
