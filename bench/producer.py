@@ -233,12 +233,20 @@ def add_producer_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("async", "sync"),
         help="flush mode of the --standalone broker (ASYNC_FLUSH / SYNC_FLUSH)",
     )
+    parser.add_argument(
+        "--profile-broker",
+        type=Path,
+        metavar="PREFIX",
+        help="sample the --standalone broker with py-spy: PREFIX.raw and a PREFIX.txt summary",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> ProducerOptions:
     """Validated options (ValueError on bad values or combinations)."""
     if args.flush is not None and not args.standalone:
         raise ValueError("--flush sets the flush mode of a --standalone broker; add --standalone")
+    if args.profile_broker is not None and not args.standalone:
+        raise ValueError("--profile-broker profiles a --standalone broker; add --standalone")
     return ProducerOptions(
         namesrv=args.namesrv,
         topic=args.topic,
@@ -256,6 +264,20 @@ def options_from_args(args: argparse.Namespace) -> ProducerOptions:
     )
 
 
+def _finish_profile(profiler: Any, prefix: Path, result: dict[str, Any]) -> None:
+    from bench.profiling import summarize
+
+    try:
+        profiler.wait(60)
+    except Exception:
+        profiler.kill()
+        profiler.wait(5)
+    raw = prefix.with_suffix(".raw")
+    summary = summarize(raw.read_text()) if raw.exists() else "py-spy wrote nothing\n"
+    prefix.with_suffix(".txt").write_text(summary)
+    result["profile"] = str(prefix.with_suffix(".txt"))
+
+
 def producer_main(args: argparse.Namespace) -> int:
     """Handler of ``rmq bench producer``."""
     try:
@@ -269,7 +291,15 @@ def producer_main(args: argparse.Namespace) -> int:
         return 0
     with standalone_broker(args.flush or "async") as server:
         opts.namesrv = server.address
+        profiler = None
+        if args.profile_broker is not None:
+            from bench.profiling import record
+
+            raw = args.profile_broker.with_suffix(".raw")
+            profiler = record(server.pid, opts.duration, raw)
         result = asyncio.run(run_producer(opts, progress=args.progress))
+        if profiler is not None:
+            _finish_profile(profiler, args.profile_broker, result)
         memory = server.memory()
         result["broker"] = {
             "flush": args.flush or "async",
