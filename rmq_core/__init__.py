@@ -23,6 +23,8 @@ from rmq_core.client import (
     SelectMessageQueueByHash,
     SendResult,
     SendStatus,
+    SimpleConsumer,
+    SyncSimpleConsumer,
     TransactionProducer,
     idempotent,
 )
@@ -63,7 +65,9 @@ __all__ = [
     "SelectMessageQueueByHash",
     "SendResult",
     "SendStatus",
+    "SimpleConsumer",
     "StoreError",
+    "SyncSimpleConsumer",
     "TransactionProducer",
     "__version__",
     "idempotent",

@@ -29,6 +29,7 @@ from rmq_core.broker.config import BrokerConfig
 from rmq_core.broker.context import BrokerContext, BrokerStore
 from rmq_core.broker.managers.persistence import DELAY_OFFSET_FILE, ThreadedConfigWriter
 from rmq_core.broker.notify import ConsumerIdsChangeNotifier
+from rmq_core.broker.pop.service import PopService
 from rmq_core.broker.processors.admin_broker import BrokerAdminProcessor
 from rmq_core.broker.processors.admin_groups import GroupAdminProcessor
 from rmq_core.broker.processors.admin_topics import TopicAdminProcessor
@@ -37,6 +38,7 @@ from rmq_core.broker.processors.common import BrokerProcessor
 from rmq_core.broker.processors.consumer_manage import ConsumerManageProcessor
 from rmq_core.broker.processors.end_transaction import EndTransactionProcessor
 from rmq_core.broker.processors.lock import LockProcessor
+from rmq_core.broker.processors.pop import PopProcessor
 from rmq_core.broker.processors.pull import PullMessageProcessor
 from rmq_core.broker.processors.query import QueryMessageProcessor
 from rmq_core.broker.processors.queue_offsets import QueueOffsetProcessor
@@ -99,6 +101,7 @@ class BrokerController:
         self.schedule: ScheduleMessageService | None = None
         self.registrar: NameServerRegistrar | None = None
         self.pull: PullMessageProcessor | None = None
+        self.pop: PopService | None = None
         self.transaction_check: TransactionCheckService | None = None
         self._store: BrokerStore | None = None
         self._writer: ThreadedConfigWriter | None = None
@@ -167,6 +170,8 @@ class BrokerController:
         self.pull.hold_service.bind_loop(loop)
         store.add_arrival_listener(self.pull.hold_service.notify_message_arriving)
         store.add_arrival_listener(self.schedule.on_message_arrival)
+        self.pop = PopService(ctx)
+        await asyncio.to_thread(self.pop.load)
         self._notifier = ConsumerIdsChangeNotifier(ctx.broker_config)
         ctx.consumers.add_listener(self._notifier)
         self._build_processors()
@@ -180,6 +185,7 @@ class BrokerController:
             await self.fast_server.start()
 
         self.schedule.start()
+        self.pop.start()
         if self.transaction_check is not None:
             self.transaction_check.start()
         self._client = RemotingClient(name="broker-outer")
@@ -188,7 +194,15 @@ class BrokerController:
         self._tasks.append(loop.create_task(self.registrar.run(), name="broker-register"))
         self._tasks.append(loop.create_task(self._housekeeping(), name="broker-housekeeping"))
 
+    def _pop_processor(self, loop: asyncio.AbstractEventLoop) -> PopProcessor:
+        assert self.pop is not None and self._store is not None
+        processor = PopProcessor(self.context, self.pop)
+        processor.hold_service.bind_loop(loop)
+        self._store.add_arrival_listener(processor.hold_service.notify_message_arriving)
+        return processor
+
     def _build_processors(self) -> None:
+        loop = asyncio.get_running_loop()
         ctx = self.context
         cfg = self.config
         self._pools = {
@@ -207,6 +221,7 @@ class BrokerController:
         self._processors = [
             (EndTransactionProcessor(ctx, transactions), pools["send"]),
             (LockProcessor(ctx, ctx.locks), pools["admin"]),
+            (self._pop_processor(loop), pools["pull"]),
             (SendMessageProcessor(ctx), pools["send"]),
             (ConsumerSendMsgBackProcessor(ctx), pools["send"]),
             (ClientManageProcessor(ctx), pools["client"]),
@@ -257,6 +272,8 @@ class BrokerController:
             await self.transaction_check.shutdown()
         if self.pull is not None:
             self.pull.hold_service.shutdown()
+        if self.pop is not None:
+            await self.pop.shutdown()
         for server in (self.fast_server, self.server):
             if server is not None:
                 await server.shutdown()

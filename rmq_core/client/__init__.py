@@ -40,6 +40,13 @@ from rmq_core.client.selector import (
     SelectMessageQueueByHash,
     SelectMessageQueueByRandom,
 )
+from rmq_core.client.simple_consumer import (
+    InvalidReceiptHandleError,
+    ReceiptHandle,
+    SimpleConsumer,
+    SimpleConsumerConfig,
+    SyncSimpleConsumer,
+)
 from rmq_core.client.transaction_producer import (
     LocalTransactionState,
     TransactionListener,
@@ -60,6 +67,7 @@ __all__ = [
     "ConsumeOrderlyStatus",
     "ConsumeStatus",
     "Idempotent",
+    "InvalidReceiptHandleError",
     "LitePullConsumer",
     "LitePullConsumerConfig",
     "LocalTransactionState",
@@ -78,11 +86,15 @@ __all__ = [
     "PushConsumer",
     "PushConsumerConfig",
     "QueryResult",
+    "ReceiptHandle",
     "SelectMessageQueueByHash",
     "SelectMessageQueueByRandom",
     "SendResult",
     "SendStatus",
+    "SimpleConsumer",
+    "SimpleConsumerConfig",
     "SqliteIdStore",
+    "SyncSimpleConsumer",
     "TransactionListener",
     "TransactionProducer",
     "TransactionSendResult",
