@@ -234,17 +234,19 @@ def _parse_checked(
 
 
 PENDING_DISPATCH_LIMIT = 65536
-PendingDispatch = tuple[int, int, str, int, int, int, int, Mapping[str, str]]
-"""phys, size, topic, queue id, queue offset, sys flag, store timestamp, properties."""
+PendingDispatch = tuple[int, int, str, int, int, int, int, bytes]
+"""phys, size, topic, queue id, queue offset, sys flag, store timestamp, properties bytes as
+written (without the ``__CRC32#`` property)."""
 
 
 def request_from_pending(pending: PendingDispatch, delay_levels: Sequence[int]) -> DispatchRequest:
     """The dispatch request of a record described by its writer."""
-    phys, size, topic, queue_id, queue_offset, sys_flag, store_ts, properties = pending
+    phys, size, topic, queue_id, queue_offset, sys_flag, store_ts, raw = pending
+    properties = LazyProperties(raw)
     if topic == SCHEDULE_TOPIC:
         tags_code = tags_code_of(topic, properties, store_ts, delay_levels)
     else:
-        tags = properties.get(MessageConst.PROPERTY_TAGS)
+        tags = _prop_value(raw, b"TAGS\x01")
         tags_code = java_string_hash(tags) if tags else 0
     return DispatchRequest(
         topic,
@@ -255,8 +257,8 @@ def request_from_pending(pending: PendingDispatch, delay_levels: Sequence[int]) 
         store_ts,
         queue_offset,
         sys_flag,
-        properties.get(MessageConst.PROPERTY_KEYS),
-        properties.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX),
+        _prop_value(raw, b"KEYS\x01"),
+        _prop_value(raw, b"UNIQ_KEY\x01"),
         properties,
     )
 
@@ -542,8 +544,7 @@ class CommitLog:
             self.last_store_timestamp = now
             pending = self.pending_dispatch
             if len(pending) < PENDING_DISPATCH_LIMIT:
-                pending.append((phys, size, topic, queue_id, queue_offset, sys_flag, now,
-                                msg.properties))  # fmt: skip
+                pending.append((phys, size, topic, queue_id, queue_offset, sys_flag, now, props))
         msg.queue_offset = queue_offset
         msg.commitlog_offset = phys
         msg.store_timestamp = now
@@ -588,8 +589,9 @@ class CommitLog:
                 pos += prep[4]
                 if len(self.pending_dispatch) < PENDING_DISPATCH_LIMIT:
                     msg = prep[0]
+                    props = prep[2][len(self._topics[msg.topic][0]) + 2 :]
                     described = (phys, prep[4], msg.topic, msg.queue_id, queue_offset, prep[5])
-                    self.pending_dispatch.append((*described, now, msg.properties))
+                    self.pending_dispatch.append((*described, now, props))
             mapped.wrote_position = pos
             self.last_store_timestamp = now
         for msg, phys, queue_offset in zip(messages, offsets, queue_offsets, strict=True):

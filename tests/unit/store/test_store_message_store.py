@@ -253,12 +253,14 @@ def test_arrival_listener_and_restart_continues_offsets(
 ) -> None:
     store = MessageStore(tiny_config)
     store.start()
-    arrivals: list[tuple[str, int, int]] = []
-    store.add_arrival_listener(lambda t, q, off, tags, ts, props: arrivals.append((t, q, off)))
+    arrivals: list[tuple[str, int, int, int, str | None]] = []
+    store.add_arrival_listener(
+        lambda t, q, off, tags, ts, props: arrivals.append((t, q, off, tags, props.get("TAGS")))
+    )
     for i in range(5):
         store.put_message(make_message(f"a{i}".encode(), TAGS="x"))
     store.sync_dispatch()
-    assert arrivals == [("T", 0, i + 1) for i in range(5)]
+    assert arrivals == [("T", 0, i + 1, java_string_hash("x"), "x") for i in range(5)]
     end = store.max_phy_offset
     store.shutdown()
     again = MessageStore(tiny_config)
