@@ -6,7 +6,10 @@ statuses the real store uses; the real store is exercised by the integration tes
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 
 from rmq_core.broker.schedule import (
     DELIVER_BATCH,
+    MAX_IDLE_WAIT,
     SCHEDULE_TOPIC,
     DelayLevelTable,
     ScheduleMessageService,
@@ -232,3 +236,28 @@ def test_clock_going_back_does_not_hold_messages_forever() -> None:
     # the clock is now far behind the store time: delivery is "now", not in 1000 s
     svc.run_once(1.0)
     assert store.delivered() == ["a"]
+
+
+def test_an_arrival_from_another_thread_wakes_the_idle_service(tmp_path: Path) -> None:
+    path = tmp_path / "delayOffset.json"
+
+    async def body() -> float:
+        store = QueueStore()
+        svc = ScheduleMessageService(store, TABLE, path, first_delay=0.0)
+        svc.start()
+        await asyncio.sleep(0.05)  # nothing parked: the service sleeps up to MAX_IDLE_WAIT
+        store.now_ms = time.time_ns() // 1_000_000 - 990  # parked 990 ms ago, due in 10 ms
+        send_delayed(store, "a", 1)
+        started = time.monotonic()
+        threading.Thread(
+            target=svc.on_message_arrival, args=(SCHEDULE_TOPIC, 0, 0, None, 0, None)
+        ).start()
+        while not store.delivered():
+            assert time.monotonic() - started < MAX_IDLE_WAIT / 2, "not woken"
+            await asyncio.sleep(0.005)
+        waited = time.monotonic() - started
+        await svc.shutdown()
+        return waited
+
+    assert asyncio.run(asyncio.wait_for(body(), 10)) < 1.0
+    assert fastjson.loads(path.read_bytes())["offsetTable"] == {1: 1}
