@@ -3,8 +3,9 @@
 The Flask and Spring-style integrations are blocking (they use the client's background
 loop), so the cluster cannot share the test's thread: ``cluster`` starts it in a thread,
 yields a :class:`ThreadedCluster` and stops it afterwards (every wait bounded).
-Delay levels are short (retries after 0 s) and SQL92 filtering is on, so retry, DLQ and
-selector scenarios finish in seconds.
+Delay levels are short (retries after 0 s), SQL92 filtering is on and the broker checks
+unresolved transactions every 0.5 s, so retry, DLQ, selector and transaction-check
+scenarios finish in seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from rmq_core.admin.sync import AdminClient
 from tests.support.cluster import Cluster, start_cluster, stop_cluster
 
 T = TypeVar("T")
@@ -55,6 +57,11 @@ class ThreadedCluster:
 
         return self.call(read())
 
+    def create_topic(self, topic: str, queues: int = 4) -> None:
+        """Create ``topic`` on the broker and wait until the NameServer routes it."""
+        with AdminClient(self.namesrv) as admin:
+            admin.create_topic(topic, read_queue_nums=queues, write_queue_nums=queues)
+
 
 def unique(prefix: str) -> str:
     """A topic/group name unique within the test session and process."""
@@ -72,7 +79,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedCluste
         try:
             running = await start_cluster(
                 store_dir,
-                broker={"messageDelayLevel": DELAY_LEVELS, "enablePropertyFilter": "true"},
+                broker={
+                    "messageDelayLevel": DELAY_LEVELS,
+                    "enablePropertyFilter": "true",
+                    "transactionCheckInterval": "500",
+                    "transactionTimeOut": "500",
+                },
                 store={"message_delay_level": DELAY_LEVELS},
             )
         except BaseException as exc:
