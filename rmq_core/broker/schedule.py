@@ -77,6 +77,8 @@ FIRST_DELAY = 1.0
 
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _LEVEL_RE = re.compile(r"(\d+)([smhd])")
+#: read statuses after which ``next_begin_offset`` skips units without a readable record
+_SKIPPABLE_STATUSES = frozenset({"OFFSET_FOUND_NULL", "NO_MATCHED_MESSAGE"})
 _STORED_STATUSES = frozenset(
     {"PUT_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLAVE_NOT_AVAILABLE"}
 )
@@ -411,19 +413,34 @@ class ScheduleMessageService:
                 SCHEDULE_GROUP, SCHEDULE_TOPIC, qid, state.offset, min(READ_BATCH, budget)
             )
             status = _status_name(result)
+            next_offset = int(getattr(result, "next_begin_offset", state.offset) or 0)
             if status in ("OFFSET_TOO_SMALL", "OFFSET_OVERFLOW_BADLY"):
-                self._move_offset(level, state, int(result.next_begin_offset))
+                self._move_offset(level, state, next_offset)
+                budget -= 1
+                continue
+            if status in _SKIPPABLE_STATUSES and next_offset > state.offset:
+                logger.warning(
+                    "delay level %d: offsets %d..%d hold no readable record (%s); skipped",
+                    level,
+                    state.offset,
+                    next_offset - 1,
+                    status,
+                )
+                budget -= next_offset - state.offset
+                self._advance(state, next_offset)
                 continue
             if status != "FOUND" or not result.messages:
                 state.head_due_ms = None
                 return None
-            for raw in result.messages:
-                outcome = self._handle_record(level, state, raw, now_ms)
-                if outcome is not None:
-                    return outcome
-                budget -= 1
-            if int(result.next_begin_offset) > state.offset:
-                state.offset = int(result.next_begin_offset)
+            try:
+                for raw in result.messages:
+                    outcome = self._handle_record(level, state, raw, now_ms)
+                    if outcome is not None:
+                        return outcome
+                    budget -= 1
+            finally:
+                _release(result.messages)
+            self._advance(state, next_offset)
         return now_ms
 
     def _handle_record(
@@ -551,6 +568,13 @@ class ScheduleMessageService:
             except Exception:
                 logger.exception("schedule delivery round failed; retrying")
                 wait = PUT_FAILURE_BACKOFF
+
+
+def _release(records: Any) -> None:
+    """Release memoryviews into the commit log as soon as they were read."""
+    for raw in records:
+        if isinstance(raw, memoryview):
+            raw.release()
 
 
 def _status_name(result: Any) -> str:

@@ -35,12 +35,13 @@ class Status(enum.Enum):
     OFFSET_TOO_SMALL = 3
     PUT_OK = 4
     SERVICE_NOT_AVAILABLE = 5
+    OFFSET_FOUND_NULL = 6
 
 
 @dataclass
 class Result:
     status: Status
-    messages: list[bytes] = field(default_factory=list)
+    messages: list[memoryview] = field(default_factory=list)
     next_begin_offset: int = 0
 
 
@@ -53,6 +54,8 @@ class QueueStore:
         self.now_ms = 0
         self.phys = 0
         self.fail_puts = False
+        self.null_offsets: set[int] = set()
+        self.views: list[memoryview] = []
 
     def put_message(self, msg: MessageExtBrokerInner) -> Result:
         if self.fail_puts and msg.topic != SCHEDULE_TOPIC:
@@ -78,7 +81,10 @@ class QueueStore:
             return Result(Status.OFFSET_TOO_SMALL, next_begin_offset=low)
         if offset >= len(queue):
             return Result(Status.OFFSET_OVERFLOW_ONE, next_begin_offset=offset)
-        chunk = queue[offset : offset + max_count]
+        if offset in self.null_offsets:
+            return Result(Status.OFFSET_FOUND_NULL, next_begin_offset=offset + 1)
+        chunk = [memoryview(r) for r in queue[offset : offset + max_count]]
+        self.views.extend(chunk)
         return Result(Status.FOUND, chunk, offset + len(chunk))
 
     def get_min_offset_in_queue(self, topic: str, queue_id: int) -> int:
@@ -261,3 +267,19 @@ def test_an_arrival_from_another_thread_wakes_the_idle_service(tmp_path: Path) -
 
     assert asyncio.run(asyncio.wait_for(body(), 10)) < 1.0
     assert fastjson.loads(path.read_bytes())["offsetTable"] == {1: 1}
+
+
+def test_units_without_a_record_are_skipped_and_views_released() -> None:
+    store = QueueStore()
+    send_delayed(store, "gone", 1)
+    send_delayed(store, "a", 1)
+    send_delayed(store, "b", 1)
+    store.null_offsets = {0}
+    svc = ScheduleMessageService(store, TABLE)
+    svc.run_once(5.0)
+    assert store.delivered() == ["a", "b"]
+    assert svc.offset_table() == {1: 3}
+    assert store.views
+    for view in store.views:
+        with pytest.raises(ValueError):
+            view.tobytes()  # released: the commit log may unmap its file
