@@ -215,10 +215,11 @@ def test_send_back_retries_then_dead_letters(tmp_path: Path) -> None:
             assert back.code == ResponseCode.SUCCESS, back.remark
             [(dead_at_once, _)] = await _drain(raw, group, dlq, 0, 1, 3.0, offset=1)
             assert dead_at_once.reconsume_times == 1
-            bogus = MessageExt(topic="RetryTopic", body=b"", commitlog_offset=10**12)
-            back = await _send_back(raw, bogus, group)
-            assert back.code == ResponseCode.SYSTEM_ERROR
-            assert "look message by offset failed" in (back.remark or "")
+            for bad_offset in (10**12, first.commitlog_offset + 1, -1):
+                bogus = MessageExt(topic="RetryTopic", body=b"", commitlog_offset=bad_offset)
+                back = await _send_back(raw, bogus, group)
+                assert back.code == ResponseCode.SYSTEM_ERROR, bad_offset
+                assert "look message by offset failed" in (back.remark or ""), back.remark
 
     _run(body())
 
