@@ -11,7 +11,8 @@ signal               keyword arguments
 message_sent         ``message`` (:class:`~rmq_core.Message`), ``destination`` (``topic[:tag]``),
                      ``result`` (:class:`~rmq_core.SendResult`, None for one-way sends),
                      ``mode`` (``"sync"``, ``"async"``, ``"oneway"``, ``"orderly"``,
-                     ``"transaction"``), ``duration`` (s)
+                     ``"batch"``, ``"transaction"``), ``duration`` (s); for a batch,
+                     ``message`` is its first message
 send_failed          ``message``, ``destination``, ``exception``, ``mode``, ``duration`` (s)
 message_received     ``message`` (:class:`~rmq_core.MessageExt`), ``group``, ``topic``,
                      ``listener`` (the handler's qualified name)

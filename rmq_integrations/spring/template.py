@@ -13,6 +13,7 @@ method                                     RocketMQ send
 ``convert_and_send(dest, payload)``        sync send, no result (Spring's ``convertAndSend``)
 ``send(dest, message)``                    sync send of a GenericMessage/Message
 ``sync_send(dest, payload, timeout=None)`` sync send → SendResult
+``sync_send_batch(dest, payloads)``        one batch request → SendResult
 ``async_send(dest, payload, ...)``         async send → ``concurrent.futures.Future``
 ``send_one_way(dest, payload)``            one-way, no answer
 ``sync_send_orderly(dest, payload, key)``  queue chosen by hash of ``key`` (order per key)
@@ -209,6 +210,26 @@ class RocketMQTemplate:
         result = self._run(
             "sync", destination, msg, lambda: self.producer.send(msg, timeout=timeout)
         )
+        assert result is not None
+        return result
+
+    def sync_send_batch(
+        self,
+        destination: str,
+        payloads: Iterable[Any],
+        timeout: float | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> SendResult:
+        """Send several payloads as one batch (one request, same topic, no delay); the
+        result's ``msg_id`` joins the message ids with commas."""
+        msgs = [self._message(destination, payload, headers) for payload in payloads]
+        if not msgs:
+            raise ValueError("sync_send_batch needs at least one payload")
+
+        def send() -> SendResult:
+            return self.producer.send_batch(msgs, timeout=timeout)
+
+        result = self._run("batch", destination, msgs[0], send)
         assert result is not None
         return result
 

@@ -145,6 +145,24 @@ def test_every_template_method_end_to_end(cluster: ThreadedCluster, wait_for: Wa
     assert modes == sorted(["sync"] * 5 + ["async"] * 2 + ["oneway"] * 2 + ["orderly"] * 2)
 
 
+def test_batch_send(cluster: ThreadedCluster, wait_for: Wait) -> None:
+    topic = unique("BatchTopic")
+    got = Recorder()
+
+    @rocketmq_message_listener(topic=topic, consumer_group=unique("batch"))
+    def on_payment(payment: Payment) -> None:
+        got.add(payment)
+
+    payments = [Payment(i, float(i)) for i in range(5)]
+    with running(cluster, on_payment) as (template, _container):
+        result = template.sync_send_batch(f"{topic}:batch", payments)
+        assert result.status is SendStatus.SEND_OK and result.msg_id.count(",") == 4
+        wait_for(lambda: len(got) == 5, 20, "the batch")
+        with pytest.raises(ValueError, match="at least one"):
+            template.sync_send_batch(topic, [])
+    assert sorted(got.snapshot(), key=lambda p: p.id) == payments
+
+
 def test_orderly_listener_keeps_per_key_order_through_retries(
     cluster: ThreadedCluster, wait_for: Wait
 ) -> None:
