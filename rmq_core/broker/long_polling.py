@@ -10,12 +10,16 @@ then normally answers PULL_NOT_FOUND with the current offsets, as RocketMQ does.
 
 Bounds: at most ``max_held`` pulls are parked (beyond that the pull answers at once); parked
 pulls of a closed connection are dropped when their queue is next touched or they expire.
-Arrival notifications may come from any thread; they are moved onto the event loop.
+Arrival notifications may come from any thread; they are moved onto the event loop in batches:
+a notification from another thread is queued, and only the first one queued since the loop last
+drained the queue wakes the loop (one ``call_soon_threadsafe`` per batch instead of one
+self-pipe write per message, which cost the dispatch thread about a third of its time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import threading
@@ -31,6 +35,7 @@ __all__ = ["HeldPull", "PullRequestHoldService"]
 logger = logging.getLogger(__name__)
 
 Reexecute = Callable[["HeldPull"], None]
+_Arrival = tuple[str, int, int, "int | None", "Mapping[str, str] | None"]
 
 
 @dataclass(slots=True, eq=False)
@@ -57,6 +62,10 @@ class PullRequestHoldService:
         self._count = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        # Arrivals from other threads wait here for the loop; _drain_pending is True while a
+        # drain is scheduled and has not started yet.
+        self._arrivals: collections.deque[_Arrival] = collections.deque()
+        self._drain_pending = False
 
     @property
     def held_count(self) -> int:
@@ -124,10 +133,20 @@ class PullRequestHoldService:
         if threading.get_ident() == self._loop_thread:
             self._on_arrival(topic, queue_id, logic_offset, tags_code, properties)
         elif not self._loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(
-                    self._on_arrival, topic, queue_id, logic_offset, tags_code, properties
-                )
+            # Append first, then look at the flag: a drain that has not reset the flag yet
+            # will see this arrival, and one that has reset it lets us schedule another.
+            self._arrivals.append((topic, queue_id, logic_offset, tags_code, properties))
+            if not self._drain_pending:
+                self._drain_pending = True
+                with contextlib.suppress(RuntimeError):
+                    self._loop.call_soon_threadsafe(self._drain_arrivals)
+
+    def _drain_arrivals(self) -> None:
+        """Handle every queued cross-thread arrival (on the loop)."""
+        self._drain_pending = False
+        arrivals = self._arrivals
+        while arrivals:
+            self._on_arrival(*arrivals.popleft())
 
     def _on_arrival(
         self,
