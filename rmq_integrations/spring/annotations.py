@@ -29,8 +29,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from rmq_core import ConsumeFromWhere, FilterError, MessageModel
-from rmq_core.client import PushConsumerConfig
-from rmq_core.client.message_selector import MessageSelector
+from rmq_core.client import MessageSelector, PushConsumerConfig
 from rmq_integrations.spring.errors import ListenerDeclarationError
 
 __all__ = [

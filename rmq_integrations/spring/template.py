@@ -37,7 +37,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from rmq_core import Message, SelectMessageQueueByHash, SendResult
-from rmq_core.client.transaction_producer import TransactionSendResult
+from rmq_core.client import TransactionSendResult
 from rmq_integrations import signals
 from rmq_integrations.spring.converters import MessageConverter, default_converter
 from rmq_integrations.spring.messaging import (

@@ -21,13 +21,13 @@ from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from rmq_core import Message, MessageExt
-from rmq_core.client import ProducerConfig
-from rmq_core.client.sync import Producer, run_sync
-from rmq_core.client.transaction_producer import (
+from rmq_core.client import (
     LocalTransactionState,
+    ProducerConfig,
     TransactionProducer,
     TransactionSendResult,
 )
+from rmq_core.client.sync import Producer, run_sync
 from rmq_integrations.spring.errors import ListenerDeclarationError
 
 __all__ = [
@@ -120,7 +120,7 @@ class TransactionListenerAdapter:
 
 class BlockingTransactionProducer(Producer):
     """The blocking :class:`~rmq_core.client.sync.Producer` over a
-    :class:`~rmq_core.client.transaction_producer.TransactionProducer`: every plain send of
+    :class:`~rmq_core.client.TransactionProducer`: every plain send of
     the facade plus :meth:`send_message_in_transaction`. Without a listener it is an ordinary
     producer (broker checks for its group are answered UNKNOWN)."""
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from rmq_core import ClientError, Message, MessageExt, SendStatus
-from rmq_core.client.transaction_producer import LocalTransactionState
+from rmq_core.client import LocalTransactionState
 from rmq_integrations import signals
 from rmq_integrations.spring import (
     ConsumeMode,

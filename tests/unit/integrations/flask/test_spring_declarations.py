@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rmq_core import ConsumeFromWhere, MessageExt, MessageModel
-from rmq_core.client.message_selector import MessageSelector
+from rmq_core.client import MessageSelector
 from rmq_integrations.spring import (
     ConsumeMode,
     ListenerContainer,
