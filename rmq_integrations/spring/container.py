@@ -34,7 +34,7 @@ from types import ModuleType
 from typing import Any
 
 from rmq_core import ConsumeOrderlyStatus, ConsumeStatus, MessageExt
-from rmq_core.client.sync import PushConsumer
+from rmq_core.client.sync import PushConsumer, run_sync
 from rmq_integrations import signals
 from rmq_integrations.spring.annotations import ListenerSpec, listener_specs
 from rmq_integrations.spring.converters import MessageConverter, default_converter
@@ -46,6 +46,7 @@ __all__ = ["ListenerContainer", "RegisteredListener", "unique_instance_name"]
 log = logging.getLogger(__name__)
 
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0  # s each consumer gets to finish in-flight handlers
+SHUTDOWN_MARGIN = 10.0  # s on top of that for committing offsets and leaving the group
 _INSTANCE_SEQ = itertools.count(1)
 
 ContextFactory = Callable[[], AbstractContextManager[Any]]
@@ -244,7 +245,11 @@ class ListenerContainer:
         if consumer is None:
             return
         try:
-            consumer.shutdown()
+            # the blocking facade's shutdown() has no timeout; give ours to the async consumer
+            run_sync(
+                consumer.async_consumer.shutdown(self.shutdown_timeout),
+                self.shutdown_timeout + SHUTDOWN_MARGIN,
+            )
         except Exception:
             log.exception("listener %s: consumer shutdown failed", listener.name)
         spec = listener.spec
