@@ -5,7 +5,7 @@
   and offset. ``--json`` parses BODY as JSON (so the JSON converter sends it).
 - ``flask rocketmq consume [--group G]... [--duration S]``: start the app's listeners (or
   those of the given groups) and consume until SIGTERM/SIGINT (or ``--duration`` seconds),
-  then stop cleanly (in-flight handlers finish, offsets are committed) and exit 0.
+  then stop cleanly (in-flight handlers finish, consumed offsets are committed) and exit 0.
 - ``flask rocketmq topics [--no-cluster]``: the topics the app listens to (group, selector,
   handler) and the topics the NameServer knows.
 

@@ -3,8 +3,9 @@
 ``register(obj)`` takes a function or class marked with ``@rocketmq_message_listener`` (or an
 instance of such a class), ``scan(module)`` every marked object of a module; ``start()``
 starts a :class:`rmq_core.client.sync.PushConsumer` per listener and ``stop()`` shuts them
-down (in-flight handlers finish, offsets are committed). A listener registered while the
-container runs starts at once.
+down (in-flight handlers finish within ``shutdown_timeout``, consumed offsets are committed;
+delivery is at-least-once, so a message in flight at the stop may be delivered again). A
+listener registered while the container runs starts at once.
 
 Each delivered message (the broker has already applied the tag or SQL92 selector) goes
 through ``message_received``
