@@ -247,3 +247,59 @@ def test_start_with_an_unknown_group_is_refused() -> None:
     with pytest.raises(ListenerDeclarationError, match="no listener is registered"):
         container.start(["missing"])
     assert not container.running
+
+
+def test_transaction_states_map_to_the_client() -> None:
+    from rmq_core.client import LocalTransactionState
+    from rmq_integrations.spring import RocketMQLocalTransactionState as State
+    from rmq_integrations.spring.transaction import to_client_state
+
+    assert to_client_state(State.COMMIT) is LocalTransactionState.COMMIT_MESSAGE
+    assert to_client_state(State.ROLLBACK) is LocalTransactionState.ROLLBACK_MESSAGE
+    assert to_client_state(State.UNKNOWN) is LocalTransactionState.UNKNOW
+    assert to_client_state("COMMIT") is LocalTransactionState.COMMIT_MESSAGE
+    assert to_client_state("ROLLBACK_MESSAGE") is LocalTransactionState.ROLLBACK_MESSAGE
+    assert to_client_state(LocalTransactionState.COMMIT_MESSAGE) is (
+        LocalTransactionState.COMMIT_MESSAGE
+    )
+    for unclear in (None, "maybe", 1, True):
+        assert to_client_state(unclear) is LocalTransactionState.UNKNOW
+
+
+def test_transaction_listener_declarations() -> None:
+    from rmq_integrations.spring import rocketmq_transaction_listener
+    from rmq_integrations.spring.transaction import TransactionListenerAdapter
+
+    with pytest.raises(ListenerDeclarationError, match="lacks check_local_transaction"):
+
+        @rocketmq_transaction_listener
+        class HalfDone:
+            def execute_local_transaction(self, msg: Any, arg: Any) -> str:
+                return "COMMIT"
+
+    with pytest.raises(ListenerDeclarationError, match="decorates a class"):
+        rocketmq_transaction_listener()(lambda: None)
+
+    @rocketmq_transaction_listener()
+    class Ok:
+        def execute_local_transaction(self, msg: Any, arg: Any) -> str:
+            return "COMMIT" if arg else "ROLLBACK"
+
+        def check_local_transaction(self, msg: Any) -> None:
+            return None
+
+    entered: list[str] = []
+
+    class Context:
+        def __enter__(self) -> None:
+            entered.append("in")
+
+        def __exit__(self, *exc: object) -> None:
+            entered.append("out")
+
+    adapter = TransactionListenerAdapter(Ok, Context)
+    assert adapter.execute_local_transaction(None, True).value == "COMMIT_MESSAGE"  # type: ignore[arg-type]
+    assert adapter.check_local_transaction(None).value == "UNKNOW"  # type: ignore[arg-type]
+    assert entered == ["in", "out", "in", "out"]
+    with pytest.raises(ListenerDeclarationError, match="lacks"):
+        TransactionListenerAdapter(object(), Context)
