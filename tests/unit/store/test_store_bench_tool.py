@@ -25,6 +25,7 @@ def test_bench_store_tiny_run_reports_every_phase(
         "page-cache write",
         "write+fdatasync per record",
         "store ASYNC_FLUSH, 1 writer",
+        "store ASYNC_FLUSH, append only",
         "store SYNC_FLUSH, 1 writers",
         "store SYNC_FLUSH, 4 writers",
     ]
