@@ -31,7 +31,6 @@ from rmq_core.client import MessageQueue
 from rmq_core.client.message_selector import MessageSelector
 from rmq_core.client.sync import run_sync
 from rmq_core.errors import TopicNotExistError
-
 from rmq_spark.queue_client import QueueClient
 
 __all__ = ["CommitLog", "CommitRecord"]

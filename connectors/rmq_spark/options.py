@@ -25,7 +25,6 @@ from typing import Any
 
 from rmq_core.client.message_selector import MessageSelector
 from rmq_core.errors import FilterError
-
 from rmq_spark.errors import RocketMQOptionError
 
 __all__ = [

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from pyspark.sql.datasource import InputPartition
-from rmq_core.client import MessageQueue
 
+from rmq_core.client import MessageQueue
 from rmq_spark.errors import RocketMQOptionError
 from rmq_spark.options import EARLIEST, LATEST, OffsetSpec, parse_queue_key, queue_key
 from rmq_spark.queue_client import QueueClient
@@ -33,7 +33,9 @@ OffsetsJson = dict[str, dict[str, int]]
 class QueueRange(InputPartition):  # type: ignore[misc]
     """One input partition: messages ``[start, end)`` of one queue (pickled to a worker)."""
 
-    def __init__(self, topic: str, broker: str, queue_id: int, partition: int, start: int, end: int):
+    def __init__(
+        self, topic: str, broker: str, queue_id: int, partition: int, start: int, end: int
+    ):
         super().__init__((topic, broker, queue_id, start, end))
         self.topic = topic
         self.broker = broker
@@ -124,9 +126,7 @@ def resolve(
             continue
         wanted = spec.offsets.get(mq.topic, {}).get(queue_key(mq.broker_name, mq.queue_id))
         if wanted is None:
-            wanted = EARLIEST if (spec.kind if spec.kind != "json" else spec.default) == (
-                "earliest"
-            ) else LATEST
+            wanted = EARLIEST if spec.default == "earliest" else LATEST
         if wanted == EARLIEST:
             result[mq] = client.min_offset(mq)
         elif wanted == LATEST:
@@ -180,9 +180,7 @@ def share_limit(
         return dict(latest)
     shares = {mq: available[mq] * max_messages // total for mq in available}
     leftover = max_messages - sum(shares.values())
-    by_remainder = sorted(
-        available, key=lambda mq: (-(available[mq] * max_messages % total), mq)
-    )
+    by_remainder = sorted(available, key=lambda mq: (-(available[mq] * max_messages % total), mq))
     for mq in by_remainder:
         if leftover <= 0:
             break

@@ -29,7 +29,6 @@ from rmq_core.client.message_selector import MessageSelector
 from rmq_core.client.route import TopicRouteData, subscribe_queues
 from rmq_core.client.sync import run_sync
 from rmq_core.errors import RemotingError, RocketMQError, TopicNotExistError
-
 from rmq_spark.errors import RocketMQOptionError
 
 __all__ = ["DataLossError", "QueueClient", "queue_client"]

@@ -44,9 +44,9 @@ from pyspark.sql.types import (
     StructType,
     TimestampType,
 )
+
 from rmq_core.client import Message, MessageExt
 from rmq_core.common.message import MessageConst
-
 from rmq_spark.errors import RocketMQOptionError
 
 __all__ = ["READ_SCHEMA", "WRITE_COLUMNS", "check_write_schema", "message_row", "row_message"]
@@ -126,7 +126,8 @@ def check_write_schema(schema: StructType) -> None:
                 name, f"column '{name}' must be {wanted}, not {data_type.simpleString()}"
             )
         if isinstance(data_type, MapType) and not (
-            isinstance(data_type.keyType, StringType) and isinstance(data_type.valueType, StringType)
+            isinstance(data_type.keyType, StringType)
+            and isinstance(data_type.valueType, StringType)
         ):
             raise RocketMQOptionError(name, "column 'properties' must be map<string,string>")
 

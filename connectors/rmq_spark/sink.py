@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.sql.datasource import WriterCommitMessage
+
 from rmq_core.client import Message, MessageQueue, SendStatus
 from rmq_core.client.sync import run_sync
 from rmq_core.client.transaction_producer import (
@@ -49,7 +50,6 @@ from rmq_core.errors import BrokerError, RocketMQError
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
 from rmq_core.remoting.headers import EndTransactionRequestHeader
-
 from rmq_spark.commit_log import CommitLog, CommitRecord
 from rmq_spark.options import WriteOptions
 from rmq_spark.queue_client import queue_client
@@ -247,7 +247,9 @@ async def _send_halves(producer: TransactionProducer, msgs: Sequence[Message]) -
 
 
 def _rollback_later(producer: TransactionProducer, handles: list[HalfHandle]) -> None:
-    task = asyncio.ensure_future(_end_all(producer, handles, LocalTransactionState.ROLLBACK_MESSAGE))
+    task = asyncio.ensure_future(
+        _end_all(producer, handles, LocalTransactionState.ROLLBACK_MESSAGE)
+    )
     task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
@@ -259,8 +261,9 @@ def _rollback_quietly(options: WriteOptions, handles: list[HalfHandle]) -> None:
         end = _end_all(producer, handles, LocalTransactionState.ROLLBACK_MESSAGE)
         run_sync(end, options.request_timeout + CALL_MARGIN)
     except (RocketMQError, TimeoutError, OSError) as exc:
-        log.warning("rolling back %d half messages failed (the broker will check): %s",
-                    len(handles), exc)
+        log.warning(
+            "rolling back %d half messages failed (the broker will check): %s", len(handles), exc
+        )
 
 
 # --- END_TRANSACTION ------------------------------------------------------------------------
@@ -365,4 +368,3 @@ class SinkCommitter:
         producer = sink_producer(self.options)
         end = _end_all(producer, handles, LocalTransactionState.ROLLBACK_MESSAGE)
         run_sync(end, self._wait(len(handles)))
-

@@ -30,8 +30,8 @@ from pyspark.sql.streaming.datasource import (
     ReadMaxRows,
     SupportsTriggerAvailableNow,
 )
-from rmq_core.client import MessageQueue
 
+from rmq_core.client import MessageQueue
 from rmq_spark.options import ReadOptions
 from rmq_spark.planning import (
     OffsetsJson,
@@ -132,7 +132,9 @@ class RocketMQStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             try:
                 client.commit_offset(options.group, mq, offset)
             except Exception as exc:  # progress reporting only: never fail the query for it
-                log.warning("committing %s=%d for group %s failed: %s", mq, offset, options.group, exc)
+                log.warning(
+                    "committing %s=%d for group %s failed: %s", mq, offset, options.group, exc
+                )
 
     def stop(self) -> None:
         self._target = None

@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -16,13 +17,13 @@ from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
+from rmq_spark import register
+from rmq_spark.queue_client import queue_client
 
 from rmq_core.admin.sync import AdminClient
 from rmq_core.client import Message, MessageExt, MessageQueue
 from rmq_core.client.message_selector import MessageSelector
 from rmq_core.client.sync import Producer
-from rmq_spark import register
-from rmq_spark.queue_client import queue_client
 from tests.support.cluster import Cluster, start_cluster, stop_cluster
 
 STARTUP_TIMEOUT = 30.0  # s
@@ -148,6 +149,24 @@ def read_topic(namesrv: str, topic: str) -> list[MessageExt]:
             )
         )
     return messages
+
+
+def settled_topic(
+    namesrv: str, topic: str, expected: int, timeout: float = 20.0
+) -> list[MessageExt]:
+    """The messages of ``topic`` once at least ``expected`` are visible (committed messages
+    reach the consume queues asynchronously), read again after a pause so that duplicates
+    arriving late would be counted too."""
+    deadline = time.monotonic() + timeout
+    while len(read_topic(namesrv, topic)) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    return read_topic(namesrv, topic)
+
+
+def broker_name(namesrv: str, topic: str) -> str:
+    """The name of the (single) broker hosting ``topic``."""
+    return queue_client(namesrv, 3.0).queues(topic)[0].broker_name
 
 
 def bodies(messages: list[MessageExt]) -> list[str]:
