@@ -345,3 +345,29 @@ def test_producer_callbacks_and_metrics(backend: Backend) -> None:
         assert isinstance(producer.metrics(), dict)
     with backend.producer(acks=0) as producer:
         assert producer.send(topic, b"fire-and-forget").get(timeout=10).offset == -1
+
+
+def test_admin_topics_and_groups(backend: Backend) -> None:
+    topic = unique("administered")
+    group = unique("audited")
+    admin = backend.admin()
+    result = admin.create_topics([backend.admin_module.NewTopic(topic, 3, 1)])
+    assert result is not None
+    assert topic in admin.list_topics()
+    (described,) = admin.describe_topics([topic])
+    assert described["name"] == topic
+    assert sorted(p["partition_index"] for p in described["partitions"]) == [0, 1, 2]
+    assert admin.describe_cluster()["brokers"]
+
+    tp = backend.module.TopicPartition(topic, 1)
+    consumer = backend.consumer(group_id=group, enable_auto_commit=False)
+    consumer.assign([tp])
+    consumer.commit({tp: backend.module.OffsetAndMetadata(0, "", -1)})
+    consumer.close()
+    assert group in {g["group_id"] for g in admin.list_groups()}
+    offsets = admin.list_group_offsets({group: None})[group]
+    assert {t: om.offset for t, om in offsets.items()} == {tp: 0}
+
+    admin.delete_topics([topic])
+    wait_for(lambda: topic not in admin.list_topics(), 10, f"{topic} to disappear")
+    admin.close()
