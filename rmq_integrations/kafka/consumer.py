@@ -418,7 +418,7 @@ class KafkaConsumer:
         count = 0
         msgs = await lite.poll(wait)
         while msgs:
-            tp = await self._partition_of(msgs[0].topic, msgs[0].broker_name, msgs[0].queue_id)
+            tp = await self._partition_of_message(lite, msgs[0])
             if tp is not None:
                 batches.append((tp, msgs))
             count += len(msgs)
@@ -429,13 +429,33 @@ class KafkaConsumer:
         if self._group_subscribe_mode():
             owned = []
             for mq in lite.assignment():
-                tp = await self._partition_of(mq.topic, mq.broker_name, mq.queue_id)
+                tp = await self._partition_of(mq)
                 if tp is not None:
                     owned.append(tp)
         return owned, batches
 
-    async def _partition_of(self, topic: str, broker: str, queue_id: int) -> TopicPartition | None:
-        mq = MessageQueue(topic, broker, queue_id)
+    async def _partition_of_message(
+        self, lite: LitePullConsumer, msg: MessageExt
+    ) -> TopicPartition | None:
+        """The partition ``msg`` came from: the owned queue of its topic and queue id, told
+        apart by the storing broker's address when several brokers have that queue id."""
+        owned = [
+            m for m in lite.assignment() if m.topic == msg.topic and m.queue_id == msg.queue_id
+        ]
+        if len(owned) > 1:
+            route = await self._cluster.route(msg.topic)
+            hosts = {
+                b.broker_name
+                for b in route.broker_datas
+                if msg.store_host in b.broker_addrs.values()
+            }
+            owned = [m for m in owned if m.broker_name in hosts]
+        if len(owned) != 1:
+            log.warning("cannot tell which queue message %s of %s came from", msg.msg_id, msg.topic)
+            return None
+        return await self._partition_of(owned[0])
+
+    async def _partition_of(self, mq: MessageQueue) -> TopicPartition | None:
         tp = self._tp_of.get(mq)
         if tp is None:
             try:
@@ -761,7 +781,7 @@ class KafkaConsumer:
         plain: dict[TopicPartition, int] = {}
         for raw_tp, value in offsets.items():
             tp = _check_tp(raw_tp)
-            offset = value.offset if isinstance(value, tuple) else value
+            offset = getattr(value, "offset", value)  # OffsetAndMetadata or a plain int
             if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
                 raise ValueError(f"offset to commit for {tp} must be an int >= 0, not {offset!r}")
             if self._group_subscribe_mode() and tp not in self._assigned:

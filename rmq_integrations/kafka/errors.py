@@ -16,35 +16,166 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = [  # the broker errors are added below, from the table
+__all__ = [
     "AuthorizationError",
+    "BrokerIdNotRegisteredError",
+    "BrokerNotAvailableError",
     "BrokerResponseError",
     "Cancelled",
+    "ClusterAuthorizationFailedError",
     "CommitFailedError",
+    "ConcurrentTransactionsError",
+    "CoordinatorLoadInProgressError",
+    "CoordinatorNotAvailableError",
     "CorrelationIdError",
+    "CorruptRecordError",
+    "CorruptRecordException",
+    "DelegationTokenAuthDisabledError",
+    "DelegationTokenAuthorizationFailedError",
+    "DelegationTokenExpiredError",
+    "DelegationTokenNotFoundError",
+    "DelegationTokenOwnerMismatchError",
+    "DelegationTokenRequestNotAllowedError",
+    "DuplicateBrokerRegistrationError",
+    "DuplicateResourceError",
+    "DuplicateSequenceNumberError",
+    "DuplicateVoterError",
+    "ElectionNotNeededError",
+    "EligibleLeadersNotAvailableError",
+    "FeatureUpdateFailedError",
+    "FencedInstanceIdError",
+    "FencedLeaderEpochError",
+    "FencedMemberEpochError",
+    "FencedStateEpochError",
+    "FetchSessionIdNotFoundError",
+    "FetchSessionTopicIdError",
+    "GroupAuthorizationFailedError",
+    "GroupIdNotFoundError",
+    "GroupMaxSizeReachedError",
+    "GroupSubscribedToTopicError",
     "IllegalArgumentError",
+    "IllegalGenerationError",
+    "IllegalSaslStateError",
     "IllegalStateError",
+    "IncompatibleBrokerVersion",
+    "InconsistentClusterIdError",
+    "InconsistentGroupProtocolError",
+    "InconsistentTopicIdError",
+    "InconsistentVoterSetError",
+    "IneligibleReplicaError",
+    "InvalidCommitOffsetSizeError",
+    "InvalidConfigurationError",
+    "InvalidFetchRequestError",
+    "InvalidFetchSessionEpochError",
+    "InvalidGroupIdError",
     "InvalidMetadataError",
+    "InvalidPartitionsError",
+    "InvalidPrincipalTypeError",
+    "InvalidProducerEpochError",
+    "InvalidProducerIdMappingError",
     "InvalidReceiveError",
+    "InvalidRecordError",
+    "InvalidRecordStateError",
+    "InvalidRegistrationError",
+    "InvalidReplicationAssignmentError",
+    "InvalidReplicationFactorError",
+    "InvalidRequestError",
+    "InvalidRequiredAcksError",
+    "InvalidSessionTimeoutError",
+    "InvalidShareSessionEpochError",
+    "InvalidTimestampError",
+    "InvalidTopicError",
+    "InvalidTransactionTimeoutError",
+    "InvalidTxnStateError",
+    "InvalidUpdateVersionError",
+    "InvalidVoterKeyError",
     "KafkaConfigurationError",
     "KafkaConnectionError",
     "KafkaError",
     "KafkaProtocolError",
+    "KafkaStorageError",
     "KafkaTimeoutError",
     "KafkaUnavailableError",
+    "LeaderNotAvailableError",
+    "ListenerNotFoundError",
+    "LogDirNotFoundError",
     "LogTruncationError",
+    "MemberIdRequiredError",
+    "MessageSizeTooLargeError",
     "MetadataEmptyBrokerList",
+    "MismatchedEndpointTypeError",
+    "NetworkExceptionError",
+    "NewLeaderElectedError",
     "NoBrokersAvailable",
+    "NoError",
     "NoOffsetForPartitionError",
+    "NoReassignmentInProgressError",
     "NodeNotReadyError",
+    "NonEmptyGroupError",
+    "NotControllerError",
+    "NotCoordinatorError",
+    "NotEnoughReplicasAfterAppendError",
+    "NotEnoughReplicasError",
+    "NotLeaderForPartitionError",
+    "OffsetMetadataTooLargeError",
+    "OffsetMovedToTieredStorageError",
+    "OffsetNotAvailableError",
+    "OffsetOutOfRangeError",
+    "OperationNotAttemptedError",
+    "OutOfOrderSequenceNumberError",
+    "PolicyViolationError",
+    "PositionOutOfRangeError",
+    "PreferredLeaderNotAvailableError",
+    "PrincipalDeserializationFailureError",
+    "ProducerFencedError",
     "QuotaViolationError",
+    "ReassignmentInProgressError",
+    "RebalanceInProgressError",
+    "RecordListTooLargeError",
+    "ReplicaNotAvailableError",
+    "RequestTimedOutError",
+    "ResourceNotFoundError",
     "RetriableError",
+    "SaslAuthenticationFailedError",
+    "SecurityDisabledError",
+    "ShareSessionNotFoundError",
+    "SnapshotNotFoundError",
+    "StaleBrokerEpochError",
+    "StaleControllerEpochError",
+    "StaleMemberEpochError",
     "StaleMetadata",
+    "TelemetryTooLargeError",
+    "ThrottlingQuotaExceededError",
     "TooManyInFlightRequests",
+    "TopicAlreadyExistsError",
+    "TopicAuthorizationFailedError",
+    "TopicDeletionDisabledError",
+    "TransactionAbortableError",
     "TransactionAbortedError",
+    "TransactionCoordinatorFencedError",
+    "TransactionalIdAuthorizationFailedError",
+    "TransactionalIdNotFoundError",
+    "UnacceptableCredentialError",
     "UnknownBrokerIdError",
+    "UnknownControllerIdError",
+    "UnknownError",
+    "UnknownLeaderEpochError",
+    "UnknownMemberIdError",
+    "UnknownProducerIdError",
+    "UnknownSubscriptionIdError",
+    "UnknownTopicIdError",
+    "UnknownTopicOrPartitionError",
     "UnrecognizedBrokerVersion",
+    "UnreleasedInstanceIdError",
+    "UnstableOffsetCommitError",
+    "UnsupportedAssignorError",
     "UnsupportedCodecError",
+    "UnsupportedCompressionTypeError",
+    "UnsupportedEndpointTypeError",
+    "UnsupportedForMessageFormatError",
+    "UnsupportedSaslMechanismError",
+    "UnsupportedVersionError",
+    "VoterNotFoundError",
     "for_code",
 ]
 
@@ -192,170 +323,795 @@ class AuthorizationError(BrokerResponseError):
     pass
 
 
-# (class name, errno, protocol name, kind): kind "" = plain, "R" = retriable,
-# "M" = retriable and invalidates metadata, "A" = authorization. Kafka protocol error codes.
-_BROKER_ERRORS: tuple[tuple[str, int, str, str], ...] = (
-    ("UnknownError", -1, "UNKNOWN", ""),
-    ("NoError", 0, "NO_ERROR", ""),
-    ("OffsetOutOfRangeError", 1, "OFFSET_OUT_OF_RANGE", ""),
-    ("CorruptRecordError", 2, "CORRUPT_MESSAGE", ""),
-    ("UnknownTopicOrPartitionError", 3, "UNKNOWN_TOPIC_OR_PARTITION", "M"),
-    ("InvalidFetchRequestError", 4, "INVALID_FETCH_SIZE", ""),
-    ("LeaderNotAvailableError", 5, "LEADER_NOT_AVAILABLE", "M"),
-    ("NotLeaderForPartitionError", 6, "NOT_LEADER_FOR_PARTITION", "M"),
-    ("RequestTimedOutError", 7, "REQUEST_TIMED_OUT", "R"),
-    ("BrokerNotAvailableError", 8, "BROKER_NOT_AVAILABLE", ""),
-    ("ReplicaNotAvailableError", 9, "REPLICA_NOT_AVAILABLE", "M"),
-    ("MessageSizeTooLargeError", 10, "MESSAGE_SIZE_TOO_LARGE", ""),
-    ("StaleControllerEpochError", 11, "STALE_CONTROLLER_EPOCH", ""),
-    ("OffsetMetadataTooLargeError", 12, "OFFSET_METADATA_TOO_LARGE", ""),
-    ("NetworkExceptionError", 13, "NETWORK_EXCEPTION", "M"),
-    ("CoordinatorLoadInProgressError", 14, "COORDINATOR_LOAD_IN_PROGRESS", "R"),
-    ("CoordinatorNotAvailableError", 15, "COORDINATOR_NOT_AVAILABLE", "R"),
-    ("NotCoordinatorError", 16, "NOT_COORDINATOR", "R"),
-    ("InvalidTopicError", 17, "INVALID_TOPIC", ""),
-    ("RecordListTooLargeError", 18, "RECORD_LIST_TOO_LARGE", ""),
-    ("NotEnoughReplicasError", 19, "NOT_ENOUGH_REPLICAS", "R"),
-    ("NotEnoughReplicasAfterAppendError", 20, "NOT_ENOUGH_REPLICAS_AFTER_APPEND", "R"),
-    ("InvalidRequiredAcksError", 21, "INVALID_REQUIRED_ACKS", ""),
-    ("IllegalGenerationError", 22, "ILLEGAL_GENERATION", ""),
-    ("InconsistentGroupProtocolError", 23, "INCONSISTENT_GROUP_PROTOCOL", ""),
-    ("InvalidGroupIdError", 24, "INVALID_GROUP_ID", ""),
-    ("UnknownMemberIdError", 25, "UNKNOWN_MEMBER_ID", ""),
-    ("InvalidSessionTimeoutError", 26, "INVALID_SESSION_TIMEOUT", ""),
-    ("RebalanceInProgressError", 27, "REBALANCE_IN_PROGRESS", ""),
-    ("InvalidCommitOffsetSizeError", 28, "INVALID_COMMIT_OFFSET_SIZE", ""),
-    ("TopicAuthorizationFailedError", 29, "TOPIC_AUTHORIZATION_FAILED", "A"),
-    ("GroupAuthorizationFailedError", 30, "GROUP_AUTHORIZATION_FAILED", "A"),
-    ("ClusterAuthorizationFailedError", 31, "CLUSTER_AUTHORIZATION_FAILED", "A"),
-    ("InvalidTimestampError", 32, "INVALID_TIMESTAMP", ""),
-    ("UnsupportedSaslMechanismError", 33, "UNSUPPORTED_SASL_MECHANISM", ""),
-    ("IllegalSaslStateError", 34, "ILLEGAL_SASL_STATE", ""),
-    ("UnsupportedVersionError", 35, "UNSUPPORTED_VERSION", ""),
-    ("TopicAlreadyExistsError", 36, "TOPIC_ALREADY_EXISTS", ""),
-    ("InvalidPartitionsError", 37, "INVALID_PARTITIONS", ""),
-    ("InvalidReplicationFactorError", 38, "INVALID_REPLICATION_FACTOR", ""),
-    ("InvalidReplicationAssignmentError", 39, "INVALID_REPLICATION_ASSIGNMENT", ""),
-    ("InvalidConfigurationError", 40, "INVALID_CONFIG", ""),
-    ("NotControllerError", 41, "NOT_CONTROLLER", "R"),
-    ("InvalidRequestError", 42, "INVALID_REQUEST", ""),
-    ("UnsupportedForMessageFormatError", 43, "UNSUPPORTED_FOR_MESSAGE_FORMAT", ""),
-    ("PolicyViolationError", 44, "POLICY_VIOLATION", ""),
-    ("OutOfOrderSequenceNumberError", 45, "OUT_OF_ORDER_SEQUENCE_NUMBER", ""),
-    ("DuplicateSequenceNumberError", 46, "DUPLICATE_SEQUENCE_NUMBER", ""),
-    ("InvalidProducerEpochError", 47, "INVALID_PRODUCER_EPOCH", ""),
-    ("InvalidTxnStateError", 48, "INVALID_TXN_STATE", ""),
-    ("InvalidProducerIdMappingError", 49, "INVALID_PRODUCER_ID_MAPPING", ""),
-    ("InvalidTransactionTimeoutError", 50, "INVALID_TRANSACTION_TIMEOUT", ""),
-    ("ConcurrentTransactionsError", 51, "CONCURRENT_TRANSACTIONS", "R"),
-    ("TransactionCoordinatorFencedError", 52, "TRANSACTION_COORDINATOR_FENCED", ""),
-    ("TransactionalIdAuthorizationFailedError", 53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", "A"),
-    ("SecurityDisabledError", 54, "SECURITY_DISABLED", ""),
-    ("OperationNotAttemptedError", 55, "OPERATION_NOT_ATTEMPTED", ""),
-    ("KafkaStorageError", 56, "KAFKA_STORAGE_ERROR", "M"),
-    ("LogDirNotFoundError", 57, "LOG_DIR_NOT_FOUND", ""),
-    ("SaslAuthenticationFailedError", 58, "SASL_AUTHENTICATION_FAILED", ""),
-    ("UnknownProducerIdError", 59, "UNKNOWN_PRODUCER_ID", ""),
-    ("ReassignmentInProgressError", 60, "REASSIGNMENT_IN_PROGRESS", ""),
-    ("DelegationTokenAuthDisabledError", 61, "DELEGATION_TOKEN_AUTH_DISABLED", ""),
-    ("DelegationTokenNotFoundError", 62, "DELEGATION_TOKEN_NOT_FOUND", ""),
-    ("DelegationTokenOwnerMismatchError", 63, "DELEGATION_TOKEN_OWNER_MISMATCH", ""),
-    ("DelegationTokenRequestNotAllowedError", 64, "DELEGATION_TOKEN_REQUEST_NOT_ALLOWED", ""),
-    ("DelegationTokenAuthorizationFailedError", 65, "DELEGATION_TOKEN_AUTHORIZATION_FAILED", "A"),
-    ("DelegationTokenExpiredError", 66, "DELEGATION_TOKEN_EXPIRED", ""),
-    ("InvalidPrincipalTypeError", 67, "INVALID_PRINCIPAL_TYPE", ""),
-    ("NonEmptyGroupError", 68, "NON_EMPTY_GROUP", ""),
-    ("GroupIdNotFoundError", 69, "GROUP_ID_NOT_FOUND", ""),
-    ("FetchSessionIdNotFoundError", 70, "FETCH_SESSION_ID_NOT_FOUND", "R"),
-    ("InvalidFetchSessionEpochError", 71, "INVALID_FETCH_SESSION_EPOCH", "R"),
-    ("ListenerNotFoundError", 72, "LISTENER_NOT_FOUND", "M"),
-    ("TopicDeletionDisabledError", 73, "TOPIC_DELETION_DISABLED", ""),
-    ("FencedLeaderEpochError", 74, "FENCED_LEADER_EPOCH", "M"),
-    ("UnknownLeaderEpochError", 75, "UNKNOWN_LEADER_EPOCH", "M"),
-    ("UnsupportedCompressionTypeError", 76, "UNSUPPORTED_COMPRESSION_TYPE", ""),
-    ("StaleBrokerEpochError", 77, "STALE_BROKER_EPOCH", ""),
-    ("OffsetNotAvailableError", 78, "OFFSET_NOT_AVAILABLE", "R"),
-    ("MemberIdRequiredError", 79, "MEMBER_ID_REQUIRED", ""),
-    ("PreferredLeaderNotAvailableError", 80, "PREFERRED_LEADER_NOT_AVAILABLE", "M"),
-    ("GroupMaxSizeReachedError", 81, "GROUP_MAX_SIZE_REACHED", ""),
-    ("FencedInstanceIdError", 82, "FENCED_INSTANCE_ID", ""),
-    ("EligibleLeadersNotAvailableError", 83, "ELIGIBLE_LEADERS_NOT_AVAILABLE", "M"),
-    ("ElectionNotNeededError", 84, "ELECTION_NOT_NEEDED", "M"),
-    ("NoReassignmentInProgressError", 85, "NO_REASSIGNMENT_IN_PROGRESS", ""),
-    ("GroupSubscribedToTopicError", 86, "GROUP_SUBSCRIBED_TO_TOPIC", ""),
-    ("InvalidRecordError", 87, "INVALID_RECORD", ""),
-    ("UnstableOffsetCommitError", 88, "UNSTABLE_OFFSET_COMMIT", "R"),
-    ("ThrottlingQuotaExceededError", 89, "THROTTLING_QUOTA_EXCEEDED", "R"),
-    ("ProducerFencedError", 90, "PRODUCER_FENCED", ""),
-    ("ResourceNotFoundError", 91, "RESOURCE_NOT_FOUND", ""),
-    ("DuplicateResourceError", 92, "DUPLICATE_RESOURCE", ""),
-    ("UnacceptableCredentialError", 93, "UNACCEPTABLE_CREDENTIAL", ""),
-    ("InconsistentVoterSetError", 94, "INCONSISTENT_VOTER_SET", ""),
-    ("InvalidUpdateVersionError", 95, "INVALID_UPDATE_VERSION", ""),
-    ("FeatureUpdateFailedError", 96, "FEATURE_UPDATE_FAILED", ""),
-    ("PrincipalDeserializationFailureError", 97, "PRINCIPAL_DESERIALIZATION_FAILURE", ""),
-    ("SnapshotNotFoundError", 98, "SNAPSHOT_NOT_FOUND", ""),
-    ("PositionOutOfRangeError", 99, "POSITION_OUT_OF_RANGE", ""),
-    ("UnknownTopicIdError", 100, "UNKNOWN_TOPIC_ID", "M"),
-    ("DuplicateBrokerRegistrationError", 101, "DUPLICATE_BROKER_REGISTRATION", ""),
-    ("BrokerIdNotRegisteredError", 102, "BROKER_ID_NOT_REGISTERED", ""),
-    ("InconsistentTopicIdError", 103, "INCONSISTENT_TOPIC_ID", "M"),
-    ("InconsistentClusterIdError", 104, "INCONSISTENT_CLUSTER_ID", ""),
-    ("TransactionalIdNotFoundError", 105, "TRANSACTIONAL_ID_NOT_FOUND", ""),
-    ("FetchSessionTopicIdError", 106, "FETCH_SESSION_TOPIC_ID_ERROR", "R"),
-    ("IneligibleReplicaError", 107, "INELIGIBLE_REPLICA", ""),
-    ("NewLeaderElectedError", 108, "NEW_LEADER_ELECTED", ""),
-    ("OffsetMovedToTieredStorageError", 109, "OFFSET_MOVED_TO_TIERED_STORAGE", ""),
-    ("FencedMemberEpochError", 110, "FENCED_MEMBER_EPOCH", ""),
-    ("UnreleasedInstanceIdError", 111, "UNRELEASED_INSTANCE_ID", ""),
-    ("UnsupportedAssignorError", 112, "UNSUPPORTED_ASSIGNOR", ""),
-    ("StaleMemberEpochError", 113, "STALE_MEMBER_EPOCH", ""),
-    ("MismatchedEndpointTypeError", 114, "MISMATCHED_ENDPOINT_TYPE", ""),
-    ("UnsupportedEndpointTypeError", 115, "UNSUPPORTED_ENDPOINT_TYPE", ""),
-    ("UnknownControllerIdError", 116, "UNKNOWN_CONTROLLER_ID", ""),
-    ("UnknownSubscriptionIdError", 117, "UNKNOWN_SUBSCRIPTION_ID", ""),
-    ("TelemetryTooLargeError", 118, "TELEMETRY_TOO_LARGE", ""),
-    ("InvalidRegistrationError", 119, "INVALID_REGISTRATION", ""),
-    ("TransactionAbortableError", 120, "TRANSACTION_ABORTABLE", ""),
-    ("InvalidRecordStateError", 121, "INVALID_RECORD_STATE", ""),
-    ("ShareSessionNotFoundError", 122, "SHARE_SESSION_NOT_FOUND", "R"),
-    ("InvalidShareSessionEpochError", 123, "INVALID_SHARE_SESSION_EPOCH", "R"),
-    ("FencedStateEpochError", 124, "FENCED_STATE_EPOCH", ""),
-    ("InvalidVoterKeyError", 125, "INVALID_VOTER_KEY", ""),
-    ("DuplicateVoterError", 126, "DUPLICATE_VOTER", ""),
-    ("VoterNotFoundError", 127, "VOTER_NOT_FOUND", ""),
-)
+# Broker errors: Kafka protocol error codes (errno) and names, as kafka-python defines them.
 
-_KIND_BASES: dict[str, tuple[type[KafkaError], ...]] = {
-    "": (BrokerResponseError,),
-    "R": (RetriableError, BrokerResponseError),
-    "M": (InvalidMetadataError, BrokerResponseError),
-    "A": (AuthorizationError,),
-}
+
+class UnknownError(BrokerResponseError):
+    errno = -1
+    message = "UNKNOWN"
+
+
+class NoError(BrokerResponseError):
+    errno = 0
+    message = "NO_ERROR"
+
+
+class OffsetOutOfRangeError(BrokerResponseError):
+    errno = 1
+    message = "OFFSET_OUT_OF_RANGE"
+
+
+class CorruptRecordError(BrokerResponseError):
+    errno = 2
+    message = "CORRUPT_MESSAGE"
+
+
+class UnknownTopicOrPartitionError(InvalidMetadataError, BrokerResponseError):
+    errno = 3
+    message = "UNKNOWN_TOPIC_OR_PARTITION"
+
+
+class InvalidFetchRequestError(BrokerResponseError):
+    errno = 4
+    message = "INVALID_FETCH_SIZE"
+
+
+class LeaderNotAvailableError(InvalidMetadataError, BrokerResponseError):
+    errno = 5
+    message = "LEADER_NOT_AVAILABLE"
+
+
+class NotLeaderForPartitionError(InvalidMetadataError, BrokerResponseError):
+    errno = 6
+    message = "NOT_LEADER_FOR_PARTITION"
+
+
+class RequestTimedOutError(RetriableError, BrokerResponseError):
+    errno = 7
+    message = "REQUEST_TIMED_OUT"
+
+
+class BrokerNotAvailableError(BrokerResponseError):
+    errno = 8
+    message = "BROKER_NOT_AVAILABLE"
+
+
+class ReplicaNotAvailableError(InvalidMetadataError, BrokerResponseError):
+    errno = 9
+    message = "REPLICA_NOT_AVAILABLE"
+
+
+class MessageSizeTooLargeError(BrokerResponseError):
+    errno = 10
+    message = "MESSAGE_SIZE_TOO_LARGE"
+
+
+class StaleControllerEpochError(BrokerResponseError):
+    errno = 11
+    message = "STALE_CONTROLLER_EPOCH"
+
+
+class OffsetMetadataTooLargeError(BrokerResponseError):
+    errno = 12
+    message = "OFFSET_METADATA_TOO_LARGE"
+
+
+class NetworkExceptionError(InvalidMetadataError, BrokerResponseError):
+    errno = 13
+    message = "NETWORK_EXCEPTION"
+
+
+class CoordinatorLoadInProgressError(RetriableError, BrokerResponseError):
+    errno = 14
+    message = "COORDINATOR_LOAD_IN_PROGRESS"
+
+
+class CoordinatorNotAvailableError(RetriableError, BrokerResponseError):
+    errno = 15
+    message = "COORDINATOR_NOT_AVAILABLE"
+
+
+class NotCoordinatorError(RetriableError, BrokerResponseError):
+    errno = 16
+    message = "NOT_COORDINATOR"
+
+
+class InvalidTopicError(BrokerResponseError):
+    errno = 17
+    message = "INVALID_TOPIC"
+
+
+class RecordListTooLargeError(BrokerResponseError):
+    errno = 18
+    message = "RECORD_LIST_TOO_LARGE"
+
+
+class NotEnoughReplicasError(RetriableError, BrokerResponseError):
+    errno = 19
+    message = "NOT_ENOUGH_REPLICAS"
+
+
+class NotEnoughReplicasAfterAppendError(RetriableError, BrokerResponseError):
+    errno = 20
+    message = "NOT_ENOUGH_REPLICAS_AFTER_APPEND"
+
+
+class InvalidRequiredAcksError(BrokerResponseError):
+    errno = 21
+    message = "INVALID_REQUIRED_ACKS"
+
+
+class IllegalGenerationError(BrokerResponseError):
+    errno = 22
+    message = "ILLEGAL_GENERATION"
+
+
+class InconsistentGroupProtocolError(BrokerResponseError):
+    errno = 23
+    message = "INCONSISTENT_GROUP_PROTOCOL"
+
+
+class InvalidGroupIdError(BrokerResponseError):
+    errno = 24
+    message = "INVALID_GROUP_ID"
+
+
+class UnknownMemberIdError(BrokerResponseError):
+    errno = 25
+    message = "UNKNOWN_MEMBER_ID"
+
+
+class InvalidSessionTimeoutError(BrokerResponseError):
+    errno = 26
+    message = "INVALID_SESSION_TIMEOUT"
+
+
+class RebalanceInProgressError(BrokerResponseError):
+    errno = 27
+    message = "REBALANCE_IN_PROGRESS"
+
+
+class InvalidCommitOffsetSizeError(BrokerResponseError):
+    errno = 28
+    message = "INVALID_COMMIT_OFFSET_SIZE"
+
+
+class TopicAuthorizationFailedError(AuthorizationError):
+    errno = 29
+    message = "TOPIC_AUTHORIZATION_FAILED"
+
+
+class GroupAuthorizationFailedError(AuthorizationError):
+    errno = 30
+    message = "GROUP_AUTHORIZATION_FAILED"
+
+
+class ClusterAuthorizationFailedError(AuthorizationError):
+    errno = 31
+    message = "CLUSTER_AUTHORIZATION_FAILED"
+
+
+class InvalidTimestampError(BrokerResponseError):
+    errno = 32
+    message = "INVALID_TIMESTAMP"
+
+
+class UnsupportedSaslMechanismError(BrokerResponseError):
+    errno = 33
+    message = "UNSUPPORTED_SASL_MECHANISM"
+
+
+class IllegalSaslStateError(BrokerResponseError):
+    errno = 34
+    message = "ILLEGAL_SASL_STATE"
+
+
+class UnsupportedVersionError(BrokerResponseError):
+    errno = 35
+    message = "UNSUPPORTED_VERSION"
+
+
+class TopicAlreadyExistsError(BrokerResponseError):
+    errno = 36
+    message = "TOPIC_ALREADY_EXISTS"
+
+
+class InvalidPartitionsError(BrokerResponseError):
+    errno = 37
+    message = "INVALID_PARTITIONS"
+
+
+class InvalidReplicationFactorError(BrokerResponseError):
+    errno = 38
+    message = "INVALID_REPLICATION_FACTOR"
+
+
+class InvalidReplicationAssignmentError(BrokerResponseError):
+    errno = 39
+    message = "INVALID_REPLICATION_ASSIGNMENT"
+
+
+class InvalidConfigurationError(BrokerResponseError):
+    errno = 40
+    message = "INVALID_CONFIG"
+
+
+class NotControllerError(RetriableError, BrokerResponseError):
+    errno = 41
+    message = "NOT_CONTROLLER"
+
+
+class InvalidRequestError(BrokerResponseError):
+    errno = 42
+    message = "INVALID_REQUEST"
+
+
+class UnsupportedForMessageFormatError(BrokerResponseError):
+    errno = 43
+    message = "UNSUPPORTED_FOR_MESSAGE_FORMAT"
+
+
+class PolicyViolationError(BrokerResponseError):
+    errno = 44
+    message = "POLICY_VIOLATION"
+
+
+class OutOfOrderSequenceNumberError(BrokerResponseError):
+    errno = 45
+    message = "OUT_OF_ORDER_SEQUENCE_NUMBER"
+
+
+class DuplicateSequenceNumberError(BrokerResponseError):
+    errno = 46
+    message = "DUPLICATE_SEQUENCE_NUMBER"
+
+
+class InvalidProducerEpochError(BrokerResponseError):
+    errno = 47
+    message = "INVALID_PRODUCER_EPOCH"
+
+
+class InvalidTxnStateError(BrokerResponseError):
+    errno = 48
+    message = "INVALID_TXN_STATE"
+
+
+class InvalidProducerIdMappingError(BrokerResponseError):
+    errno = 49
+    message = "INVALID_PRODUCER_ID_MAPPING"
+
+
+class InvalidTransactionTimeoutError(BrokerResponseError):
+    errno = 50
+    message = "INVALID_TRANSACTION_TIMEOUT"
+
+
+class ConcurrentTransactionsError(RetriableError, BrokerResponseError):
+    errno = 51
+    message = "CONCURRENT_TRANSACTIONS"
+
+
+class TransactionCoordinatorFencedError(BrokerResponseError):
+    errno = 52
+    message = "TRANSACTION_COORDINATOR_FENCED"
+
+
+class TransactionalIdAuthorizationFailedError(AuthorizationError):
+    errno = 53
+    message = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"
+
+
+class SecurityDisabledError(BrokerResponseError):
+    errno = 54
+    message = "SECURITY_DISABLED"
+
+
+class OperationNotAttemptedError(BrokerResponseError):
+    errno = 55
+    message = "OPERATION_NOT_ATTEMPTED"
+
+
+class KafkaStorageError(InvalidMetadataError, BrokerResponseError):
+    errno = 56
+    message = "KAFKA_STORAGE_ERROR"
+
+
+class LogDirNotFoundError(BrokerResponseError):
+    errno = 57
+    message = "LOG_DIR_NOT_FOUND"
+
+
+class SaslAuthenticationFailedError(BrokerResponseError):
+    errno = 58
+    message = "SASL_AUTHENTICATION_FAILED"
+
+
+class UnknownProducerIdError(BrokerResponseError):
+    errno = 59
+    message = "UNKNOWN_PRODUCER_ID"
+
+
+class ReassignmentInProgressError(BrokerResponseError):
+    errno = 60
+    message = "REASSIGNMENT_IN_PROGRESS"
+
+
+class DelegationTokenAuthDisabledError(BrokerResponseError):
+    errno = 61
+    message = "DELEGATION_TOKEN_AUTH_DISABLED"
+
+
+class DelegationTokenNotFoundError(BrokerResponseError):
+    errno = 62
+    message = "DELEGATION_TOKEN_NOT_FOUND"
+
+
+class DelegationTokenOwnerMismatchError(BrokerResponseError):
+    errno = 63
+    message = "DELEGATION_TOKEN_OWNER_MISMATCH"
+
+
+class DelegationTokenRequestNotAllowedError(BrokerResponseError):
+    errno = 64
+    message = "DELEGATION_TOKEN_REQUEST_NOT_ALLOWED"
+
+
+class DelegationTokenAuthorizationFailedError(AuthorizationError):
+    errno = 65
+    message = "DELEGATION_TOKEN_AUTHORIZATION_FAILED"
+
+
+class DelegationTokenExpiredError(BrokerResponseError):
+    errno = 66
+    message = "DELEGATION_TOKEN_EXPIRED"
+
+
+class InvalidPrincipalTypeError(BrokerResponseError):
+    errno = 67
+    message = "INVALID_PRINCIPAL_TYPE"
+
+
+class NonEmptyGroupError(BrokerResponseError):
+    errno = 68
+    message = "NON_EMPTY_GROUP"
+
+
+class GroupIdNotFoundError(BrokerResponseError):
+    errno = 69
+    message = "GROUP_ID_NOT_FOUND"
+
+
+class FetchSessionIdNotFoundError(RetriableError, BrokerResponseError):
+    errno = 70
+    message = "FETCH_SESSION_ID_NOT_FOUND"
+
+
+class InvalidFetchSessionEpochError(RetriableError, BrokerResponseError):
+    errno = 71
+    message = "INVALID_FETCH_SESSION_EPOCH"
+
+
+class ListenerNotFoundError(InvalidMetadataError, BrokerResponseError):
+    errno = 72
+    message = "LISTENER_NOT_FOUND"
+
+
+class TopicDeletionDisabledError(BrokerResponseError):
+    errno = 73
+    message = "TOPIC_DELETION_DISABLED"
+
+
+class FencedLeaderEpochError(InvalidMetadataError, BrokerResponseError):
+    errno = 74
+    message = "FENCED_LEADER_EPOCH"
+
+
+class UnknownLeaderEpochError(InvalidMetadataError, BrokerResponseError):
+    errno = 75
+    message = "UNKNOWN_LEADER_EPOCH"
+
+
+class UnsupportedCompressionTypeError(BrokerResponseError):
+    errno = 76
+    message = "UNSUPPORTED_COMPRESSION_TYPE"
+
+
+class StaleBrokerEpochError(BrokerResponseError):
+    errno = 77
+    message = "STALE_BROKER_EPOCH"
+
+
+class OffsetNotAvailableError(RetriableError, BrokerResponseError):
+    errno = 78
+    message = "OFFSET_NOT_AVAILABLE"
+
+
+class MemberIdRequiredError(BrokerResponseError):
+    errno = 79
+    message = "MEMBER_ID_REQUIRED"
+
+
+class PreferredLeaderNotAvailableError(InvalidMetadataError, BrokerResponseError):
+    errno = 80
+    message = "PREFERRED_LEADER_NOT_AVAILABLE"
+
+
+class GroupMaxSizeReachedError(BrokerResponseError):
+    errno = 81
+    message = "GROUP_MAX_SIZE_REACHED"
+
+
+class FencedInstanceIdError(BrokerResponseError):
+    errno = 82
+    message = "FENCED_INSTANCE_ID"
+
+
+class EligibleLeadersNotAvailableError(InvalidMetadataError, BrokerResponseError):
+    errno = 83
+    message = "ELIGIBLE_LEADERS_NOT_AVAILABLE"
+
+
+class ElectionNotNeededError(InvalidMetadataError, BrokerResponseError):
+    errno = 84
+    message = "ELECTION_NOT_NEEDED"
+
+
+class NoReassignmentInProgressError(BrokerResponseError):
+    errno = 85
+    message = "NO_REASSIGNMENT_IN_PROGRESS"
+
+
+class GroupSubscribedToTopicError(BrokerResponseError):
+    errno = 86
+    message = "GROUP_SUBSCRIBED_TO_TOPIC"
+
+
+class InvalidRecordError(BrokerResponseError):
+    errno = 87
+    message = "INVALID_RECORD"
+
+
+class UnstableOffsetCommitError(RetriableError, BrokerResponseError):
+    errno = 88
+    message = "UNSTABLE_OFFSET_COMMIT"
+
+
+class ThrottlingQuotaExceededError(RetriableError, BrokerResponseError):
+    errno = 89
+    message = "THROTTLING_QUOTA_EXCEEDED"
+
+
+class ProducerFencedError(BrokerResponseError):
+    errno = 90
+    message = "PRODUCER_FENCED"
+
+
+class ResourceNotFoundError(BrokerResponseError):
+    errno = 91
+    message = "RESOURCE_NOT_FOUND"
+
+
+class DuplicateResourceError(BrokerResponseError):
+    errno = 92
+    message = "DUPLICATE_RESOURCE"
+
+
+class UnacceptableCredentialError(BrokerResponseError):
+    errno = 93
+    message = "UNACCEPTABLE_CREDENTIAL"
+
+
+class InconsistentVoterSetError(BrokerResponseError):
+    errno = 94
+    message = "INCONSISTENT_VOTER_SET"
+
+
+class InvalidUpdateVersionError(BrokerResponseError):
+    errno = 95
+    message = "INVALID_UPDATE_VERSION"
+
+
+class FeatureUpdateFailedError(BrokerResponseError):
+    errno = 96
+    message = "FEATURE_UPDATE_FAILED"
+
+
+class PrincipalDeserializationFailureError(BrokerResponseError):
+    errno = 97
+    message = "PRINCIPAL_DESERIALIZATION_FAILURE"
+
+
+class SnapshotNotFoundError(BrokerResponseError):
+    errno = 98
+    message = "SNAPSHOT_NOT_FOUND"
+
+
+class PositionOutOfRangeError(BrokerResponseError):
+    errno = 99
+    message = "POSITION_OUT_OF_RANGE"
+
+
+class UnknownTopicIdError(InvalidMetadataError, BrokerResponseError):
+    errno = 100
+    message = "UNKNOWN_TOPIC_ID"
+
+
+class DuplicateBrokerRegistrationError(BrokerResponseError):
+    errno = 101
+    message = "DUPLICATE_BROKER_REGISTRATION"
+
+
+class BrokerIdNotRegisteredError(BrokerResponseError):
+    errno = 102
+    message = "BROKER_ID_NOT_REGISTERED"
+
+
+class InconsistentTopicIdError(InvalidMetadataError, BrokerResponseError):
+    errno = 103
+    message = "INCONSISTENT_TOPIC_ID"
+
+
+class InconsistentClusterIdError(BrokerResponseError):
+    errno = 104
+    message = "INCONSISTENT_CLUSTER_ID"
+
+
+class TransactionalIdNotFoundError(BrokerResponseError):
+    errno = 105
+    message = "TRANSACTIONAL_ID_NOT_FOUND"
+
+
+class FetchSessionTopicIdError(RetriableError, BrokerResponseError):
+    errno = 106
+    message = "FETCH_SESSION_TOPIC_ID_ERROR"
+
+
+class IneligibleReplicaError(BrokerResponseError):
+    errno = 107
+    message = "INELIGIBLE_REPLICA"
+
+
+class NewLeaderElectedError(BrokerResponseError):
+    errno = 108
+    message = "NEW_LEADER_ELECTED"
+
+
+class OffsetMovedToTieredStorageError(BrokerResponseError):
+    errno = 109
+    message = "OFFSET_MOVED_TO_TIERED_STORAGE"
+
+
+class FencedMemberEpochError(BrokerResponseError):
+    errno = 110
+    message = "FENCED_MEMBER_EPOCH"
+
+
+class UnreleasedInstanceIdError(BrokerResponseError):
+    errno = 111
+    message = "UNRELEASED_INSTANCE_ID"
+
+
+class UnsupportedAssignorError(BrokerResponseError):
+    errno = 112
+    message = "UNSUPPORTED_ASSIGNOR"
+
+
+class StaleMemberEpochError(BrokerResponseError):
+    errno = 113
+    message = "STALE_MEMBER_EPOCH"
+
+
+class MismatchedEndpointTypeError(BrokerResponseError):
+    errno = 114
+    message = "MISMATCHED_ENDPOINT_TYPE"
+
+
+class UnsupportedEndpointTypeError(BrokerResponseError):
+    errno = 115
+    message = "UNSUPPORTED_ENDPOINT_TYPE"
+
+
+class UnknownControllerIdError(BrokerResponseError):
+    errno = 116
+    message = "UNKNOWN_CONTROLLER_ID"
+
+
+class UnknownSubscriptionIdError(BrokerResponseError):
+    errno = 117
+    message = "UNKNOWN_SUBSCRIPTION_ID"
+
+
+class TelemetryTooLargeError(BrokerResponseError):
+    errno = 118
+    message = "TELEMETRY_TOO_LARGE"
+
+
+class InvalidRegistrationError(BrokerResponseError):
+    errno = 119
+    message = "INVALID_REGISTRATION"
+
+
+class TransactionAbortableError(BrokerResponseError):
+    errno = 120
+    message = "TRANSACTION_ABORTABLE"
+
+
+class InvalidRecordStateError(BrokerResponseError):
+    errno = 121
+    message = "INVALID_RECORD_STATE"
+
+
+class ShareSessionNotFoundError(RetriableError, BrokerResponseError):
+    errno = 122
+    message = "SHARE_SESSION_NOT_FOUND"
+
+
+class InvalidShareSessionEpochError(RetriableError, BrokerResponseError):
+    errno = 123
+    message = "INVALID_SHARE_SESSION_EPOCH"
+
+
+class FencedStateEpochError(BrokerResponseError):
+    errno = 124
+    message = "FENCED_STATE_EPOCH"
+
+
+class InvalidVoterKeyError(BrokerResponseError):
+    errno = 125
+    message = "INVALID_VOTER_KEY"
+
+
+class DuplicateVoterError(BrokerResponseError):
+    errno = 126
+    message = "DUPLICATE_VOTER"
+
+
+class VoterNotFoundError(BrokerResponseError):
+    errno = 127
+    message = "VOTER_NOT_FOUND"
+
+
+CorruptRecordException = CorruptRecordError  # kafka-python keeps both names
+
+
+class IncompatibleBrokerVersion(UnsupportedVersionError):
+    pass
+
 
 _BY_CODE: dict[int, type[BrokerResponseError]] = {}
-
-
-def _define_broker_errors() -> None:
-    namespace = globals()
-    for name, errno, message, kind in _BROKER_ERRORS:
-        attrs = {"errno": errno, "message": message, "__module__": __name__}
-        cls = type(name, _KIND_BASES[kind], attrs)
-        namespace[name] = cls
-        _BY_CODE.setdefault(errno, cls)
-        __all__.append(name)
-    # kafka-python keeps two more names for existing codes.
-    namespace["CorruptRecordException"] = namespace["CorruptRecordError"]
-    incompatible = type(
-        "IncompatibleBrokerVersion",
-        (namespace["UnsupportedVersionError"],),
-        {"__module__": __name__},
-    )
-    namespace["IncompatibleBrokerVersion"] = incompatible
-    __all__.extend(["CorruptRecordException", "IncompatibleBrokerVersion"])
-
-
-_define_broker_errors()
+for _cls in (
+    UnknownError,
+    NoError,
+    OffsetOutOfRangeError,
+    CorruptRecordError,
+    UnknownTopicOrPartitionError,
+    InvalidFetchRequestError,
+    LeaderNotAvailableError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+    BrokerNotAvailableError,
+    ReplicaNotAvailableError,
+    MessageSizeTooLargeError,
+    StaleControllerEpochError,
+    OffsetMetadataTooLargeError,
+    NetworkExceptionError,
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    NotCoordinatorError,
+    InvalidTopicError,
+    RecordListTooLargeError,
+    NotEnoughReplicasError,
+    NotEnoughReplicasAfterAppendError,
+    InvalidRequiredAcksError,
+    IllegalGenerationError,
+    InconsistentGroupProtocolError,
+    InvalidGroupIdError,
+    UnknownMemberIdError,
+    InvalidSessionTimeoutError,
+    RebalanceInProgressError,
+    InvalidCommitOffsetSizeError,
+    TopicAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+    InvalidTimestampError,
+    UnsupportedSaslMechanismError,
+    IllegalSaslStateError,
+    UnsupportedVersionError,
+    TopicAlreadyExistsError,
+    InvalidPartitionsError,
+    InvalidReplicationFactorError,
+    InvalidReplicationAssignmentError,
+    InvalidConfigurationError,
+    NotControllerError,
+    InvalidRequestError,
+    UnsupportedForMessageFormatError,
+    PolicyViolationError,
+    OutOfOrderSequenceNumberError,
+    DuplicateSequenceNumberError,
+    InvalidProducerEpochError,
+    InvalidTxnStateError,
+    InvalidProducerIdMappingError,
+    InvalidTransactionTimeoutError,
+    ConcurrentTransactionsError,
+    TransactionCoordinatorFencedError,
+    TransactionalIdAuthorizationFailedError,
+    SecurityDisabledError,
+    OperationNotAttemptedError,
+    KafkaStorageError,
+    LogDirNotFoundError,
+    SaslAuthenticationFailedError,
+    UnknownProducerIdError,
+    ReassignmentInProgressError,
+    DelegationTokenAuthDisabledError,
+    DelegationTokenNotFoundError,
+    DelegationTokenOwnerMismatchError,
+    DelegationTokenRequestNotAllowedError,
+    DelegationTokenAuthorizationFailedError,
+    DelegationTokenExpiredError,
+    InvalidPrincipalTypeError,
+    NonEmptyGroupError,
+    GroupIdNotFoundError,
+    FetchSessionIdNotFoundError,
+    InvalidFetchSessionEpochError,
+    ListenerNotFoundError,
+    TopicDeletionDisabledError,
+    FencedLeaderEpochError,
+    UnknownLeaderEpochError,
+    UnsupportedCompressionTypeError,
+    StaleBrokerEpochError,
+    OffsetNotAvailableError,
+    MemberIdRequiredError,
+    PreferredLeaderNotAvailableError,
+    GroupMaxSizeReachedError,
+    FencedInstanceIdError,
+    EligibleLeadersNotAvailableError,
+    ElectionNotNeededError,
+    NoReassignmentInProgressError,
+    GroupSubscribedToTopicError,
+    InvalidRecordError,
+    UnstableOffsetCommitError,
+    ThrottlingQuotaExceededError,
+    ProducerFencedError,
+    ResourceNotFoundError,
+    DuplicateResourceError,
+    UnacceptableCredentialError,
+    InconsistentVoterSetError,
+    InvalidUpdateVersionError,
+    FeatureUpdateFailedError,
+    PrincipalDeserializationFailureError,
+    SnapshotNotFoundError,
+    PositionOutOfRangeError,
+    UnknownTopicIdError,
+    DuplicateBrokerRegistrationError,
+    BrokerIdNotRegisteredError,
+    InconsistentTopicIdError,
+    InconsistentClusterIdError,
+    TransactionalIdNotFoundError,
+    FetchSessionTopicIdError,
+    IneligibleReplicaError,
+    NewLeaderElectedError,
+    OffsetMovedToTieredStorageError,
+    FencedMemberEpochError,
+    UnreleasedInstanceIdError,
+    UnsupportedAssignorError,
+    StaleMemberEpochError,
+    MismatchedEndpointTypeError,
+    UnsupportedEndpointTypeError,
+    UnknownControllerIdError,
+    UnknownSubscriptionIdError,
+    TelemetryTooLargeError,
+    InvalidRegistrationError,
+    TransactionAbortableError,
+    InvalidRecordStateError,
+    ShareSessionNotFoundError,
+    InvalidShareSessionEpochError,
+    FencedStateEpochError,
+    InvalidVoterKeyError,
+    DuplicateVoterError,
+    VoterNotFoundError,
+):
+    assert _cls.errno is not None
+    _BY_CODE.setdefault(_cls.errno, _cls)
 
 
 def for_code(error_code: int) -> type[BrokerResponseError]:
@@ -363,5 +1119,4 @@ def for_code(error_code: int) -> type[BrokerResponseError]:
     found = _BY_CODE.get(error_code)
     if found is not None:
         return found
-    unknown: type[BrokerResponseError] = globals()["UnknownError"]
-    return type("UnrecognizedBrokerError", (unknown,), {"errno": error_code})
+    return type("UnrecognizedBrokerError", (UnknownError,), {"errno": error_code})

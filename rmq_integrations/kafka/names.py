@@ -39,6 +39,7 @@ _INTERNAL_TOPICS = frozenset(
         "TRANS_CHECK_MAX_TIME_TOPIC",
     }
 )
+_REPLY_SUFFIX = "_REPLY_TOPIC"  # RocketMQ's per-cluster request/reply topic
 _INTERNAL_PREFIXES = ("%RETRY%", "%DLQ%", "RMQ_SYS_", "rmq_sys_", "%LMQ%")
 
 
@@ -83,9 +84,11 @@ def group_from_rmq(name: str) -> str:
 def is_internal_topic(
     rmq_name: str, cluster_names: set[str] | frozenset[str] = frozenset()
 ) -> bool:
-    """True for RocketMQ's system topics and the per-cluster/per-broker topics it registers."""
+    """True for RocketMQ's system topics and the per-cluster/per-broker topics it registers
+    (``cluster_names`` holds the cluster and broker names)."""
     return (
         rmq_name in _INTERNAL_TOPICS
         or rmq_name in cluster_names
         or rmq_name.startswith(_INTERNAL_PREFIXES)
+        or rmq_name.removesuffix(_REPLY_SUFFIX) in cluster_names
     )

@@ -25,35 +25,62 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import Cluster, start_cluster, stop_cluster
+from rmq_core.admin import AdminClient
+from rmq_core.broker.controller import BrokerController
+from tests.support.cluster import Cluster, make_configs, start_cluster, stop_cluster
 
 KAFKA_ENV = "KAFKA_BOOTSTRAP"
 START_TIMEOUT = 30.0  # s
 
 
 class ThreadCluster:
-    """A NameServer + broker running on an event loop in a daemon thread."""
+    """A NameServer + broker(s) running on an event loop in a daemon thread.
 
-    def __init__(self, store_dir: Path, broker: Mapping[str, str] | None = None) -> None:
+    ``extra_brokers`` more brokers (``broker-b``, ``broker-c``...) join the same NameServer.
+    """
+
+    def __init__(
+        self, store_dir: Path, broker: Mapping[str, str] | None = None, extra_brokers: int = 0
+    ) -> None:
         self._store_dir = store_dir
         self._broker = dict(broker or {})
+        self._extra = extra_brokers
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self.cluster: Cluster | None = None
+        self.extra: list[BrokerController] = []
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT)
 
     def start(self) -> ThreadCluster:
         self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(
-            start_cluster(self._store_dir, broker=self._broker), self._loop
-        )
-        self.cluster = future.result(START_TIMEOUT)
+        self.cluster = self._run(start_cluster(self._store_dir / "a", broker=self._broker))
+        for i in range(self._extra):
+            name = f"broker-{chr(ord('b') + i)}"
+            props = {**self._broker, "brokerName": name}
+            configs = make_configs(self._store_dir / name, self.namesrv, props)
+            controller = BrokerController(*configs)
+            self._run(controller.start())
+            self.extra.append(controller)
+        if self._extra:
+            self._run(self._wait_brokers(1 + self._extra))
         return self
+
+    async def _wait_brokers(self, count: int) -> None:
+        async with AdminClient(self.namesrv) as admin:
+            deadline = asyncio.get_running_loop().time() + START_TIMEOUT
+            while len((await admin.cluster_info()).brokers) < count:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"{count} brokers did not register")
+                await asyncio.sleep(0.02)
 
     def stop(self) -> None:
         try:
+            for controller in reversed(self.extra):
+                self._run(controller.shutdown())
             if self.cluster is not None:
-                future = asyncio.run_coroutine_threadsafe(stop_cluster(self.cluster), self._loop)
-                future.result(START_TIMEOUT)
+                self._run(stop_cluster(self.cluster))
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(START_TIMEOUT)
@@ -69,6 +96,16 @@ class ThreadCluster:
 def rmq_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadCluster]:
     """A cluster whose broker creates topics on first send (RocketMQ's default)."""
     cluster = ThreadCluster(tmp_path_factory.mktemp("kafka-shim")).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def two_broker_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadCluster]:
+    """Two brokers (``broker-a``, ``broker-b``) behind one NameServer."""
+    cluster = ThreadCluster(tmp_path_factory.mktemp("kafka-two"), extra_brokers=1).start()
     try:
         yield cluster
     finally:
