@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test env interop-env spark-env test-spark lint typecheck pytest format clean
+.PHONY: run test env interop-env spark-env test-spark flink-env test-flink lint typecheck pytest format clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -57,6 +57,27 @@ spark-env: $(SPARK_STAMP)
 test-spark: spark-env
 	$(SPARK_VENV)/bin/pytest -q -p no:cacheprovider tests/spark
 
+# PyFlink's pins (apache-beam, pandas<2.3, pyarrow<21, pemja) clash with PySpark's, so the Flink
+# connector gets its own virtualenv too. Its Java half is compiled with javac against the jars of
+# the installed apache-flink wheel (python -m rmq_flink.jar; rebuilt when a source changes).
+FLINK_PYTHON ?= $(PYTHON)
+FLINK_VENV := .venv-flink
+FLINK_STAMP := $(FLINK_VENV)/.installed
+
+$(FLINK_STAMP): pyproject.toml
+	test -x $(FLINK_VENV)/bin/python || $(FLINK_PYTHON) -m venv $(FLINK_VENV)
+	$(FLINK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FLINK_VENV)/bin/python -m pip install --quiet -e '.[flink]' 'pytest>=8' 'pytest-timeout>=2.3'
+	$(FLINK_VENV)/bin/python -c 'import pyflink.datastream, rmq_flink'
+	touch $(FLINK_STAMP)
+
+flink-env: $(FLINK_STAMP)
+	$(FLINK_VENV)/bin/python -m rmq_flink.jar
+
+# The Flink connector's tests, with real local PyFlink jobs (needs JDK 17: java and javac).
+test-flink: flink-env
+	$(FLINK_VENV)/bin/pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/flink
+
 # Peers for `rmq bench compare` (docs/benchmarks.md): Debian's redis-server (required),
 # nats-server and rabbitmq-server (each skipped with a note when it does not install), and the
 # `bench` extra (matplotlib, redis-py + hiredis, nats-py, aio-pika, py-spy) in the venv.
@@ -88,9 +109,9 @@ typecheck: env
 
 # pytest exits 5 when no test ran; make treats that as a failure, as it should.
 pytest: env
-	$(BIN)/pytest -q --ignore=tests/spark
+	$(BIN)/pytest -q --ignore=tests/spark --ignore=tests/flink
 
-test: interop-env lint typecheck pytest test-spark
+test: interop-env lint typecheck pytest test-spark test-flink
 
 format: env
 	$(BIN)/ruff format .
@@ -100,3 +121,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 	rm -rf $(INTEROP_VENV) $(INTEROP_NODE)/node_modules
 	rm -rf $(SPARK_VENV)
+	rm -rf $(FLINK_VENV) connectors/rmq_flink/_build
