@@ -35,7 +35,13 @@ from rmq_core.remoting.pop_headers import (
     ChangeInvisibleTimeRequestHeader,
     PopMessageRequestHeader,
 )
-from tests.support.cluster import Cluster, running_cluster, start_cluster, stop_cluster
+from tests.support.cluster import (
+    Cluster,
+    running_cluster,
+    start_cluster,
+    stop_cluster,
+    wait_max_offset,
+)
 
 TIMEOUT = 60.0
 
@@ -302,6 +308,7 @@ def test_bad_pop_requests_get_clear_answers_and_the_broker_keeps_serving(tmp_pat
         async with running_cluster(tmp_path) as cluster:
             await make_topic(cluster, "BadT", queues=1)
             await send(cluster, "BadT", [b"x"])
+            await wait_max_offset(cluster, "BadT", 0, 1)
             addr = cluster.broker_addr
 
             def pop(**changes: Any) -> RemotingCommand:
