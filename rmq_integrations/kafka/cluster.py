@@ -27,7 +27,7 @@ from rmq_core.client.route import TopicRouteData, publish_queues, subscribe_queu
 from rmq_core.common.message import MessageExt
 from rmq_core.errors import TopicNotExistError
 from rmq_core.remoting.headers import PullMessageRequestHeader
-from rmq_integrations.kafka import errors, names
+from rmq_integrations.kafka import errors, names, records
 from rmq_integrations.kafka.structs import TopicPartition
 
 __all__ = ["Cluster"]
@@ -181,6 +181,17 @@ class Cluster:
             if msg.queue_offset == offset:
                 return msg
         return None
+
+    async def offset_for_time(
+        self, group: str, mq: MessageQueue, timestamp_ms: int
+    ) -> tuple[int, int] | None:
+        """``(offset, record timestamp)`` of the first message of ``mq`` stored at or after
+        ``timestamp_ms``; None when none is that recent."""
+        offset = await self.search_offset(mq, timestamp_ms)
+        if offset >= await self.max_offset(mq):
+            return None
+        found = await self.fetch_one(group, mq, offset)
+        return None if found is None else (offset, records.record_timestamp(found))
 
     async def describe(self, topic: str) -> dict[str, Any]:
         """kafka-python's describe_topics entry for ``topic`` (broker index as node id)."""

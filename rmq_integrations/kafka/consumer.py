@@ -35,16 +35,16 @@ from typing import Any, TypeVar
 
 from rmq_core.client import ConsumeFromWhere, LitePullConsumer, MessageModel, MessageQueue
 from rmq_core.client.sync import background_loop
-from rmq_core.common.message import MessageConst, MessageExt
+from rmq_core.common.message import MessageExt
 from rmq_core.errors import RocketMQError
 from rmq_integrations.kafka import config as cfg
-from rmq_integrations.kafka import errors, names, records
+from rmq_integrations.kafka import errors, names
 from rmq_integrations.kafka.cluster import Cluster
+from rmq_integrations.kafka.fetcher import FetchBuffer
 from rmq_integrations.kafka.future import Future
 from rmq_integrations.kafka.listener import is_listener
 from rmq_integrations.kafka.serializer import as_deserializer
 from rmq_integrations.kafka.structs import (
-    TIMESTAMP_TYPE_CREATE_TIME,
     ConsumerGroupMetadata,
     ConsumerRecord,
     MemberState,
@@ -132,9 +132,8 @@ class KafkaConsumer:
         # fetch state
         self._assigned: set[TopicPartition] = set()
         self._positions: dict[TopicPartition, int] = {}
-        self._buffers: dict[TopicPartition, deque[MessageExt]] = {}
+        self._fetched = FetchBuffer(self._key_deserializer, self._value_deserializer)
         self._paused: set[TopicPartition] = set()
-        self._highwater: dict[TopicPartition, int] = {}
         self._needs_reset: set[TopicPartition] = set()
         self._out_of_range: dict[TopicPartition, int] = {}
         self._tp_of: dict[MessageQueue, TopicPartition] = {}
@@ -323,7 +322,7 @@ class KafkaConsumer:
     def _stop_lite(self) -> None:
         lite, self._lite = self._lite, None
         self._lite_targets = frozenset()
-        self._buffers.clear()
+        self._fetched.clear()
         if lite is not None:
             try:
                 self._hop(lite.shutdown(), "stop consumer")
@@ -381,7 +380,7 @@ class KafkaConsumer:
             self._paused.discard(tp)
             self._needs_reset.discard(tp)
             self._out_of_range.pop(tp, None)
-            self._highwater.pop(tp, None)
+            self._fetched.forget(tp)
         if added and self._reset == "none":
             for tp in added:
                 if self._group is None or self._committed_offset(tp) is None:
@@ -494,17 +493,8 @@ class KafkaConsumer:
         return True
 
     def _store(self, tp: TopicPartition, msgs: list[MessageExt]) -> None:
-        if tp in self._needs_reset or tp in self._out_of_range:
-            return
-        position = self._positions.get(tp)
-        buffer = self._buffers.setdefault(tp, deque())
-        for msg in msgs:
-            if position is not None and msg.queue_offset < position:
-                continue
-            buffer.append(msg)
-        raw = msgs[-1].properties.get(MessageConst.PROPERTY_MAX_OFFSET)
-        if raw is not None and raw.isdigit():
-            self._highwater[tp] = int(raw)
+        if tp not in self._needs_reset and tp not in self._out_of_range:
+            self._fetched.store(tp, msgs, self._positions.get(tp))
 
     def _raise_pending(self) -> None:
         if self._out_of_range:
@@ -522,42 +512,18 @@ class KafkaConsumer:
 
     def _ready(self) -> list[TopicPartition]:
         """Partitions with buffered records that may be handed out now."""
-        return [
-            tp
-            for tp, buffer in self._buffers.items()
-            if buffer and tp not in self._paused and tp not in self._needs_reset
-        ]
-
-    def _to_record(self, tp: TopicPartition, msg: MessageExt) -> ConsumerRecord:
-        decoded = records.decode(msg)
-        key = decoded.key
-        value = decoded.value
-        if self._key_deserializer is not None:
-            key = self._key_deserializer.deserialize(tp.topic, decoded.headers, decoded.key)
-        if self._value_deserializer is not None:
-            value = self._value_deserializer.deserialize(tp.topic, decoded.headers, decoded.value)
-        return ConsumerRecord(
-            tp.topic, tp.partition, -1, msg.queue_offset, decoded.timestamp,
-            TIMESTAMP_TYPE_CREATE_TIME, key, value, decoded.headers, None,
-            -1 if decoded.key is None else len(decoded.key),
-            -1 if decoded.value is None else len(decoded.value),
-            records.header_size(decoded.headers),
-        )  # fmt: skip
+        return self._fetched.ready(self._paused | self._needs_reset)
 
     def _take(self, max_records: int) -> dict[TopicPartition, list[ConsumerRecord]]:
         """Up to ``max_records`` buffered records, converted, positions advanced."""
         taken: dict[TopicPartition, list[ConsumerRecord]] = {}
         left = max_records
         for tp in self._ready():
-            buffer = self._buffers[tp]
-            out: list[ConsumerRecord] = []
-            while buffer and left > 0:
-                out.append(self._to_record(tp, buffer[0]))  # a deserializer error leaves it
-                buffer.popleft()
-                left -= 1
+            out = self._fetched.take(tp, left)
             if out:
                 taken[tp] = out
                 self._advance(tp, out[-1].offset + 1, len(out))
+                left -= len(out)
             if left <= 0:
                 break
         return taken
@@ -582,7 +548,7 @@ class KafkaConsumer:
         self._check_open()
         deadline = time.monotonic() + timeout_ms / 1000.0
         while True:
-            buffered = sum(len(self._buffers[tp]) for tp in self._ready())
+            buffered = self._fetched.count(self._ready())
             remaining = max(deadline - time.monotonic(), 0.0)
             wait = 0.0 if buffered else min(remaining, FETCH_SLICE)
             self._fill(wait, max(max_records - buffered, 1))
@@ -605,10 +571,8 @@ class KafkaConsumer:
             ready = self._ready()
             if ready:
                 self._maybe_auto_commit()
-                tp = ready[0]
-                record = self._to_record(tp, self._buffers[tp][0])
-                self._buffers[tp].popleft()
-                self._advance(tp, record.offset + 1, 1)
+                (record,) = self._fetched.take(ready[0], 1)
+                self._advance(ready[0], record.offset + 1, 1)
                 return record
             remaining = self._consumer_timeout - time.monotonic()
             if remaining <= 0:
@@ -657,7 +621,7 @@ class KafkaConsumer:
             raise ValueError("Offset must be int >= 0")
         self._check_open()
         self._check_assigned(tp, ValueError)
-        self._buffers.pop(tp, None)
+        self._fetched.drop(tp)
         self._needs_reset.discard(tp)
         self._out_of_range.pop(tp, None)
         resolved = self._seek_remote(tp, offset)
@@ -677,7 +641,7 @@ class KafkaConsumer:
         for tp in tps:
             self._check_assigned(tp, ValueError)
         for tp in tps:
-            self._buffers.pop(tp, None)
+            self._fetched.drop(tp)
             self._needs_reset.discard(tp)
             self._out_of_range.pop(tp, None)
             self._positions[tp] = self._seek_remote(tp, where)
@@ -702,10 +666,10 @@ class KafkaConsumer:
             raise errors.NoOffsetForPartitionError(
                 f"no committed offset for {tp} and auto_offset_reset='none'"
             )
-        buffer = self._buffers.get(tp)
-        if buffer:
-            self._positions[tp] = buffer[0].queue_offset
-            return buffer[0].queue_offset
+        head = self._fetched.head_offset(tp)
+        if head is not None:
+            self._positions[tp] = head
+            return head
         committed = self._committed_offset(tp) if self._group is not None else None
         target: int | str = committed if committed is not None else self._reset
         resolved = self._seek_remote(tp, target)
@@ -716,7 +680,7 @@ class KafkaConsumer:
         """The partition's end offset as of the last fetch (None before any)."""
         tp = _check_tp(partition)
         self._check_assigned(tp, errors.IllegalStateError)
-        return self._highwater.get(tp)
+        return self._fetched.highwater(tp)
 
     # --- pause / resume -------------------------------------------------------------------
 
@@ -912,14 +876,8 @@ class KafkaConsumer:
             out: dict[TopicPartition, OffsetAndTimestamp | None] = {}
             for tp, stamp in wanted.items():
                 mq = await self._cluster.queue_of(tp)
-                offset = await self._cluster.search_offset(mq, stamp)
-                end = await self._cluster.max_offset(mq)
-                found = None if offset >= end else await self._cluster.fetch_one(group, mq, offset)
-                out[tp] = (
-                    None
-                    if found is None
-                    else OffsetAndTimestamp(offset, records.record_timestamp(found), -1)
-                )
+                found = await self._cluster.offset_for_time(group, mq, stamp)
+                out[tp] = None if found is None else OffsetAndTimestamp(*found, -1)
             return out
 
         return self._hop(go(), "offsets for times")

@@ -19,14 +19,16 @@ producer. ``flush()`` waits until every record sent before it is acknowledged or
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import itertools
 import logging
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 _CLIENT_IDS = itertools.count(1)
 _MAX_BATCH_RECORDS = 256  # records per SEND_BATCH_MESSAGE, whatever batch_size allows
 _LIFECYCLE_TIMEOUT = 30.0  # s for starting and stopping the rmq clients
+EXIT_FLUSH_TIMEOUT = 1.0  # s a producer left open gets at interpreter exit, as in kafka-python
 _STATUS_ERRORS = {
     SendStatus.FLUSH_DISK_TIMEOUT: "RequestTimedOutError",
     SendStatus.FLUSH_SLAVE_TIMEOUT: "NotEnoughReplicasAfterAppendError",
@@ -164,6 +167,9 @@ class KafkaProducer:
                          "batch-total": 0, "request-total": 0}  # fmt: skip
         call(self._start(), max(self._max_block, 1.0) + _LIFECYCLE_TIMEOUT, "bootstrap")
         self._closed = False
+        # like kafka-python: records still queued at interpreter exit get a short last chance
+        self._atexit = _close_at_exit(weakref.ref(self))
+        atexit.register(self._atexit)
 
     async def _start(self) -> None:
         await self._cluster.start()
@@ -431,6 +437,7 @@ class KafkaProducer:
         except errors.KafkaTimeoutError:
             log.warning("KafkaProducer closed with records still unacknowledged")
         self._closed = True
+        atexit.unregister(self._atexit)
         try:
             call(self._stop(), _LIFECYCLE_TIMEOUT, "close")
         finally:
@@ -485,6 +492,18 @@ class KafkaProducer:
 
     def send_offsets_to_transaction(self, offsets: Any, group_metadata: Any) -> None:
         self._no_transactions()
+
+
+def _close_at_exit(ref: weakref.ref[KafkaProducer]) -> Callable[[], None]:
+    def close() -> None:
+        producer = ref()
+        if producer is not None:
+            try:
+                producer.close(timeout=EXIT_FLUSH_TIMEOUT)
+            except Exception:  # the interpreter is going away; nothing can be done
+                log.debug("closing a KafkaProducer at exit failed", exc_info=True)
+
+    return close
 
 
 def _group_name(client_id: str) -> str:
