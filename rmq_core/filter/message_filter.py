@@ -108,6 +108,12 @@ class ExpressionMessageFilter:
         """The compiled SQL92 selector, or None for TAG."""
         return self._sql
 
+    @property
+    def needs_commit_log_properties(self) -> bool:
+        """False for a tag subscription: stage 2 always matches, so the store need not locate
+        each record's properties to ask it."""
+        return self._sql is not None
+
     def is_matched_by_consume_queue(self, tags_code: int | None) -> bool:
         """Stage 1: decide from a consume-queue entry's tags code (``None`` = no tags)."""
         if self._tags is None:

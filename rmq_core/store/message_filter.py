@@ -2,7 +2,9 @@
 
 The store first asks with the consume-queue tags code (cheap, no commit-log read), then, for
 units that pass, with the record's properties. ``properties`` is a lazy mapping that parses
-the record's properties string only if the filter looks at it.
+the record's properties string only if the filter looks at it. A filter may declare
+``needs_commit_log_properties = False`` (a tag-only subscription): the store then skips the
+second question, and locating the properties in each record, altogether.
 """
 
 from __future__ import annotations

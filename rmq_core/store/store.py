@@ -438,8 +438,16 @@ class MessageStore:
         found_null = 0
         total = 0
         done = False
+        # A tag-only filter never looks at properties: do not locate them in every record.
+        property_filter = (
+            message_filter if getattr(message_filter, "needs_commit_log_properties", True) else None
+        )
+        # Read the consume queue in chunks that start at what the pull asks for and grow while
+        # the filter skips units: a 32-message pull no longer unpacks 2,048 units.
+        chunk = max_count
         while not done and index < cq.max_offset and index - offset < scan_limit:
-            units = cq.units_from(index, min(scan_limit - (index - offset), 2048))
+            units = cq.units_from(index, min(scan_limit - (index - offset), chunk))
+            chunk = min(chunk * 4, 2048)
             if not units:
                 break
             for phys, size, tags_code in units:
@@ -464,7 +472,7 @@ class MessageStore:
                                   cq.topic, cq.queue_id, index - 1, phys, size)  # fmt: skip
                     found_null += 1
                     continue
-                if message_filter is not None and not message_filter.is_matched_by_commit_log(
+                if property_filter is not None and not property_filter.is_matched_by_commit_log(
                     _properties_of(view)
                 ):
                     view.release()
