@@ -49,6 +49,7 @@ class ThreadCluster:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self.cluster: Cluster | None = None
         self.extra: list[BrokerController] = []
+        self._broker_stopped = False
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT)
@@ -75,11 +76,19 @@ class ThreadCluster:
                     raise TimeoutError(f"{count} brokers did not register")
                 await asyncio.sleep(0.02)
 
+    def stop_broker(self) -> None:
+        """Stop the first broker only (the NameServer stays up)."""
+        assert self.cluster is not None and not self._broker_stopped
+        self._broker_stopped = True
+        self._run(self.cluster.broker.shutdown())
+
     def stop(self) -> None:
         try:
             for controller in reversed(self.extra):
                 self._run(controller.shutdown())
-            if self.cluster is not None:
+            if self.cluster is not None and self._broker_stopped:
+                self._run(self.cluster.namesrv.shutdown())
+            elif self.cluster is not None:
                 self._run(stop_cluster(self.cluster))
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
