@@ -87,12 +87,18 @@ def flaky(self, key: str, failures: int) -> int:  # type: ignore[no-untyped-def]
 
 @app.task(name="celery_app.record", acks_late=True, ignore_result=True)
 def record(token: str, seconds: float = 0.0) -> None:
-    """Sleeps ``seconds`` then appends ``token`` to ``$RMQ_CELERY_STATE/records`` (acknowledged
-    only after it ran: a worker killed meanwhile leaves the task to another worker)."""
-    if seconds:
-        time.sleep(seconds)
+    """Appends ``token`` to ``$RMQ_CELERY_STATE/records`` (after ``seconds`` of sleep, noted in
+    ``started``). Acknowledged only after it ran: a worker killed meanwhile leaves the task to
+    another worker."""
     STATE.mkdir(parents=True, exist_ok=True)
-    fd = os.open(STATE / "records", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    if seconds:
+        _append(STATE / "started", token)
+        time.sleep(seconds)
+    _append(STATE / "records", token)
+
+
+def _append(path: Path, token: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         os.write(fd, f"{token}\n".encode())
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import threading
@@ -42,6 +43,7 @@ ROUTE_WAIT = 10.0
 """Seconds to wait for a created topic's route to reach the NameServer."""
 PURGE_BATCH = 32
 PURGE_INVISIBLE = 60.0
+_POOL_IDS = itertools.count(1)
 
 
 class ClientPool:
@@ -68,6 +70,8 @@ class ClientPool:
         self.prefix = prefix
         self.options = options
         self.users = 0
+        # every pool is its own RocketMQ client instance (own connections, own groups)
+        self.instance_name = f"kombu-{os.getpid()}-{next(_POOL_IDS)}"
         self.admin = AdminClient(list(namesrv))
         self.state = ServerState(self.admin, prefix)
         self._producer: Producer | None = None
@@ -106,6 +110,7 @@ class ClientPool:
             producer = Producer(
                 self.options.producer_group,
                 list(self.namesrv),
+                instance_name=self.instance_name,
                 send_msg_timeout=self.options.send_timeout,
                 default_topic_queue_nums=self.options.queue_nums,
             )
@@ -226,6 +231,7 @@ class ClientPool:
         consumer = SimpleConsumer(
             group,
             list(self.namesrv),
+            instance_name=self.instance_name,
             invisible_duration=self.options.invisible_time,
             await_duration=self.options.long_poll,
             consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,

@@ -144,6 +144,7 @@ class Channel(virtual.Channel):
         self._credit_event: asyncio.Event | None = None
         self._renewer: concurrent.futures.Future[None] | None = None
         self._error: BaseException | None = None
+        self._failures = 0
         self._closing = False
 
     # --- names -----------------------------------------------------------------------------
@@ -377,6 +378,7 @@ class Channel(virtual.Channel):
                 await self._fetch_failed(queue, exc)
                 continue
             self._error = None
+            self._failures = 0
             for msg in found:
                 if not self._still_fetching(queue, token):
                     await _log_errors(consumer.change_invisible_duration(msg, 0), "release")
@@ -397,7 +399,9 @@ class Channel(virtual.Channel):
     async def _fetch_failed(self, queue: str, exc: RocketMQError) -> None:
         """A transport failure is reported to drain_events (kombu then reconnects); a queue
         whose topic vanished (deleted by another process) is created again."""
-        log.warning("receiving from queue %s failed: %s", queue, exc)
+        self._failures += 1
+        level = logging.WARNING if self._failures == 1 else logging.DEBUG
+        log.log(level, "receiving from queue %s failed: %s", queue, exc)
         if isinstance(exc, RemotingError):
             self._error = exc
             self.transport.notify()
