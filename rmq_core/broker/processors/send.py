@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import random
+import struct
 
 from rmq_core.broker import perm as permission
 from rmq_core.broker import retry
@@ -41,7 +42,6 @@ from rmq_core.common.message import MessageConst, MessageExtBrokerInner, Message
 from rmq_core.common.message_codec import (
     MessageFormatError,
     create_uniq_id,
-    decode_batch,
     decode_properties,
     encode_properties,
 )
@@ -57,6 +57,48 @@ from rmq_core.remoting.transport import Connection
 __all__ = ["MAX_PROPERTIES_LENGTH", "SendMessageProcessor"]
 
 logger = logging.getLogger(__name__)
+
+_UNIQ_KEY = MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
+_BATCH_ENTRY_HEAD = struct.Struct(">iiiii")  # total, magic, body CRC, flag, body length
+_PROPS_LEN = struct.Struct(">h")
+
+
+def _split_batch(data: bytes) -> list[tuple[int, bytes, bytes]]:
+    """``(flag, body, properties bytes)`` of each entry of a SEND_BATCH_MESSAGE body (the
+    MessageBatch layout of :func:`~rmq_core.common.message_codec.decode_batch`, with the same
+    checks, without building a Message and a properties dict per entry).
+
+    Raises MessageFormatError when an entry's lengths do not fit the data.
+    """
+    out: list[tuple[int, bytes, bytes]] = []
+    append = out.append
+    head = _BATCH_ENTRY_HEAD
+    head_size = head.size
+    unpack_head = head.unpack_from
+    unpack_len = _PROPS_LEN.unpack_from
+    offset = 0
+    size = len(data)
+    while offset < size:
+        if size - offset < head_size + 2:
+            raise MessageFormatError(f"batch entry at {offset} truncated")
+        total, _magic, _crc, flag, body_len = unpack_head(data, offset)
+        pos = offset + head_size
+        if body_len < 0 or pos + body_len + 2 > size:
+            raise MessageFormatError(f"batch entry at {offset} has bad body length {body_len}")
+        body = data[pos : pos + body_len]
+        pos += body_len
+        (props_len,) = unpack_len(data, pos)
+        pos += 2
+        if props_len < 0 or pos + props_len > size:
+            raise MessageFormatError(f"batch entry at {offset} has bad properties length")
+        props = data[pos : pos + props_len]
+        pos += props_len
+        if total != pos - offset:
+            raise MessageFormatError(f"batch entry at {offset} has bad total size {total}")
+        append((flag, body, props))
+        offset = pos
+    return out
+
 
 MAX_PROPERTIES_LENGTH = 32767
 """Largest properties string (bytes) a record can hold (its length is a signed short)."""
@@ -318,30 +360,38 @@ class SendMessageProcessor(BrokerProcessor):
                 f"the batch body size {len(request.body)} exceeds the limit {limit} bytes",
             )
         try:
-            entries = decode_batch(request.body, header.topic)
+            entries = _split_batch(request.body)
         except (MessageFormatError, ValueError) as exc:
             raise _Reject(ResponseCode.MESSAGE_ILLEGAL, f"malformed batch body: {exc}") from None
         if not entries:
             raise _Reject(ResponseCode.MESSAGE_ILLEGAL, "empty batch")
         sys_flag = self._sys_flag(header.sys_flag, topic_config)
         batch: list[MessageExtBrokerInner] = []
-        for entry in entries:
-            properties = dict(entry.properties)
-            if not properties.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX):
-                properties[MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = create_uniq_id()
-            properties_string = encode_properties(properties)
-            self._check_sizes(len(entry.body), properties_string)
+        topic, born, born_host = header.topic, header.born_timestamp, connection.remote_address
+        store_host = self.ctx.broker_addr
+        body_limit = self.ctx.store_config.max_message_size
+        for flag, body, raw_props in entries:
+            # The properties string is stored as sent (no decode/re-encode round trip) unless
+            # the entry lacks a UNIQ_KEY, which the broker then adds as RocketMQ does.
+            properties_string = str(raw_props, "utf-8", "replace")
+            properties = decode_properties(properties_string)
+            if not properties.get(_UNIQ_KEY):
+                properties[_UNIQ_KEY] = create_uniq_id()
+                properties_string = encode_properties(properties)
+                raw_props = properties_string.encode("utf-8")
+            if len(body) > body_limit or len(raw_props) > MAX_PROPERTIES_LENGTH:
+                self._check_sizes(len(body), properties_string)
             batch.append(
                 MessageExtBrokerInner(
-                    topic=header.topic,
-                    body=entry.body,
-                    flag=entry.flag,
+                    topic=topic,
+                    body=body,
+                    flag=flag,
                     properties=properties,
                     queue_id=queue_id,
                     sys_flag=sys_flag,
-                    born_timestamp=header.born_timestamp,
-                    born_host=connection.remote_address,
-                    store_host=self.ctx.broker_addr,
+                    born_timestamp=born,
+                    born_host=born_host,
+                    store_host=store_host,
                     properties_string=properties_string,
                 )
             )
