@@ -323,6 +323,7 @@ class KafkaConsumer:
         lite, self._lite = self._lite, None
         self._lite_targets = frozenset()
         self._fetched.clear()
+        self._tp_of.clear()
         if lite is not None:
             try:
                 self._hop(lite.shutdown(), "stop consumer")
@@ -455,15 +456,15 @@ class KafkaConsumer:
         return await self._partition_of(owned[0])
 
     async def _partition_of(self, mq: MessageQueue) -> TopicPartition | None:
+        """The partition of ``mq``: as assigned (assign mode), else from the current route."""
         tp = self._tp_of.get(mq)
-        if tp is None:
-            try:
-                tp = await self._cluster.partition_of(mq)
-            except (errors.KafkaError, RocketMQError) as exc:
-                log.warning("queue %s has no partition number: %s", mq, exc)
-                return None
-            self._tp_of[mq] = tp
-        return tp
+        if tp is not None:
+            return tp
+        try:
+            return await self._cluster.partition_of(mq)
+        except (errors.KafkaError, RocketMQError) as exc:
+            log.warning("queue %s has no partition number: %s", mq, exc)
+            return None
 
     def _fill(self, wait: float, want: int) -> None:
         """Fetch into the buffers (waiting up to ``wait`` s) and follow the assignment."""
