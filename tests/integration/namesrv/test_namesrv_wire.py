@@ -654,14 +654,20 @@ def test_periodic_scan_expires_silent_brokers_on_the_real_clock() -> None:
 
     async def scenario() -> None:
         config = NamesrvConfig(port=0, scan_interval=0.05, broker_timeout=0.3)
-        async with NamesrvController(config) as server, RemotingClient() as client:
+        async with (
+            NamesrvController(config) as server,
+            RemotingClient() as broker,
+            RemotingClient() as reader,
+        ):
+            # Expiry closes the broker's channel, so routes are read on a connection of their own:
+            # a request in flight on the broker's connection would fail with RemotingClosedError.
             await register(
-                client, server.address, cluster="C", name="b", addr="h:1", body=topics_body("T")
+                broker, server.address, cluster="C", name="b", addr="h:1", body=topics_body("T")
             )
-            assert brokers_of(await route(client, server.address, "T")) == ["b"]
+            assert brokers_of(await route(reader, server.address, "T")) == ["b"]
 
             async def gone() -> bool:
-                return await route(client, server.address, "T") is None
+                return await route(reader, server.address, "T") is None
 
             await wait_until(gone, "the periodic scan to expire the broker")
 
