@@ -68,8 +68,8 @@ class StoreConfig:
     enabled_append_prop_crc: bool = False
     warm_mapped_file_enable: bool = True  # pre-fault new segments off the writer's path
     max_transfer_bytes_on_message_in_memory: int = 256 * 1024
-    max_transfer_count_on_message_in_memory: int = 32
-    max_filter_message_count: int = 16000
+    max_transfer_count_on_message_in_memory: int = 32  # messages per pull response
+    max_filter_message_size: int = 16000  # consume-queue bytes (800 units) a filtered read scans
     reput_interval: float = 0.001  # s the dispatcher sleeps when idle and not woken
     message_delay_level: str = DEFAULT_MESSAGE_DELAY_LEVEL
 
@@ -86,6 +86,10 @@ class StoreConfig:
             raise StoreError("maxHashSlotNum must be >= 1 and maxIndexNum >= 2")
         if self.max_message_size < 1:
             raise StoreError("maxMessageSize must be positive")
+        if self.max_transfer_count_on_message_in_memory < 1:
+            raise StoreError("maxTransferCountOnMessageInMemory must be positive")
+        if self.max_filter_message_size < CQ_UNIT_SIZE:
+            raise StoreError(f"maxFilterMessageSize must be >= {CQ_UNIT_SIZE} (one unit)")
         self.delay_levels_ms()
 
     def delay_levels_ms(self) -> tuple[int, ...]:
@@ -195,7 +199,7 @@ _PROPERTIES: dict[str, tuple[str, Callable[[object], object]]] = {
     "warmMapedFileEnable": ("warm_mapped_file_enable", _bool),
     "maxTransferBytesOnMessageInMemory": ("max_transfer_bytes_on_message_in_memory", _int),
     "maxTransferCountOnMessageInMemory": ("max_transfer_count_on_message_in_memory", _int),
-    "maxFilterMessageCount": ("max_filter_message_count", _int),
+    "maxFilterMessageSize": ("max_filter_message_size", _int),
     "messageDelayLevel": ("message_delay_level", _str),
 }
 

@@ -40,6 +40,7 @@ from rmq_core.store.flush import (
     FlushConsumeQueueService,
     GroupCommitService,
 )
+from rmq_core.store.formats.consume_queue import CQ_UNIT_SIZE
 from rmq_core.store.index import IndexService
 from rmq_core.store.mapped_file_queue import MappedFileQueue
 from rmq_core.store.message_filter import LazyProperties, MessageFilter
@@ -69,6 +70,8 @@ _REFUSAL_STATUS = {
     AppendMessageStatus.UNKNOWN_ERROR: PutMessageStatus.MESSAGE_ILLEGAL,
 }
 _BLANK_UNIT_SIZE = 0x7FFFFFFF
+_MAX_CHUNK_UNITS = 2048
+"""Most consume-queue units one read unpacks at a time (40 KiB), whatever a pull asks for."""
 _RECORD_PREFIX = struct.Struct(">ii")
 
 
@@ -399,7 +402,12 @@ class MessageStore:
         """Read up to ``max_count`` records of a queue from logical ``offset`` (reference §6.3).
 
         ``messages`` are views into the commit log; ``max_total_bytes`` (default
-        ``max_transfer_bytes_on_message_in_memory``) bounds them once one was found.
+        ``max_transfer_bytes_on_message_in_memory``) bounds them once one was found. One read
+        scans at most ``max(maxFilterMessageSize / 20, max_count)`` consume-queue units (800 by
+        default, as RocketMQ's 16,000 bytes), unpacked in chunks of at most 2,048 units: a
+        filter that matches nothing answers NO_MATCHED_MESSAGE with ``next_begin_offset`` past
+        the scanned units instead of walking the whole queue. Callers serving clients clamp
+        ``max_count`` (the broker to ``maxTransferCountOnMessageInMemory``).
         """
         if not self._running:
             raise StoreError("the message store is not running")
@@ -433,7 +441,7 @@ class MessageStore:
     ) -> None:
         commitlog = self.commitlog
         min_phy = commitlog.min_offset
-        scan_limit = max(self.config.max_filter_message_count, max_count * 20)
+        scan_limit = max(self.config.max_filter_message_size // CQ_UNIT_SIZE, max_count)
         index = offset
         found_null = 0
         total = 0
@@ -443,11 +451,12 @@ class MessageStore:
             message_filter if getattr(message_filter, "needs_commit_log_properties", True) else None
         )
         # Read the consume queue in chunks that start at what the pull asks for and grow while
-        # the filter skips units: a 32-message pull no longer unpacks 2,048 units.
-        chunk = max_count
+        # the filter skips units: a 32-message pull no longer unpacks 2,048 units, and no pull
+        # unpacks more than _MAX_CHUNK_UNITS at once.
+        chunk = min(max_count, _MAX_CHUNK_UNITS)
         while not done and index < cq.max_offset and index - offset < scan_limit:
             units = cq.units_from(index, min(scan_limit - (index - offset), chunk))
-            chunk = min(chunk * 4, 2048)
+            chunk = min(chunk * 4, _MAX_CHUNK_UNITS)
             if not units:
                 break
             for phys, size, tags_code in units:

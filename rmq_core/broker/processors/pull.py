@@ -12,6 +12,11 @@ NO_MATCHED_MESSAGE -> PULL_RETRY_IMMEDIATELY; OFFSET_OVERFLOW_ONE / OFFSET_FOUND
 PULL_NOT_FOUND; OFFSET_TOO_SMALL / OFFSET_OVERFLOW_BADLY -> PULL_OFFSET_MOVED; an empty or
 missing queue -> PULL_NOT_FOUND at offset 0, else PULL_OFFSET_MOVED. ``remark`` is the status.
 
+At most ``maxTransferCountOnMessageInMemory`` (32) records answer one pull, whatever
+``maxMsgNums`` asks for, and the store scans a bounded number of consume-queue units per pull
+(see :meth:`~rmq_core.store.store.MessageStore.get_message`): a filter matching nothing
+answers PULL_RETRY_IMMEDIATELY with ``nextBeginOffset`` past the scanned units.
+
 Every response, errors included, carries ``suggestWhichBrokerId``, ``nextBeginOffset``,
 ``minOffset`` and ``maxOffset`` (strings): ali-ons and the Java client read them unconditionally.
 
@@ -102,7 +107,7 @@ class PullMessageProcessor(BrokerProcessor):
             header.topic,
             header.queue_id,
             header.queue_offset,
-            header.max_msg_nums,
+            min(header.max_msg_nums, self.ctx.store_config.max_transfer_count_on_message_in_memory),
             message_filter,
         )
         status = _status_name(result)
