@@ -56,6 +56,26 @@ class ReputService(Service):
         with self._lock:
             self._catch_up()
 
+    def dispatch_inline(self) -> None:
+        """Dispatch what was appended so far on the caller's thread (the writer, right after
+        its append), unless another thread is dispatching: then wake the service instead.
+
+        Under the GIL a hand-off to the dispatcher thread buys no parallelism and costs a
+        thread switch per append (tens of µs, and latency while the threads trade the GIL);
+        dispatching inline makes a message readable, and wakes long-polling pulls, before
+        the writer answers. The thread remains for whatever inline dispatch leaves behind.
+        """
+        if not self._lock.acquire(blocking=False):
+            self.wakeup()
+            return
+        try:
+            self._catch_up()
+        except Exception:
+            log.exception("inline dispatch failed; the dispatcher thread will retry")
+            self.wakeup()
+        finally:
+            self._lock.release()
+
     def _catch_up(self) -> None:
         commitlog = self.commitlog
         queue = commitlog.queue

@@ -347,7 +347,7 @@ class MessageStore:
             return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED)
         self.put_message_times_total += 1
         self.put_message_size_total += result.wrote_bytes
-        self.reput.wakeup()
+        self.reput.dispatch_inline()
         group = self.group_commit
         if group is None:
             return PutMessageResult(PutMessageStatus.PUT_OK, result)
@@ -370,7 +370,7 @@ class MessageStore:
             return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED)
         self.put_message_times_total += result.msg_num
         self.put_message_size_total += result.wrote_bytes
-        self.reput.wakeup()
+        self.reput.dispatch_inline()
         if self.group_commit is None:
             return PutMessageResult(PutMessageStatus.PUT_OK, result)
         return self._after_sync_append(result, batch[0].properties)
