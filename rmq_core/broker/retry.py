@@ -17,7 +17,11 @@ subscription later, or in ``%DLQ%<group>`` once the group has retried it often e
 
 A client whose send-back failed produces to ``%RETRY%<group>`` itself with header
 ``reconsumeTimes``/``maxReconsumeTimes``; :func:`route_retry_send` moves such a message to the
-DLQ once ``reconsumeTimes >= max`` (SendMessageProcessor.handleRetryAndDLQ).
+DLQ once ``reconsumeTimes > max`` (SendMessageProcessor.handleRetryAndDLQ, reference §5.8). The
+comparisons differ on purpose: the send-back path compares the *stored* record's count (the
+broker adds one to the copy), while a client's own retry send already carries the incremented
+count (``RECONSUME_TIME`` = n + 1), so both dead-letter the same failure: the one after the
+``max``-th retry.
 
 Retry topics have ``retryQueueNums`` queues (group setting, 1), DLQ topics
 :data:`DLQ_NUMS_PER_GROUP`; both are created on demand with perm 6 (read + write, so the
@@ -166,10 +170,10 @@ def route_retry_send(
     force_dead_letter: bool = False,
 ) -> RetrySendRoute:
     """handleRetryAndDLQ: a client's own send to ``%RETRY%<group>`` (header
-    ``reconsumeTimes``, None = 0) goes to ``%DLQ%<group>`` queue 0 once it has been retried
-    ``max_reconsume_times`` times, or at once with ``force_dead_letter`` (the group holds
-    orderly locks); otherwise it stays where the client sent it."""
+    ``reconsumeTimes``, None = 0, already counting this retry) goes to ``%DLQ%<group>`` queue 0
+    once it exceeds ``max_reconsume_times``, or at once with ``force_dead_letter`` (the group
+    holds orderly locks); otherwise it stays where the client sent it."""
     times = reconsume_times or 0
-    if force_dead_letter or times >= max_reconsume_times:
+    if force_dead_letter or times > max_reconsume_times:
         return RetrySendRoute(dlq_topic(group), 0, True)
     return RetrySendRoute(retry_topic(group), queue_id, False)

@@ -213,7 +213,7 @@ def test_delay_and_retry_sends(with_cluster: Callable[..., Any]) -> None:
         assert "DELAY" not in delivered[0].properties
 
         await raw.heartbeat(consumer_group="RG", topic="DelayTopic")
-        exhausted = await raw.send("%RETRY%RG", b"dead", reconsume_times=16, max_reconsume_times=16)
+        exhausted = await raw.send("%RETRY%RG", b"dead", reconsume_times=17, max_reconsume_times=16)
         assert exhausted.code == ResponseCode.SUCCESS
         await wait_max_offset(cluster, "%DLQ%RG", 0, 1)
         assert [m.body for m in raw.decode(await raw.pull("G", "%DLQ%RG", 0, 0))] == [b"dead"]

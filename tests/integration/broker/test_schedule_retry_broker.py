@@ -239,14 +239,23 @@ def test_client_retry_send_over_the_limit_goes_to_dlq(tmp_path: Path) -> None:
             assert under.code == ResponseCode.SUCCESS, under.remark
             [(kept, _)] = await _drain(raw, group, retry_topic, 0, 1, 3.0)
             assert kept.keys == ["c1"]
-            props = dict(props, KEYS="c2", RECONSUME_TIME="3", DELAY="3")
-            over = await raw.send(
+            # the header counts this retry: the 3rd of 3 allowed retries stays a retry ...
+            props = dict(props, KEYS="c2", RECONSUME_TIME="3")
+            at_limit = await raw.send(
                 retry_topic, b"b", properties=props, reconsume_times=3, max_reconsume_times=3
+            )
+            assert at_limit.code == ResponseCode.SUCCESS, at_limit.remark
+            [(kept, _)] = await _drain(raw, group, retry_topic, 0, 1, 3.0, offset=1)
+            assert kept.keys == ["c2"]
+            # ... and a 4th is a dead letter (handleRetryAndDLQ: reconsumeTimes > max)
+            props = dict(props, KEYS="c3", RECONSUME_TIME="4", DELAY="3")
+            over = await raw.send(
+                retry_topic, b"c", properties=props, reconsume_times=4, max_reconsume_times=3
             )
             assert over.code == ResponseCode.SUCCESS, over.remark
             [(dead, _)] = await _drain(raw, group, f"%DLQ%{group}", 0, 1, 3.0)
-            assert dead.keys == ["c2"] and dead.body == b"b"
-            assert cluster.broker.context.store.get_max_offset_in_queue(retry_topic, 0) == 1
+            assert dead.keys == ["c3"] and dead.body == b"c"
+            assert cluster.broker.context.store.get_max_offset_in_queue(retry_topic, 0) == 2
 
     _run(body())
 

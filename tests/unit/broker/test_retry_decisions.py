@@ -134,6 +134,11 @@ def test_group_of_retry_topic() -> None:
 def test_route_retry_send() -> None:
     assert route_retry_send("g", 3, 16, 0).topic == "%RETRY%g"
     assert route_retry_send("g", None, 16, 0).dead_letter is False
-    dlq = route_retry_send("g", 16, 16, 0)
+    # the header already counts this retry (RECONSUME_TIME = n + 1): the 16th retry is allowed,
+    # the 17th is a dead letter (handleRetryAndDLQ compares with ">", reference §5.8)
+    at_limit = route_retry_send("g", 16, 16, 3)
+    assert (at_limit.topic, at_limit.queue_id, at_limit.dead_letter) == ("%RETRY%g", 3, False)
+    dlq = route_retry_send("g", 17, 16, 3)
     assert (dlq.topic, dlq.queue_id, dlq.dead_letter) == ("%DLQ%g", 0, True)
+    assert route_retry_send("g", 1, 0, 0).dead_letter
     assert route_retry_send("g", 0, 16, 0, force_dead_letter=True).dead_letter
