@@ -50,7 +50,13 @@ from rmq_core.client.sync import CALL_MARGIN, run_sync
 from rmq_core.client.validators import check_group, check_topic
 from rmq_core.common.message import MessageConst, MessageExt
 from rmq_core.common.message_codec import decode_records
-from rmq_core.errors import BrokerError, ClientError, RemoteProtocolError, RocketMQError
+from rmq_core.errors import (
+    BrokerError,
+    ClientError,
+    RemoteProtocolError,
+    RemotingError,
+    RocketMQError,
+)
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
 from rmq_core.remoting.headers import ConsumerSendMsgBackRequestHeader
@@ -295,10 +301,21 @@ class SimpleConsumer:
         ordered = [brokers[(start + i) % len(brokers)] for i in range(len(brokers))]
         for index, (broker_name, addr) in enumerate(ordered):
             poll = wait if index == len(ordered) - 1 else 0.0
-            found = await self._pop(name, broker_name, addr, max_messages, invisible, poll)
+            try:
+                found = await self._pop(name, broker_name, addr, max_messages, invisible, poll)
+            except RemotingError:
+                await self._refresh_route(name)
+                raise
             if found:
                 return found
         return []
+
+    async def _refresh_route(self, topic: str) -> None:
+        """After a transport failure: the broker may have moved (restart on a new port)."""
+        try:
+            await self.instance.update_topic_route(topic)
+        except RocketMQError as exc:
+            log.debug("group %s: route refresh of %s failed: %s", self.group, topic, exc)
 
     def _pick_topic(self, topic: str | None) -> str:
         if topic is not None:

@@ -29,7 +29,7 @@ from rmq_core import (
     SimpleConsumer,
 )
 from rmq_core.admin import AdminClient
-from rmq_core.errors import TopicNotExistError
+from rmq_core.errors import RemotingConnectError, RemotingError, TopicNotExistError
 from rmq_core.remoting.pop_headers import pop_retry_topic
 from rmq_integrations.celery.naming import group_for_topic
 from rmq_integrations.celery.options import TransportOptions
@@ -97,16 +97,16 @@ class ClientPool:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check that a NameServer answers (RemotingError otherwise) and start the producer."""
+        """Check that a NameServer answers and knows a master broker (RemotingError
+        otherwise: kombu retries), and start the producer the first time."""
         if self._start_lock is None:
             self._start_lock = asyncio.Lock()
         async with self._start_lock:
             if self._started:
+                await self._require_broker()
                 return
             await self.admin.start()
-            info = await self.admin.cluster_info()
-            if not info.master_addrs():
-                log.warning("no master broker is registered with NameServer(s) %s", self.namesrv)
+            await self._require_broker()
             producer = Producer(
                 self.options.producer_group,
                 list(self.namesrv),
@@ -117,6 +117,15 @@ class ClientPool:
             await producer.start()
             self._producer = producer
             self._started = True
+
+    async def _require_broker(self) -> None:
+        """RemotingConnectError (a connection error: kombu retries) while no master broker
+        is registered with the NameServers (one starting up, or restarting)."""
+        info = await self.admin.cluster_info()
+        if not info.master_addrs():
+            raise RemotingConnectError(
+                f"no master broker is registered with NameServer(s) {';'.join(self.namesrv)}"
+            )
 
     async def close(self) -> None:
         """Shut every client down."""
@@ -144,6 +153,7 @@ class ClientPool:
         """Create ``topic`` (``queue_nums`` queues on every master) unless it is routed."""
         if topic in self._known_topics or await self.topic_exists(topic):
             return
+        await self._require_broker()
         n = self.options.queue_nums
         await self.admin.create_topic(topic, read_queue_nums=n, write_queue_nums=n, wait=ROUTE_WAIT)
         self._known_topics.add(topic)
@@ -175,6 +185,11 @@ class ClientPool:
             await self._producer.send(msg)
         except TopicNotExistError:
             await self.ensure_topic(topic)
+            await self._producer.send(msg)
+        except RemotingError:
+            # the broker may be back on another address: refresh the route, try once more
+            with contextlib.suppress(RocketMQError):
+                await self._producer.instance.update_topic_route(topic)
             await self._producer.send(msg)
 
     # --- exchanges and bindings ------------------------------------------------------------

@@ -34,7 +34,7 @@ from typing import Any
 
 from rmq_core import ClientError
 
-__all__ = ["KOMBU_OPTIONS", "TransportOptions"]
+__all__ = ["KOMBU_OPTIONS", "TransportConfigError", "TransportOptions"]
 
 #: options kombu/Celery themselves put into ``transport_options``; accepted and ignored here
 KOMBU_OPTIONS = frozenset(
@@ -49,6 +49,10 @@ KOMBU_OPTIONS = frozenset(
         "client_properties",
     }
 )
+
+
+class TransportConfigError(ClientError, ValueError):
+    """A malformed broker URL or transport option (never retried: fix the configuration)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +75,14 @@ class TransportOptions:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> TransportOptions:
-        """Options from ``raw``; ClientError naming the bad option."""
+        """Options from ``raw``; TransportConfigError naming the bad option."""
         known = {f.name: f for f in fields(cls)}
         values: dict[str, Any] = {}
         for name, value in raw.items():
             if name in KOMBU_OPTIONS:
                 continue
             if name not in known:
-                raise ClientError(
+                raise TransportConfigError(
                     f"unknown rocketmq transport option {name!r}; known: {', '.join(sorted(known))}"
                 )
             values[name] = _convert(name, value, cls.__dataclass_fields__[name].default)
@@ -87,19 +91,22 @@ class TransportOptions:
         return options
 
     def check(self) -> None:
-        """Raise ClientError for out-of-range values."""
-        if not 0 < self.invisible_time <= 43_200:
-            raise ClientError(f"invisible_time must be in (0, 43200] s, got {self.invisible_time}")
-        if not 0 <= self.long_poll <= 60:
-            raise ClientError(f"long_poll must be in [0, 60] s, got {self.long_poll}")
+        """Raise TransportConfigError for out-of-range values."""
+        ranges = (
+            ("invisible_time", self.invisible_time, 0.001, 43_200.0),
+            ("long_poll", self.long_poll, 0.0, 60.0),
+            ("queue_nums", self.queue_nums, 1, 1024),
+            ("max_prefetch", self.max_prefetch, 1, 10_000),
+            ("send_timeout", self.send_timeout, 0.001, 3600.0),
+            ("binding_ttl", self.binding_ttl, 0.0, 3600.0),
+        )
+        for name, value, low, high in ranges:
+            if not low <= value <= high:
+                raise TransportConfigError(f"{name} must be in [{low}, {high}], got {value}")
         if self.polling_interval is not None and self.polling_interval < 0:
-            raise ClientError(f"polling_interval must be >= 0, got {self.polling_interval}")
-        if not 1 <= self.queue_nums <= 1024:
-            raise ClientError(f"queue_nums must be in [1, 1024], got {self.queue_nums}")
-        if not 1 <= self.max_prefetch <= 10_000:
-            raise ClientError(f"max_prefetch must be in [1, 10000], got {self.max_prefetch}")
-        if self.send_timeout <= 0 or self.binding_ttl < 0:
-            raise ClientError("send_timeout must be > 0 and binding_ttl >= 0")
+            raise TransportConfigError(
+                f"polling_interval must be >= 0, got {self.polling_interval}"
+            )
 
 
 def _convert(name: str, value: Any, default: Any) -> Any:
@@ -114,4 +121,4 @@ def _convert(name: str, value: Any, default: Any) -> Any:
             return None if value is None else float(value)
         return str(value)
     except (TypeError, ValueError) as exc:
-        raise ClientError(f"rocketmq transport option {name}={value!r}: {exc}") from exc
+        raise TransportConfigError(f"rocketmq transport option {name}={value!r}: {exc}") from exc

@@ -43,14 +43,21 @@ from kombu.transport import virtual
 from kombu.utils.json import dumps as kombu_dumps
 
 import rmq_core
-from rmq_core import ClientError, MessageExt, RemotingError, RocketMQError, SimpleConsumer
+from rmq_core import (
+    BrokerError,
+    ClientError,
+    MessageExt,
+    RemotingError,
+    RocketMQError,
+    SimpleConsumer,
+)
 from rmq_core.client import InvalidReceiptHandleError, ReceiptHandle
 from rmq_core.client.config import parse_namesrv_addr
 from rmq_core.client.sync import background_loop, run_sync
 from rmq_core.errors import TopicNotExistError
 from rmq_integrations.celery.clients import ClientPool
 from rmq_integrations.celery.naming import group_for_topic, topic_for_queue
-from rmq_integrations.celery.options import TransportOptions
+from rmq_integrations.celery.options import TransportConfigError, TransportOptions
 from rmq_integrations.celery.server_state import Binding, kv_prefix
 
 __all__ = ["DEFAULT_PORT", "Channel", "QoS", "Transport"]
@@ -625,7 +632,7 @@ class Transport(virtual.Transport):
         OSError,
         TimeoutError,
     )
-    channel_errors = (*virtual.Transport.channel_errors, ClientError)
+    channel_errors = (*virtual.Transport.channel_errors, BrokerError)
 
     def __init__(self, client: Any, **kwargs: Any) -> None:
         self.options = TransportOptions.parse(client.transport_options or {})
@@ -695,7 +702,7 @@ class Transport(virtual.Transport):
 
 
 def _namesrv_of(client: Any, options: TransportOptions) -> tuple[str, ...]:
-    """The NameServer addresses of a kombu connection (ClientError when malformed)."""
+    """The NameServer addresses of a kombu connection (TransportConfigError when malformed)."""
     if options.namesrv_addr:
         raw = options.namesrv_addr
     else:
@@ -705,7 +712,7 @@ def _namesrv_of(client: Any, options: TransportOptions) -> tuple[str, ...]:
     try:
         addrs = parse_namesrv_addr(raw)
     except ClientError as exc:
-        raise ClientError(f"rocketmq broker URL: {exc}") from exc
+        raise TransportConfigError(f"rocketmq broker URL: {exc}") from exc
     if not addrs:
-        raise ClientError("rocketmq broker URL names no NameServer")
+        raise TransportConfigError("rocketmq broker URL names no NameServer")
     return addrs

@@ -44,6 +44,7 @@ class ThreadedCluster:
 
     store_dir: Path
     namesrv_port: int = 0
+    broker_port: int = 0
     loop: asyncio.AbstractEventLoop | None = None
     cluster: Cluster | None = None
     _thread: threading.Thread | None = None
@@ -59,14 +60,18 @@ class ThreadedCluster:
         return f"rocketmq://{self.namesrv}"
 
     def start(self) -> ThreadedCluster:
+        """Start (again, after :meth:`stop`: same ports and store when they were fixed)."""
+        self._stop = threading.Event()
         ready = threading.Event()
         errors: list[BaseException] = []
 
         async def serve() -> None:
             namesrv = NamesrvController(NamesrvConfig(host="127.0.0.1", port=self.namesrv_port))
             await namesrv.start()
-            broker_config, store_config = make_configs(self.store_dir, namesrv.address)
-            broker = BrokerController(broker_config, store_config)
+            broker_config, store_config = make_configs(
+                self.store_dir, namesrv.address, {"listenPort": str(self.broker_port)}
+            )
+            broker = BrokerController(broker_config, store_config, fast_port=False)
             try:
                 await broker.start()
                 while broker.registrar is not None and broker.registrar.registrations == 0:
