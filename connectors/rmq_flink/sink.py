@@ -125,7 +125,9 @@ class RocketMQSinkBuilder:
                 "retries/timeouts", "retries must be >= 0 and timeouts positive"
             )
         if not isinstance(self._guarantee, DeliveryGuarantee):
-            raise RocketMQOptionError("delivery_guarantee", f"not a DeliveryGuarantee: {self._guarantee!r}")
+            raise RocketMQOptionError(
+                "delivery_guarantee", f"not a DeliveryGuarantee: {self._guarantee!r}"
+            )
 
     def build(self) -> RocketMQSink:
         self._check()

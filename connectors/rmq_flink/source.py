@@ -145,11 +145,11 @@ class RocketMQSourceBuilder:
         if not self._group or not self._group.strip():
             raise RocketMQOptionError("group", "set_group(...) is required")
         if self._deserializer is None:
-            raise RocketMQOptionError("deserializer", "set_value_only_deserializer(...) is required")
-        if self._batch_size < 1 or self._poll_interval_ms < 1 or self._timeout_ms < 1:
             raise RocketMQOptionError(
-                "batch_size/poll_interval/timeout", "must be positive"
+                "deserializer", "set_value_only_deserializer(...) is required"
             )
+        if self._batch_size < 1 or self._poll_interval_ms < 1 or self._timeout_ms < 1:
+            raise RocketMQOptionError("batch_size/poll_interval/timeout", "must be positive")
         kind, expression = self._filter
         if kind == "SQL92":
             try:

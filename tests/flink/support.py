@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rmq_flink import connector_jar
 
 from rmq_core.admin.sync import AdminClient
 from rmq_core.client import Message, MessageExt, MessageQueue, PullStatus
@@ -26,7 +27,6 @@ from rmq_core.client.consumer.common import post_process, pull_header
 from rmq_core.client.heartbeat import SubscriptionData
 from rmq_core.client.message_selector import MessageSelector
 from rmq_core.client.sync import Producer, run_sync
-from rmq_flink import connector_jar
 
 STARTUP_TIMEOUT = 30.0  # s
 CALL_TIMEOUT = 10.0  # s
@@ -165,8 +165,13 @@ def read_topic(namesrv: str, topic: str) -> list[MessageExt]:
                 offset = run_sync(api.get_min_offset(addr, mq), CALL_TIMEOUT)
                 while offset < end:
                     header = pull_header(
-                        "flink-test-reader", mq, offset, 32, subscription,
-                        commit_offset=-1, suspend_ms=0,
+                        "flink-test-reader",
+                        mq,
+                        offset,
+                        32,
+                        subscription,
+                        commit_offset=-1,
+                        suspend_ms=0,
                     )
                     result = run_sync(api.pull_message(addr, header, CALL_TIMEOUT), CALL_TIMEOUT)
                     if result.status is PullStatus.FOUND:
@@ -196,7 +201,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: flo
 # --- Flink jobs -----------------------------------------------------------------------------
 
 REPO = Path(__file__).resolve().parents[2]
-TERMINAL = {"FINISHED", "FAILED", "CANCELED"}
+TERMINAL = {"FINISHED", "FAILED", "CANCELED", "SUSPENDED"}
 
 
 def make_env(parallelism: int = 2, checkpoint_ms: int | None = None, restarts: int = 0) -> Any:
@@ -206,7 +211,6 @@ def make_env(parallelism: int = 2, checkpoint_ms: int | None = None, restarts: i
 
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
-
     from rmq_flink import add_connector_jar
 
     # Python workers import test helpers (pickled by reference) from the repository root.
@@ -238,22 +242,21 @@ def _await(future: Any, timeout: float, what: str) -> Any:
 
 
 class Job:
-    """A submitted job with bounded waits."""
+    """A submitted job with bounded waits. The local cluster shuts down when the job ends, so
+    the result future is taken at submission."""
 
     def __init__(self, env: Any, name: str) -> None:
         self.client = env.execute_async(name)
+        self.result = self.client.get_job_execution_result()
 
     def status(self) -> str:
-        return str(_await(self.client.get_job_status(), CALL_TIMEOUT, "the job status")).split(".")[-1]
+        return str(_await(self.client.get_job_status(), CALL_TIMEOUT, "the job status")).split(".")[
+            -1
+        ]
 
-    def wait(self, timeout: float) -> str:
-        """Wait for a terminal state; returns it (raises the job's failure for FAILED)."""
-        status = wait_for(
-            lambda: (s := self.status()) in TERMINAL and s, timeout, "the job to end", every=0.3
-        )
-        if status == "FAILED":
-            _await(self.client.get_job_execution_result(), CALL_TIMEOUT, "the job result")
-        return str(status)
+    def wait(self, timeout: float) -> None:
+        """Wait for the job to end; a failed job raises its failure (Py4JJavaError)."""
+        _await(self.result, timeout, "the job to end")
 
     def cancel(self) -> None:
         """Cancel the job unless it ended; the local cluster shuts down with it."""

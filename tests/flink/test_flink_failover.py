@@ -11,9 +11,9 @@ from pathlib import Path
 from pyflink.common import Types, WatermarkStrategy
 from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream.connectors.base import DeliveryGuarantee
+from rmq_flink import RocketMQOffsetsInitializer, RocketMQSink, RocketMQSource
 
 from rmq_core.admin.sync import AdminClient
-from rmq_flink import RocketMQOffsetsInitializer, RocketMQSink, RocketMQSource
 from tests.flink.jobs import FailOnce
 from tests.flink.support import (
     Broker,
