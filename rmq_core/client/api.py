@@ -12,6 +12,7 @@ error; the last one that answered is tried first next time. Timeouts are seconds
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Sequence
@@ -20,7 +21,8 @@ from typing import Any, TypeVar
 from rmq_core.client.message_queue import MessageQueue
 from rmq_core.client.results import PullResult, PullStatus, SendStatus
 from rmq_core.client.route import TopicRouteData
-from rmq_core.common.message_codec import decode_records
+from rmq_core.common.message import MessageExt, MessageSysFlag
+from rmq_core.common.message_codec import decode_records, decompress_body
 from rmq_core.errors import BrokerError, RemoteProtocolError, RemotingError, RocketMQError
 from rmq_core.remoting import fastjson
 from rmq_core.remoting.client import RemotingClient
@@ -86,6 +88,34 @@ class RawSendResponse:
         self.header = header
         self.region_id = region_id
         self.trace_on = trace_on
+
+
+INFLATE_IN_THREAD_OVER = 256 * 1024
+"""Pull bodies holding this many compressed bytes or more are inflated in a worker thread."""
+
+
+async def decode_pulled(body: bytes) -> list[MessageExt]:
+    """The records of a pull response body, compressed bodies inflated.
+
+    Records are parsed on the loop; when the compressed bodies among them add up to
+    :data:`INFLATE_IN_THREAD_OVER` bytes or more, zlib runs in a worker thread (it releases
+    the GIL) so a pull of big messages does not stall the loop. Raises ``MessageFormatError``
+    on a malformed record or a body that does not inflate.
+    """
+    messages = decode_records(body, decompress=False)
+    compressed = [m for m in messages if m.sys_flag & MessageSysFlag.COMPRESSED_FLAG]
+    if not compressed:
+        return messages
+    if sum(len(m.body) for m in compressed) >= INFLATE_IN_THREAD_OVER:
+        await asyncio.to_thread(_inflate, compressed)
+    else:
+        _inflate(compressed)
+    return messages
+
+
+def _inflate(messages: list[MessageExt]) -> None:
+    for msg in messages:
+        msg.body = decompress_body(msg.body, msg.sys_flag)
 
 
 def _with_context(exc: RemotingError, context: str) -> RemotingError:
@@ -268,7 +298,7 @@ class ClientAPI:
                 response.code, response.remark or "", context=f"{context} ({addr})"
             )
         resp = _decode(response, PullMessageResponseHeader, context)
-        messages = decode_records(response.body) if pull_status is PullStatus.FOUND else []
+        messages = await decode_pulled(response.body) if pull_status is PullStatus.FOUND else []
         return PullResult(
             pull_status,
             resp.next_begin_offset,

@@ -40,6 +40,8 @@ DEFAULT_SEND_TIMEOUT = 3.0
 DEFAULT_RETRY_TIMES = 2
 DEFAULT_COMPRESS_OVER = 4096
 DEFAULT_COMPRESS_LEVEL = 5
+DEFAULT_MAX_ASYNC_INFLIGHT = 10_000  # like Java's backPressureForAsyncSendNum
+DEFAULT_MAX_ASYNC_INFLIGHT_BYTES = 100 * 1024 * 1024  # like backPressureForAsyncSendSize
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 DEFAULT_TOPIC_QUEUE_NUMS = 4
 AUTO_CREATE_TOPIC_KEY = "TBW102"
@@ -131,7 +133,13 @@ class ClientConfig:
 
 @dataclass(frozen=True, slots=True)
 class ProducerConfig(ClientConfig):
-    """Producer settings (``DefaultMQProducer``, reference §6.1)."""
+    """Producer settings (``DefaultMQProducer``, reference §6.1).
+
+    ``max_async_inflight`` (sends, >= 1) and ``max_async_inflight_bytes`` (body bytes, >= 1)
+    bound :meth:`~rmq_core.client.producer.Producer.send_async`: while either limit is
+    reached, ``send_async`` raises a retriable :class:`~rmq_core.errors.ClientError` at once;
+    ``await producer.wait_async_capacity()`` waits for room instead.
+    """
 
     producer_group: str = "DEFAULT_PRODUCER"
     send_msg_timeout: float = DEFAULT_SEND_TIMEOUT
@@ -144,6 +152,8 @@ class ProducerConfig(ClientConfig):
     default_topic_queue_nums: int = DEFAULT_TOPIC_QUEUE_NUMS
     create_topic_key: str = AUTO_CREATE_TOPIC_KEY
     send_latency_fault_enable: bool = True
+    max_async_inflight: int = DEFAULT_MAX_ASYNC_INFLIGHT
+    max_async_inflight_bytes: int = DEFAULT_MAX_ASYNC_INFLIGHT_BYTES
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,12 @@ were slow or failing isolated for a while (:mod:`rmq_core.client.latency`). Send
 explicit queue or through a :class:`MessageQueueSelector` make a single attempt, which keeps
 ordered messages in their queue. The whole send, retries included, must finish within
 ``send_msg_timeout`` seconds.
+
+Bodies of :data:`COMPRESS_IN_THREAD_OVER` bytes (256 KiB) or more are compressed in a worker
+thread so the loop keeps serving other sends; a body is compressed once per send, not once per
+attempt. :meth:`Producer.send_async` is bounded: at most ``max_async_inflight`` sends and
+``max_async_inflight_bytes`` body bytes are in flight at once (back-pressure, see
+:meth:`Producer.wait_async_capacity`).
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ log = logging.getLogger(__name__)
 SendCallback = Callable[..., Any]
 COMPRESSION_ZLIB_FLAG = MessageSysFlag.COMPRESSED_FLAG | (MessageSysFlag.COMPRESSION_ZLIB << 8)
 RETRY_TOPIC_PREFIX = "%RETRY%"
+COMPRESS_IN_THREAD_OVER = 256 * 1024
+"""Bodies of at least this many bytes are zlib-compressed in a worker thread, off the loop."""
 _CALLBACK_TASKS: set[asyncio.Future[None]] = set()
 
 
@@ -90,7 +98,15 @@ class Producer:
         self._publish_info: dict[str, TopicPublishInfo] = {}
         self._topics: set[str] = set()
         self._fault = MQFaultStrategy(enabled=self.config.send_latency_fault_enable)
+        if self.config.max_async_inflight < 1 or self.config.max_async_inflight_bytes < 1:
+            raise ClientError(
+                "max_async_inflight and max_async_inflight_bytes must be at least 1, got "
+                f"{self.config.max_async_inflight} and {self.config.max_async_inflight_bytes}"
+            )
         self._pending: set[asyncio.Task[SendResult]] = set()
+        self._pending_bytes = 0
+        self._capacity = asyncio.Event()
+        self._capacity.set()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -235,14 +251,23 @@ class Producer:
             batch=True if batch else None,
         )
 
-    def _prepare(self, msg: Message) -> tuple[bytes, int]:
-        """Give ``msg`` a UNIQ_KEY; return the body to send and its sysflag."""
+    async def _prepare(self, msg: Message) -> tuple[bytes, int]:
+        """Give ``msg`` a UNIQ_KEY; return the body to send and its sysflag.
+
+        A batch carrier is sent as it is. Bodies of ``compress_msg_body_over_howmuch`` bytes or
+        more are zlib-compressed, in a worker thread from :data:`COMPRESS_IN_THREAD_OVER` on.
+        """
+        if isinstance(msg, _BatchMessage):
+            return msg.body, 0
         if not msg.unique_key:
             msg.unique_key = create_uniq_id()
         body = msg.body
-        if len(body) >= self.config.compress_msg_body_over_howmuch:
-            return zlib.compress(body, self.config.compress_level), COMPRESSION_ZLIB_FLAG
-        return body, 0
+        if len(body) < self.config.compress_msg_body_over_howmuch:
+            return body, 0
+        level = self.config.compress_level
+        if len(body) >= COMPRESS_IN_THREAD_OVER:
+            return await asyncio.to_thread(zlib.compress, body, level), COMPRESSION_ZLIB_FLAG
+        return zlib.compress(body, level), COMPRESSION_ZLIB_FLAG
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -288,10 +313,23 @@ class Producer:
         ``on_success(result)`` / ``on_exception(error)`` may be plain functions or coroutine
         functions. Transport failures are retried ``retry_times_when_send_async_failed``
         times. Validation errors are raised here, at once.
+
+        Back-pressure: while ``max_async_inflight`` sends or ``max_async_inflight_bytes`` body
+        bytes are in flight, this raises a retriable :class:`ClientError` at once; callers that
+        would rather wait ``await self.wait_async_capacity()`` first.
         """
         self._check_running()
         check_message(msg, self.config.max_message_size)
         budget = self.config.send_msg_timeout if timeout is None else timeout
+        if not self._has_async_capacity():
+            raise ClientError(
+                f"producer group {self.group}: {len(self._pending)} async sends "
+                f"({self._pending_bytes} body bytes) in flight, at the limit of "
+                f"max_async_inflight={self.config.max_async_inflight} / "
+                f"max_async_inflight_bytes={self.config.max_async_inflight_bytes}; "
+                "await wait_async_capacity() or some sends first",
+                retriable=True,
+            )
 
         async def run() -> SendResult:
             if mq is None and selector is None:
@@ -304,11 +342,50 @@ class Producer:
             return result
 
         task = asyncio.get_running_loop().create_task(run())
+        size = len(msg.body)
         self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._pending_bytes += size
+        if not self._has_async_capacity():
+            self._capacity.clear()
+        task.add_done_callback(lambda t: self._async_send_done(t, size))
         if on_success is not None or on_exception is not None:
             task.add_done_callback(lambda t: _run_callbacks(t, on_success, on_exception))
         return task
+
+    def _has_async_capacity(self) -> bool:
+        return (
+            len(self._pending) < self.config.max_async_inflight
+            and self._pending_bytes < self.config.max_async_inflight_bytes
+        )
+
+    def _async_send_done(self, task: asyncio.Task[SendResult], size: int) -> None:
+        self._pending.discard(task)
+        self._pending_bytes -= size
+        if self._has_async_capacity():
+            self._capacity.set()
+
+    @property
+    def async_inflight(self) -> tuple[int, int]:
+        """``(sends, body bytes)`` of :meth:`send_async` calls not finished yet."""
+        return len(self._pending), self._pending_bytes
+
+    async def wait_async_capacity(self, timeout: float | None = None) -> None:
+        """Wait (up to ``timeout`` s, default ``send_msg_timeout``) until ``send_async`` has room.
+
+        Call ``send_async`` right after this returns, without awaiting anything in between, and
+        it is accepted. Raises :class:`RequestTimeoutError` when no room appears in time.
+        """
+        budget = self.config.send_msg_timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(budget):
+                while not self._has_async_capacity():
+                    await self._capacity.wait()
+        except TimeoutError as exc:
+            sends, size = self.async_inflight
+            raise RequestTimeoutError(
+                f"producer group {self.group}: no room for an async send within {budget:.3f} s "
+                f"({sends} sends, {size} body bytes in flight)"
+            ) from exc
 
     async def send_oneway(
         self,
@@ -325,7 +402,7 @@ class Producer:
         target = mq or (
             _select(selector, info, msg, arg) if selector else self._fault.select(info.queues, None)
         )
-        body, sys_flag = self._prepare(msg)
+        body, sys_flag = await self._prepare(msg)
         header = self._header(msg, target.queue_id, sys_flag, msg.properties, batch=False)
         addr = await self._broker_addr(target)
         await self.instance.api.send_message(
@@ -373,10 +450,11 @@ class Producer:
         else:
             assert selector is not None
             target = _select(selector, await self._publish_info_for(msg.topic), msg, arg)
+        prepared = await self._prepare(msg)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise RequestTimeoutError(f"send to topic {msg.topic} timed out before sending")
-        return await self._send_kernel(msg, target, remaining)
+        return await self._send_kernel(msg, prepared, target, remaining)
 
     async def _send_with_retries(
         self, msg: Message, budget: float, retries: int
@@ -387,6 +465,7 @@ class Producer:
         last_error: RocketMQError | None = None
         not_ok: SendResult | None = None
         tried: list[str] = []
+        prepared = await self._prepare(msg)
         for _attempt in range(1 + max(retries, 0)):
             info = await self._publish_info_for(msg.topic)
             mq = self._fault.select(info.queues, last_broker)
@@ -397,7 +476,7 @@ class Producer:
             tried.append(mq.broker_name)
             begin = time.monotonic()
             try:
-                result = await self._send_kernel(msg, mq, remaining)
+                result = await self._send_kernel(msg, prepared, mq, remaining)
             except (RemotingError, BrokerError, ClientError) as exc:
                 self._fault.update_fault_item(mq.broker_name, time.monotonic() - begin, True)
                 if not exc.retriable:
@@ -440,14 +519,13 @@ class Producer:
             )
         return addr
 
-    async def _send_kernel(self, msg: Message, mq: MessageQueue, timeout: float) -> SendResult:
-        """One SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE to ``mq``'s master."""
+    async def _send_kernel(
+        self, msg: Message, prepared: tuple[bytes, int], mq: MessageQueue, timeout: float
+    ) -> SendResult:
+        """One SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE of ``prepared`` (body, sysflag) to ``mq``."""
         addr = await self._broker_addr(mq)
         is_batch = isinstance(msg, _BatchMessage)
-        if is_batch:
-            body, sys_flag = msg.body, 0
-        else:
-            body, sys_flag = self._prepare(msg)
+        body, sys_flag = prepared
         header = self._header(msg, mq.queue_id, sys_flag, msg.properties, batch=is_batch)
         raw = await self.instance.api.send_message(
             addr, mq.broker_name, header, body, timeout, batch=is_batch

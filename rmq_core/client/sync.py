@@ -83,8 +83,26 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = LIFECYCLE_TIM
     try:
         return future.result(timeout)
     except concurrent.futures.TimeoutError as exc:
+        # concurrent.futures.TimeoutError is the builtin TimeoutError: a RequestTimeoutError
+        # raised by ``coro`` itself lands here too and must keep its class.
+        if future.done():
+            return future.result()
         future.cancel()
         raise TimeoutError(f"rmq client call did not finish within {timeout} s") from exc
+
+
+def _settle(future: concurrent.futures.Future[T], task: asyncio.Task[T]) -> None:
+    """Copy the outcome of ``task`` (done) into ``future`` unless that was cancelled."""
+    if task.cancelled():
+        future.cancel()
+        return
+    try:
+        if (error := task.exception()) is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(task.result())
+    except concurrent.futures.InvalidStateError:
+        pass  # the caller cancelled the future meanwhile
 
 
 async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -147,15 +165,27 @@ class Producer:
         arg: Any = None,
         timeout: float | None = None,
     ) -> concurrent.futures.Future[SendResult]:
-        """Start a send; returns a ``concurrent.futures.Future``. Callbacks run on the loop."""
+        """Start a send; returns a ``concurrent.futures.Future``. Callbacks run on the loop.
 
-        async def go() -> SendResult:
-            task = self.async_producer.send_async(
+        Back-pressure: while ``max_async_inflight`` sends (or ``max_async_inflight_bytes``
+        bytes) are in flight, the calling thread blocks until there is room, up to the send
+        timeout (then :class:`~rmq_core.errors.RequestTimeoutError`).
+        """
+
+        async def reserve() -> asyncio.Task[SendResult]:
+            await self.async_producer.wait_async_capacity(timeout)
+            return self.async_producer.send_async(
                 msg, on_success, on_exception, mq=mq, selector=selector, arg=arg, timeout=timeout
             )
-            return await task
 
-        return background_loop().submit(go())
+        loop = background_loop().loop
+        task = run_sync(reserve(), self._timeout(timeout))
+        future: concurrent.futures.Future[SendResult] = concurrent.futures.Future()
+        future.add_done_callback(
+            lambda f: loop.call_soon_threadsafe(task.cancel) if f.cancelled() else None
+        )
+        loop.call_soon_threadsafe(task.add_done_callback, lambda t: _settle(future, t))
+        return future
 
     def send_oneway(
         self,

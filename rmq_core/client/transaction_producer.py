@@ -196,8 +196,8 @@ class TransactionProducer(Producer):
 
     # --- sending ---------------------------------------------------------------------------
 
-    def _prepare(self, msg: Message) -> tuple[bytes, int]:
-        body, sys_flag = super()._prepare(msg)
+    async def _prepare(self, msg: Message) -> tuple[bytes, int]:
+        body, sys_flag = await super()._prepare(msg)
         if msg.properties.get(MessageConst.PROPERTY_TRANSACTION_PREPARED) == "true":
             sys_flag |= MessageSysFlag.TRANSACTION_PREPARED_TYPE
         return body, sys_flag

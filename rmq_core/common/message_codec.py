@@ -66,6 +66,7 @@ __all__ = [
     "decode_properties",
     "decode_record",
     "decode_records",
+    "decompress_body",
     "encode_batch",
     "encode_properties",
     "encode_record",
@@ -244,7 +245,8 @@ def encode_record(msg: MessageExt, *, properties_string: str | None = None) -> b
     return b"".join((head, body, topic_len, topic, _SHORT.pack(len(props)), props))
 
 
-def _decompress(body: bytes, sys_flag: int) -> bytes:
+def decompress_body(body: bytes, sys_flag: int) -> bytes:
+    """Inflate a body stored with the COMPRESSED sysflag bit (zlib only; LZ4/ZSTD are errors)."""
     kind = MessageSysFlag.compression_type(sys_flag)
     if kind != MessageSysFlag.COMPRESSION_ZLIB:
         name = {1: "LZ4", 2: "ZSTD"}.get(kind, str(kind))
@@ -312,7 +314,7 @@ def decode_record(
     properties = decode_properties(buf[pos:end]) if props_len else {}
     body = raw_body
     if decompress and sys_flag & MessageSysFlag.COMPRESSED_FLAG:
-        body = _decompress(raw_body, sys_flag)
+        body = decompress_body(raw_body, sys_flag)
     msg = MessageExt(
         topic=topic,
         body=body,

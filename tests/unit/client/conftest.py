@@ -6,6 +6,7 @@ They answer just what the producer needs, so tests can make a broker fail in pre
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -31,6 +32,8 @@ class FakeBroker:
     heartbeats: list[dict[str, object]] = field(default_factory=list)
     unregisters: int = 0
     on_send: Callable[[], None] | None = None
+    hold: asyncio.Event | None = None
+    """When set to an Event, send replies wait until it is set (a stalled broker)."""
     server: RemotingServer | None = None
     port: int = 0
     _offset: int = 0
@@ -60,6 +63,8 @@ class FakeBroker:
             self.on_send()
         if request.is_oneway:
             return None
+        if self.hold is not None:
+            await self.hold.wait()
         if self.reply_code != ResponseCode.SUCCESS:
             return request.response(self.reply_code, f"scripted failure of {self.name}")
         offset = self._offset

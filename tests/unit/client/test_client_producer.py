@@ -22,6 +22,7 @@ from rmq_core.errors import (
     MessageIllegalError,
     RemotingConnectError,
     RemotingError,
+    RequestTimeoutError,
     SystemBusyError,
     TopicNotExistError,
 )
@@ -251,5 +252,112 @@ def test_namesrv_failover_and_namesrv_down(fake_cluster: Any) -> None:
             with pytest.raises(RemotingConnectError) as info:
                 await p.send(Message(TOPIC, b"x"))
             assert dead in str(info.value) and info.value.retriable
+
+    run(body())
+
+
+def test_large_bodies_are_compressed_once_in_a_worker_thread(
+    fake_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 300 KiB body is deflated off the loop, and only once across retries."""
+    threaded: list[str] = []
+    real_to_thread = asyncio.to_thread
+
+    async def spy(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        threaded.append(getattr(func, "__name__", repr(func)))
+        return await real_to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", spy)
+
+    async def body() -> None:
+        async with fake_cluster("broker-a", "broker-b") as (namesrv, (a, b)):
+            a.reply_code = b.reply_code = ResponseCode.SYSTEM_BUSY
+            payload = bytes(range(256)) * 1200  # 300 KiB
+            async with producer(namesrv) as p:
+                with pytest.raises(SystemBusyError):
+                    await p.send(Message(TOPIC, payload))
+                attempts = len(a.sends) + len(b.sends)
+                assert attempts == 3
+                assert threaded.count("compress") == 1
+                a.reply_code = ResponseCode.SUCCESS
+                b.reply_code = ResponseCode.SUCCESS
+                await p.send(Message(TOPIC, b"y" * 5000))  # compressed, but on the loop
+                assert threaded.count("compress") == 1
+            sent = [body for _, _, body in a.sends + b.sends]
+            assert all(zlib.decompress(s) in (payload, b"y" * 5000) for s in sent)
+
+    run(body())
+
+
+def test_send_async_back_pressure_on_count(fake_cluster: Any) -> None:
+    async def body() -> None:
+        async with fake_cluster("broker-a") as (namesrv, (broker,)):
+            broker.hold = asyncio.Event()
+            async with producer(namesrv, max_async_inflight=3) as p:
+                tasks = [p.send_async(Message(TOPIC, f"m{i}".encode())) for i in range(3)]
+                assert p.async_inflight == (3, 6)
+                with pytest.raises(ClientError, match="max_async_inflight=3") as info:
+                    p.send_async(Message(TOPIC, b"over"))
+                assert info.value.retriable
+                with pytest.raises(RequestTimeoutError, match="no room"):
+                    await p.wait_async_capacity(0.1)
+                waiter = asyncio.ensure_future(p.wait_async_capacity(5.0))
+                await asyncio.sleep(0.05)
+                assert not waiter.done()
+                broker.hold.set()
+                await waiter
+                tasks.append(p.send_async(Message(TOPIC, b"after")))
+                results = await asyncio.gather(*tasks)
+                assert all(r.status is SendStatus.SEND_OK for r in results)
+                assert p.async_inflight == (0, 0)
+            assert len(broker.sends) == 4
+
+    run(body())
+
+
+def test_send_async_back_pressure_on_bytes_and_bad_limits(fake_cluster: Any) -> None:
+    async def body() -> None:
+        async with fake_cluster("broker-a") as (namesrv, (broker,)):
+            broker.hold = asyncio.Event()
+            async with producer(namesrv, max_async_inflight_bytes=1000) as p:
+                first = p.send_async(Message(TOPIC, b"a" * 600))
+                second = p.send_async(Message(TOPIC, b"b" * 600))  # 600 < 1000: accepted
+                with pytest.raises(ClientError, match="1200 body bytes"):
+                    p.send_async(Message(TOPIC, b"c"))
+                broker.hold.set()
+                await asyncio.gather(first, second)
+                await p.wait_async_capacity(1.0)
+            with pytest.raises(ClientError, match="at least 1"):
+                producer(namesrv, max_async_inflight=0)
+
+    run(body())
+
+
+def test_blocking_facade_waits_for_async_capacity(fake_cluster: Any) -> None:
+    """The thread calling the blocking send_async waits for room, up to the send timeout."""
+    from rmq_core.client.sync import Producer as BlockingProducer
+
+    async def body() -> None:
+        async with fake_cluster("broker-a") as (namesrv, (broker,)):
+            broker.hold = asyncio.Event()
+            facade = BlockingProducer(
+                "PG", namesrv.address, instance_name=f"p{free_port()}", max_async_inflight=1
+            )
+            await asyncio.to_thread(facade.start)
+            try:
+                first = await asyncio.to_thread(facade.send_async, Message(TOPIC, b"1"))
+                with pytest.raises(RequestTimeoutError):
+                    await asyncio.to_thread(facade.send_async, Message(TOPIC, b"2"), timeout=0.2)
+                blocked = asyncio.ensure_future(
+                    asyncio.to_thread(facade.send_async, Message(TOPIC, b"3"), timeout=5.0)
+                )
+                await asyncio.sleep(0.1)
+                assert not blocked.done()
+                broker.hold.set()
+                third = await blocked
+                results = await asyncio.to_thread(lambda: [first.result(5.0), third.result(5.0)])
+                assert [r.status for r in results] == [SendStatus.SEND_OK] * 2
+            finally:
+                await asyncio.to_thread(facade.shutdown)
 
     run(body())
