@@ -6,7 +6,11 @@ An offset is the next queue offset a group will consume: every message below it 
   :meth:`persist_all` runs (periodically and on shutdown).
 - :class:`LocalFileOffsetStore` (BROADCASTING): offsets live in
   ``<dir>/<client id>/<group>/offsets.json`` in RocketMQ's own format
-  (``{"offsetTable":{{"brokerName":…,"queueId":…,"topic":…}:offset}}``), written atomically.
+  (``{"offsetTable":{{"brokerName":…,"queueId":…,"topic":…}:offset}}``), written atomically:
+  each write goes to a temp file of its own (``offsets.json.<random>.tmp``), is fsynced, and
+  replaces the file; the previous file becomes ``offsets.json.bak``. Writes of one store are
+  serialised by a lock, and ``persist(mq)`` reads, merges and writes in the worker thread, so
+  concurrent ``persist``/``persist_all`` calls neither share a temp file nor lose an update.
 
 ``read_offset`` returns -1 when no offset is known and -2 when the store could not be read.
 """
@@ -14,10 +18,12 @@ An offset is the next queue offset a group will consume: every message below it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -174,6 +180,7 @@ class LocalFileOffsetStore(_MemoryTable):
         safe_client = client_id.replace(os.sep, "_")
         self.path = Path(base_dir) / safe_client / group / "offsets.json"
         self.group = group
+        self._write_lock = asyncio.Lock()
 
     def _read_file(self) -> dict[MessageQueue, int]:
         for candidate in (self.path, self.path.with_name(self.path.name + ".bak")):
@@ -197,35 +204,47 @@ class LocalFileOffsetStore(_MemoryTable):
             current = self._table.get(mq)
             if current is not None or read_type is ReadOffsetType.READ_FROM_MEMORY:
                 return OFFSET_NOT_FOUND if current is None else current
-        offset = self._read_file().get(mq)
+        offset = (await asyncio.to_thread(self._read_file)).get(mq)
         if offset is None:
             return OFFSET_NOT_FOUND
         self.update_offset(mq, offset, increase_only=False)
         return offset
 
-    def _write(self, table: dict[MessageQueue, int]) -> None:
+    def _write(self, table: dict[MessageQueue, int], *, merge: bool) -> None:
+        """Replace the file by ``table`` (``merge``: by the file's entries updated with it).
+
+        Runs in a worker thread, under the store's write lock.
+        """
+        if merge:
+            table = {**self._read_file(), **table}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as handle:
-            handle.write(dump_offset_table(table))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if self.path.exists():
-            os.replace(self.path, self.path.with_name(self.path.name + ".bak"))
-        os.replace(tmp, self.path)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent
+        )
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(dump_offset_table(table))
+                handle.flush()
+                os.fsync(handle.fileno())
+            if self.path.exists():
+                os.replace(self.path, self.path.with_name(self.path.name + ".bak"))
+            os.replace(tmp_name, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
 
     async def persist_all(self, mqs: Iterable[MessageQueue]) -> None:
         """Write the offsets of ``mqs`` to the file (other queues are not kept)."""
         wanted = set(mqs)
-        table = {mq: off for mq, off in self._table.items() if mq in wanted}
-        if table:
-            await asyncio.to_thread(self._write, table)
+        async with self._write_lock:  # offsets are read under the lock: the newest get written
+            table = {mq: off for mq, off in self._table.items() if mq in wanted}
+            if table:
+                await asyncio.to_thread(self._write, table, merge=False)
 
     async def persist(self, mq: MessageQueue) -> None:
         """Write ``mq``'s offset, keeping the file's other entries."""
-        offset = self._table.get(mq)
-        if offset is None:
-            return
-        table = self._read_file()
-        table[mq] = offset
-        await asyncio.to_thread(self._write, table)
+        async with self._write_lock:
+            offset = self._table.get(mq)
+            if offset is not None:
+                await asyncio.to_thread(self._write, {mq: offset}, merge=True)

@@ -96,3 +96,43 @@ def test_local_store_persists_and_reloads(tmp_path) -> None:
         assert third.offsets()[MQ1] == 4
 
     asyncio.run(run())
+
+
+def test_concurrent_local_persists_lose_nothing_and_share_no_temp_file(tmp_path) -> None:
+    """persist(mq) for many queues at once, mixed with persist_all, keeps every offset."""
+    queues = [MessageQueue("T", "broker-a", i) for i in range(24)]
+
+    async def run() -> None:
+        store = LocalFileOffsetStore(tmp_path, "127.0.0.1@1", "g")
+        store.load()
+        for i, mq in enumerate(queues):
+            store.update_offset(mq, 100 + i, increase_only=False)
+        # The periodic persist_all knows only the first half; persist(mq) adds the rest.
+        calls = [store.persist(mq) for mq in queues[12:]]
+        calls.insert(5, store.persist_all(queues[:12]))
+        calls.append(store.persist_all(queues[:12]))
+        await asyncio.gather(*calls)
+        await asyncio.gather(*(store.persist(mq) for mq in queues[12:]))
+
+        again = LocalFileOffsetStore(tmp_path, "127.0.0.1@1", "g")
+        again.load()
+        for i, mq in enumerate(queues[12:], start=12):
+            assert again.offsets()[mq] == 100 + i
+        leftovers = sorted(p.name for p in store.path.parent.iterdir())
+        assert leftovers == ["offsets.json", "offsets.json.bak"]
+
+    asyncio.run(run())
+
+
+def test_persist_writes_the_newest_offset_whatever_the_order(tmp_path) -> None:
+    async def run() -> None:
+        store = LocalFileOffsetStore(tmp_path, "127.0.0.1@1", "g")
+        store.update_offset(MQ0, 1, increase_only=False)
+        first = asyncio.ensure_future(store.persist(MQ0))
+        second = asyncio.ensure_future(store.persist_all([MQ0]))
+        store.update_offset(MQ0, 2, increase_only=False)  # before either has written
+        await asyncio.gather(first, second)
+        assert load_offset_table(store.path.read_bytes()) == {MQ0: 2}
+        assert await store.read_offset(MQ0, ReadOffsetType.READ_FROM_STORE) == 2
+
+    asyncio.run(run())
