@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from rmq_core.client import MessageQueue
 from rmq_core.client.message_selector import MessageSelector
+from rmq_core.client.route import TopicRouteData
 from rmq_core.client.sync import run_sync
 from rmq_core.errors import TopicNotExistError
 from rmq_spark.queue_client import QueueClient
@@ -97,7 +98,7 @@ class CommitLog:
             self._mq = MessageQueue(self.topic, names[0], 0)
             return self._mq
 
-    def _create(self):  # type: ignore[no-untyped-def]
+    def _create(self) -> TopicRouteData:
         admin = self.client.admin
         masters = run_sync(admin.cluster_info(), ADMIN_WAIT).master_addrs()
         if not masters:

@@ -91,31 +91,16 @@ def test_available_now_in_micro_batches_and_restart_exactly_once(
     assert {m.tags for m in out} == {"T"}
     assert {m.keys[0] for m in out} == {f"k-{b.lower()}" for b in expected}
 
-
-def test_replayed_batch_id_publishes_nothing_twice(
-    spark: SparkSession, namesrv: str, tmp_path: Path
-) -> None:
-    source, target = unique_topic("SparkReplaySrc"), unique_topic("SparkReplayOut")
-    create_topic(namesrv, source)
-    create_topic(namesrv, target)
-    produce(namesrv, source, [f"r{i}" for i in range(8)])
-    checkpoint = tmp_path / "checkpoint"
-
-    def run() -> StreamingQuery:
-        df = _upper(_source(spark, namesrv, source, startingOffsets="earliest"))
-        return _run_available_now(_sink(df, namesrv, target, checkpoint, "replay"))
-
-    run()
-    assert bodies(settled_topic(namesrv, target, 8)) == [f"R{i}" for i in range(8)]
-    # Forget that Spark finished the last batch: the restart re-runs the same batch id with
-    # the same offsets, as after a crash between the sink's commit and Spark's.
-    commits = sorted((checkpoint / "commits").iterdir(), key=lambda p: p.name)
-    last = [p for p in commits if p.name.isdigit()][-1]
+    # Forget that Spark finished the last batch: the restart re-runs that batch id with the
+    # same offsets, as after a crash between the sink's commit and Spark's. The sink knows
+    # the batch is committed and publishes nothing again.
+    commits = [p for p in (checkpoint / "commits").iterdir() if p.name.isdigit()]
+    last = max(commits, key=lambda p: int(p.name))
     last.unlink()
     (last.parent / f".{last.name}.crc").unlink(missing_ok=True)
     replay = run()
-    assert sum(_batch_sizes(replay)) == 8  # the batch really ran again
-    assert bodies(settled_topic(namesrv, target, 8)) == [f"R{i}" for i in range(8)]
+    assert sum(_batch_sizes(replay)) == 5  # the last batch really ran again
+    assert bodies(settled_topic(namesrv, target, 35)) == sorted(expected)
 
 
 def _explode_on(marker: str) -> Any:
