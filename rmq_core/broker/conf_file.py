@@ -3,6 +3,11 @@
 Keys are split between :class:`~rmq_core.broker.config.BrokerConfig` and the store's
 :class:`~rmq_core.store.config.StoreConfig`; RocketMQ 4.x's misspelled ``mapedFileSize*`` keys
 are accepted as aliases. A key neither config knows is a :class:`ConfigError` naming it.
+
+``messageDelayLevel`` is the store's: the store stamps schedule-topic delivery times with the
+table and the broker delivers by it, so there is one table, ``StoreConfig.message_delay_level``.
+``BrokerConfig`` still accepts the key (code written for RocketMQ's BrokerConfig);
+:func:`reconcile_delay_levels` folds such a value into the store config or rejects a conflict.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from pathlib import Path
 
 from rmq_core.broker.config import BrokerConfig, ConfigError
 from rmq_core.broker.properties import parse_properties
+from rmq_core.common.delay_levels import DEFAULT_MESSAGE_DELAY_LEVEL
 from rmq_core.errors import StoreError
 from rmq_core.store.config import PROPERTY_KEYS as STORE_KEYS
 from rmq_core.store.config import StoreConfig
 
-__all__ = ["ALIASES", "load_broker_conf", "split_properties"]
+__all__ = ["ALIASES", "load_broker_conf", "reconcile_delay_levels", "split_properties"]
 
 ALIASES = {
     "mapedFileSizeCommitLog": "mappedFileSizeCommitLog",
@@ -32,14 +38,11 @@ def split_properties(props: Mapping[str, str]) -> tuple[dict[str, str], dict[str
     unknown: list[str] = []
     for raw_key, value in props.items():
         key = ALIASES.get(raw_key, raw_key)
-        if key in broker_keys:
-            broker[key] = value
-            if key in STORE_KEYS:
-                # messageDelayLevel: the broker delivers by it and the store writes
-                # schedule-topic delivery times with it; both must use the same table
-                store[key] = value
-        elif key in STORE_KEYS:
+        if key in STORE_KEYS:
+            # keys both configs know (messageDelayLevel) belong to the store
             store[key] = value
+        elif key in broker_keys:
+            broker[key] = value
         else:
             unknown.append(raw_key)
     if unknown:
@@ -65,3 +68,24 @@ def load_broker_conf(source: str | Path | Mapping[str, str]) -> tuple[BrokerConf
     except StoreError as exc:
         raise ConfigError(str(exc)) from exc
     return broker_config, store_config
+
+
+def reconcile_delay_levels(broker_config: BrokerConfig, store_config: StoreConfig) -> StoreConfig:
+    """The store config whose ``message_delay_level`` both the store and the broker use.
+
+    An empty ``BrokerConfig.message_delay_level`` (the default) leaves ``store_config`` as it
+    is; a value set only there (the store's is the default) is moved into the store config;
+    the same value in both is fine. Different non-default values in both raise ConfigError
+    naming both: set the table on ``StoreConfig`` only.
+    """
+    broker_value = " ".join(broker_config.message_delay_level.split())
+    store_value = " ".join(store_config.message_delay_level.split())
+    if not broker_value or broker_value == store_value:
+        return store_config
+    if store_value == DEFAULT_MESSAGE_DELAY_LEVEL:
+        return store_config.replace(message_delay_level=broker_config.message_delay_level)
+    raise ConfigError(
+        f"messageDelayLevel is set twice with different values: BrokerConfig "
+        f"{broker_config.message_delay_level!r}, StoreConfig "
+        f"{store_config.message_delay_level!r}; set it on StoreConfig only"
+    )

@@ -15,18 +15,17 @@ the config reads it through the broker context each time instead of caching a va
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rmq_core.common.delay_levels import parse_delay_levels
 from rmq_core.errors import RocketMQError
 
 __all__ = [
     "DEFAULT_BROKER_NAME",
     "DEFAULT_CLUSTER_NAME",
     "DEFAULT_LISTEN_PORT",
-    "DEFAULT_MESSAGE_DELAY_LEVEL",
     "DEFAULT_REGION_ID",
     "BrokerConfig",
     "ConfigError",
@@ -38,9 +37,7 @@ DEFAULT_LISTEN_PORT = 10911
 DEFAULT_REGION_ID = "DefaultRegion"
 DEFAULT_TOPIC_QUEUE_NUMS = 8
 PERM_READ_WRITE = 6
-DEFAULT_MESSAGE_DELAY_LEVEL = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
 MASTER_ROLES = ("ASYNC_MASTER", "SYNC_MASTER")
-_DELAY_TOKEN = re.compile(r"[0-9]+[smhd]")
 
 
 class ConfigError(RocketMQError, ValueError):
@@ -143,8 +140,8 @@ class BrokerConfig:
     )
     message_delay_level: str = _opt(
         "messageDelayLevel",
-        DEFAULT_MESSAGE_DELAY_LEVEL,
-        doc="delay of each DELAY level (units s, m, h, d)",
+        "",
+        doc="kept for compatibility: the table is StoreConfig's (empty here: use the store's)",
     )
     max_suspended_pulls: int = _opt(
         "maxSuspendedPullRequests", 100000, doc="long-polling holds before answering at once"
@@ -169,11 +166,11 @@ class BrokerConfig:
             raise ConfigError(
                 f"brokerRole={self.broker_role}: only {' and '.join(MASTER_ROLES)} are supported"
             )
-        levels = self.message_delay_level.split()
-        if not levels or not all(_DELAY_TOKEN.fullmatch(t) for t in levels):
-            raise ConfigError(
-                f"messageDelayLevel={self.message_delay_level!r}: expected e.g. '1s 5s 1m 2h'"
-            )
+        if self.message_delay_level.strip():
+            try:
+                parse_delay_levels(self.message_delay_level)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         if not 0 <= self.listen_port <= 65535:
             raise ConfigError(f"listenPort={self.listen_port} is not a TCP port")
         if self.transaction_check_interval <= 0 or self.transaction_check_max < 0:
@@ -215,10 +212,13 @@ class BrokerConfig:
         return dataclasses.replace(self, **changes)
 
     def to_properties(self) -> dict[str, str]:
-        """Every key with its value as written in a ``broker.conf`` (durations in ms)."""
+        """Every key with its value as written in a ``broker.conf`` (durations in ms); an unset
+        ``messageDelayLevel`` is left out (the store's value is the one in force)."""
         out: dict[str, str] = {}
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
+            if item.name == "message_delay_level" and not value.strip():
+                continue
             if item.metadata["unit"] == "ms":
                 out[item.metadata["key"]] = str(round(value * 1000))
             elif isinstance(value, bool):

@@ -16,7 +16,9 @@ Attributes (stable API; helpers such as the delay/retry service rely on them):
 - ``producers`` / ``consumers``: :class:`ProducerManager` / :class:`ConsumerManager`;
 - ``locks``: :class:`RebalanceLockManager` (orderly consumers' queue locks);
 - ``stats``: :class:`BrokerStats` (``put_message`` counts stored messages);
-- ``delay_levels``: :class:`DelayLevelTable` parsed from ``messageDelayLevel``;
+- ``delay_levels``: :class:`DelayLevelTable` of ``store_config.message_delay_level`` (a value
+  set on ``config`` only is folded into ``store_config``; two different values are a
+  ConfigError, see :func:`~rmq_core.broker.conf_file.reconcile_delay_levels`);
 - ``broker_addr``: ``ip:port`` published to NameServers and used as the store host;
 - ``writer``: the :class:`ConfigWriter` every JSON config file goes through;
 - ``config_dir``: ``<storePathRootDir>/config`` (None: nothing is persisted).
@@ -33,6 +35,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from rmq_core.broker.conf_file import reconcile_delay_levels
 from rmq_core.broker.config import BrokerConfig
 from rmq_core.broker.managers.consumers import ConsumerManager
 from rmq_core.broker.managers.offsets import ConsumerOffsetManager
@@ -150,12 +153,12 @@ class BrokerContext:
         broker_addr: str = "",
     ) -> None:
         self.config = config
-        self.store_config = store_config
+        self.store_config = reconcile_delay_levels(config, store_config)
         self.store = store
         self.config_dir = config_dir
         self.writer: ConfigWriter = writer or SyncConfigWriter()
         self.broker_addr = broker_addr or f"{config.broker_ip1}:{config.listen_port}"
-        self.delay_levels = DelayLevelTable.parse(config.message_delay_level)
+        self.delay_levels = DelayLevelTable.from_delays_ms(self.store_config.delay_levels_ms())
         self.topics = TopicConfigManager(
             self.broker_config, self.config_path(TOPICS_FILE), self.writer
         )

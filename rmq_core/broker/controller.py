@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from rmq_core.broker.conf_file import reconcile_delay_levels
 from rmq_core.broker.config import BrokerConfig
 from rmq_core.broker.context import BrokerContext, BrokerStore
 from rmq_core.broker.managers.persistence import DELAY_OFFSET_FILE, ThreadedConfigWriter
@@ -90,9 +91,13 @@ class BrokerController:
         store_factory: StoreFactory | None = None,
         fast_port: bool | None = None,
     ) -> None:
-        """``fast_port`` None: listen on ``listenPort - 2`` too unless ``listenPort`` is 0."""
+        """``fast_port`` None: listen on ``listenPort - 2`` too unless ``listenPort`` is 0.
+
+        Raises ConfigError when ``config`` and ``store_config`` set different
+        ``messageDelayLevel`` tables (the store's is the one in force).
+        """
         self.config = config
-        self.store_config = store_config
+        self.store_config = reconcile_delay_levels(config, store_config)
         self._store_factory = store_factory or _default_store_factory
         self._fast_port = fast_port if fast_port is not None else config.listen_port > 2
         self.ctx: BrokerContext | None = None

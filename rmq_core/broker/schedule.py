@@ -2,7 +2,9 @@
 
 Reference §5.7. ``messageDelayLevel`` (default :data:`DEFAULT_MESSAGE_DELAY_LEVEL`) lists one
 duration per level, separated by spaces, each a whole number followed by a unit ``s``, ``m``,
-``h`` or ``d``; level *n* (1-based) is the *n*-th entry.
+``h`` or ``d``; level *n* (1-based) is the *n*-th entry. It is parsed by
+:func:`rmq_core.common.delay_levels.parse_delay_levels` and configured on the store's
+``StoreConfig`` (the broker builds its table from there).
 
 Put path (:func:`rewrite_delayed_message`): a non-transactional (or committed) message whose
 ``DELAY`` property is > 0 is stored in ``SCHEDULE_TOPIC_XXXX`` queue ``level - 1`` instead of
@@ -32,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ from typing import Any, Protocol
 
 from rmq_core.broker.managers.data_version import DataVersion
 from rmq_core.broker.managers.persistence import ConfigWriter, SyncConfigWriter, load_json
+from rmq_core.common.delay_levels import (
+    DEFAULT_MESSAGE_DELAY_LEVEL,
+    DELAY_UNIT_MS,
+    parse_delay_levels,
+)
 from rmq_core.common.message import MessageConst, MessageExt, MessageExtBrokerInner, MessageSysFlag
 from rmq_core.common.message_codec import MessageFormatError, decode_record, encode_properties
 from rmq_core.remoting import fastjson
@@ -61,7 +67,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
-DEFAULT_MESSAGE_DELAY_LEVEL = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
 #: group name the service reads the schedule queues as (it never commits consumer offsets)
 SCHEDULE_GROUP = "SCHEDULE_CONSUMER"
 #: messages delivered per level in one :meth:`ScheduleMessageService.run_once`
@@ -75,8 +80,6 @@ PUT_FAILURE_BACKOFF = 1.0
 #: first delivery round after start (seconds), as RocketMQ's FIRST_DELAY_TIME
 FIRST_DELAY = 1.0
 
-_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_LEVEL_RE = re.compile(r"(\d+)([smhd])")
 #: read statuses after which ``next_begin_offset`` skips units without a readable record
 _SKIPPABLE_STATUSES = frozenset({"OFFSET_FOUND_NULL", "NO_MATCHED_MESSAGE"})
 _STORED_STATUSES = frozenset(
@@ -106,29 +109,17 @@ class DelayLevelTable:
         """Parse a ``messageDelayLevel`` value such as ``"1s 5s 1m 2h 1d"``.
 
         Raises ValueError naming the offending token for anything but ``<digits><s|m|h|d>``
-        tokens separated by whitespace.
+        tokens separated by whitespace (:func:`~rmq_core.common.delay_levels.parse_delay_levels`).
         """
-        tokens = text.split()
-        if not tokens:
-            raise ValueError("messageDelayLevel is empty")
-        delays: list[int] = []
-        for position, token in enumerate(tokens, start=1):
-            match = _LEVEL_RE.fullmatch(token)
-            if match is None:
-                raise ValueError(
-                    f"messageDelayLevel: level {position} {token!r} is not a number "
-                    "followed by one of s, m, h, d"
-                )
-            delays.append(int(match.group(1)) * _UNIT_MS[match.group(2)])
-        return cls(tuple(delays))
+        return cls(parse_delay_levels(text))
 
     def to_text(self) -> str:
         """The ``messageDelayLevel`` text of this table (largest exact unit per level)."""
         parts = []
         for delay in self.delays_ms:
             for unit in ("d", "h", "m", "s"):
-                if delay % _UNIT_MS[unit] == 0:
-                    parts.append(f"{delay // _UNIT_MS[unit]}{unit}")
+                if delay % DELAY_UNIT_MS[unit] == 0:
+                    parts.append(f"{delay // DELAY_UNIT_MS[unit]}{unit}")
                     break
             else:
                 raise ValueError(f"delay {delay} ms is not a whole number of seconds")

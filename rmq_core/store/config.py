@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rmq_core.common.delay_levels import DEFAULT_MESSAGE_DELAY_LEVEL, parse_delay_levels
 from rmq_core.errors import StoreError
 
 __all__ = [
@@ -34,8 +35,6 @@ DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 DEFAULT_MAX_HASH_SLOT_NUM = 5_000_000
 DEFAULT_MAX_INDEX_NUM = 5_000_000 * 4
 MIN_COMMIT_LOG_FILE_SIZE = 4096
-DEFAULT_MESSAGE_DELAY_LEVEL = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
-_DELAY_UNITS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +70,7 @@ class StoreConfig:
     max_transfer_count_on_message_in_memory: int = 32  # messages per pull response
     max_filter_message_size: int = 16000  # consume-queue bytes (800 units) a filtered read scans
     reput_interval: float = 0.001  # s the dispatcher sleeps when idle and not woken
-    message_delay_level: str = DEFAULT_MESSAGE_DELAY_LEVEL
+    message_delay_level: str = DEFAULT_MESSAGE_DELAY_LEVEL  # the broker's table too
 
     def __post_init__(self) -> None:
         if self.flush_disk_type not in (ASYNC_FLUSH, SYNC_FLUSH):
@@ -93,14 +92,16 @@ class StoreConfig:
         self.delay_levels_ms()
 
     def delay_levels_ms(self) -> tuple[int, ...]:
-        """``message_delay_level`` parsed: the delay in ms of level 1, 2, ... (units s m h d)."""
-        levels: list[int] = []
-        for token in self.message_delay_level.split():
-            unit = _DELAY_UNITS.get(token[-1:])
-            if unit is None or not token[:-1].isdigit():
-                raise StoreError(f"bad messageDelayLevel entry {token!r}")
-            levels.append(int(token[:-1]) * unit)
-        return tuple(levels)
+        """``message_delay_level`` parsed: the delay in ms of level 1, 2, ... (units s m h d).
+
+        The single source of the delay-level table: the store stamps schedule-topic delivery
+        times with it and the broker's schedule service delivers by it. Raises StoreError for
+        a malformed or empty value.
+        """
+        try:
+            return parse_delay_levels(self.message_delay_level)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
 
     @property
     def commit_log_dir(self) -> str:

@@ -51,6 +51,7 @@ def store_properties(ctx: BrokerContext) -> dict[str, str]:
         "diskMaxUsedSpaceRatio": str(sc.disk_max_used_space_ratio),
         "maxMessageSize": str(sc.max_message_size),
         "messageIndexEnable": "true" if sc.message_index_enable else "false",
+        "messageDelayLevel": sc.message_delay_level,
     }
 
 

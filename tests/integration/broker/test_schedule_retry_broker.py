@@ -1,8 +1,8 @@
 """Delay levels, send-back retries and dead letters against a live in-process broker.
 
-Timing: short delay tables (``messageDelayLevel`` 1 s, 2 s, 3 s ...) keep every scenario a few
-seconds long. "Delivered" means stored in the real topic: the delivered copy's store timestamp
-is compared with the parked record's store timestamp plus the level's delay.
+Timing: short delay tables (the store's ``messageDelayLevel`` 1 s, 2 s, 3 s ...) keep every
+scenario a few seconds long. "Delivered" means stored in the real topic: the delivered copy's
+store timestamp is compared with the parked record's store timestamp plus the level's delay.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ TEST_TIMEOUT = 40.0
 LATE_TOLERANCE_MS = 1000
 
 
-BROKER = {"messageDelayLevel": DELAYS}
 STORE = {"message_delay_level": DELAYS}
 
 
@@ -82,7 +81,7 @@ async def _drain(
 def test_levels_are_delivered_on_time(tmp_path: Path) -> None:
     async def body() -> None:
         async with (
-            running_cluster(tmp_path / "store", broker=BROKER, store=STORE) as cluster,
+            running_cluster(tmp_path / "store", store=STORE) as cluster,
             RawBrokerClient(cluster.broker_addr) as raw,
         ):
             store = cluster.broker.context.store
@@ -122,7 +121,7 @@ def test_restart_mid_delay_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
 
     async def body() -> None:
-        cluster = await start_cluster(store_dir, broker=BROKER, store=STORE)
+        cluster = await start_cluster(store_dir, store=STORE)
         try:
             async with RawBrokerClient(cluster.broker_addr) as raw:
                 keys = []
@@ -137,7 +136,7 @@ def test_restart_mid_delay_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         saved = fastjson.loads((store_dir / "config" / "delayOffset.json").read_bytes())
         assert saved["offsetTable"] == {1: 3}
 
-        cluster = await start_cluster(store_dir, broker=BROKER, store=STORE)
+        cluster = await start_cluster(store_dir, store=STORE)
         try:
             async with RawBrokerClient(cluster.broker_addr) as raw:
                 got = await _drain(raw, "GR", "RestartTopic", 0, 9, 8.0)
@@ -174,7 +173,7 @@ async def _send_back(
 def test_send_back_retries_then_dead_letters(tmp_path: Path) -> None:
     async def body() -> None:
         async with (
-            running_cluster(tmp_path / "store", broker=BROKER, store=STORE) as cluster,
+            running_cluster(tmp_path / "store", store=STORE) as cluster,
             RawBrokerClient(cluster.broker_addr) as raw,
         ):
             group = "GRetry"
@@ -227,7 +226,7 @@ def test_send_back_retries_then_dead_letters(tmp_path: Path) -> None:
 def test_client_retry_send_over_the_limit_goes_to_dlq(tmp_path: Path) -> None:
     async def body() -> None:
         async with (
-            running_cluster(tmp_path / "store", broker=BROKER, store=STORE) as cluster,
+            running_cluster(tmp_path / "store", store=STORE) as cluster,
             RawBrokerClient(cluster.broker_addr) as raw,
         ):
             group = "GClientRetry"
@@ -263,7 +262,7 @@ def test_client_retry_send_over_the_limit_goes_to_dlq(tmp_path: Path) -> None:
 def test_delay_offsets_are_served(tmp_path: Path) -> None:
     async def body() -> None:
         async with (
-            running_cluster(tmp_path / "store", broker=BROKER, store=STORE) as cluster,
+            running_cluster(tmp_path / "store", store=STORE) as cluster,
             RawBrokerClient(cluster.broker_addr) as raw,
         ):
             await _send_delayed(raw, "OffsetsTopic", "o1", 1)

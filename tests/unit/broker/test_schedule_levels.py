@@ -155,9 +155,10 @@ def test_delivery_message_needs_real_topic_and_queue(props: dict[str, str]) -> N
     assert build_delivery_message(parked) is None
 
 
-def test_broker_conf_gives_the_delay_table_to_broker_and_store() -> None:
+def test_broker_conf_gives_the_delay_table_to_the_store() -> None:
     from rmq_core.broker.conf_file import load_broker_conf
 
     broker, store = load_broker_conf({"messageDelayLevel": "1s 2s 3m"})
-    assert broker.message_delay_level == store.message_delay_level == "1s 2s 3m"
-    assert DelayLevelTable.parse(broker.message_delay_level).delays_ms == store.delay_levels_ms()
+    assert store.message_delay_level == "1s 2s 3m"
+    assert broker.message_delay_level == ""  # one table: the store's
+    assert DelayLevelTable.parse("1s 2s 3m").delays_ms == store.delay_levels_ms()
