@@ -9,9 +9,11 @@ Usage::
     controller.address              # "ip:port" published to NameServers
     await controller.shutdown()     # unregister, stop, persist
 
-Start order: store recovery (off the loop), metadata files, processors, the main server, the
-fast server (``listenPort - 2``, unless the main port is 0 or ``fast_port`` says otherwise),
-then the schedule and transaction check services, NameServer registration and housekeeping.
+Start order: store recovery (off the loop), metadata files (a file damaged beyond its ``.bak``
+fails the start with a ConfigError naming it, and nothing is written over it), processors, the
+main server, the fast server (``listenPort - 2``, unless the main port is 0 or ``fast_port``
+says otherwise), then the schedule and transaction check services, NameServer registration and
+housekeeping.
 A port that cannot be bound raises ``OSError`` from :meth:`start` after everything already
 started is stopped again.
 """
@@ -165,8 +167,10 @@ class BrokerController:
         ctx = BrokerContext(
             self.config, self.store_config, store, config_dir=root / "config", writer=self._writer
         )
-        self.ctx = ctx
+        # Published only once loaded: a damaged metadata file fails the start (ConfigError)
+        # and shutdown() must not persist the half-loaded tables over the files.
         await asyncio.to_thread(ctx.load)
+        self.ctx = ctx
         self.schedule = ScheduleMessageService(
             store, ctx.delay_levels, ctx.config_path(DELAY_OFFSET_FILE), writer=self._writer
         )

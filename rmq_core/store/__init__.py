@@ -6,7 +6,11 @@ Depends only on :mod:`rmq_core.common` and :mod:`rmq_core.errors`. Start with
 """
 
 from rmq_core.store.config import ASYNC_FLUSH, SYNC_FLUSH, StoreConfig
-from rmq_core.store.config_file import read_json_with_backup, write_json_atomically
+from rmq_core.store.config_file import (
+    ConfigFileError,
+    read_json_with_backup,
+    write_json_atomically,
+)
 from rmq_core.store.message_filter import MessageFilter
 from rmq_core.store.report import RecoveryReport
 from rmq_core.store.results import (
@@ -23,6 +27,7 @@ __all__ = [
     "ASYNC_FLUSH",
     "SYNC_FLUSH",
     "AppendMessageResult",
+    "ConfigFileError",
     "GetMessageResult",
     "GetMessageStatus",
     "MessageFilter",

@@ -3,7 +3,11 @@
 :func:`write_json_atomically` keeps the previous content in ``<file>.bak`` (as RocketMQ's
 ``MixAll.string2File`` does), writes a temporary file, fsyncs it, renames it over the target
 and fsyncs the directory, so a crash leaves either the old or the new content.
-:func:`read_json_with_backup` falls back to ``.bak`` when the file is missing or unparsable.
+:func:`read_json_with_backup` falls back to ``.bak`` when the file is missing, empty or
+unparsable. "Missing" and "damaged" differ: None means neither copy holds anything (a first
+start), while a copy that holds something no copy can replace raises
+:class:`ConfigFileError`, so a caller never mistakes a damaged table for an empty one and
+overwrites both copies with it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["read_json_with_backup", "read_text_with_backup", "write_json_atomically"]
+from rmq_core.errors import StoreError
+
+__all__ = [
+    "ConfigFileError",
+    "read_json_with_backup",
+    "read_text_with_backup",
+    "write_json_atomically",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +60,29 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+class ConfigFileError(StoreError):
+    """A metadata file (or its ``.bak``) holds content, but no copy can be read and parsed.
+
+    ``path`` is the file; ``problems`` lists ``(copy, reason)`` for every damaged copy.
+    """
+
+    def __init__(self, path: str, problems: list[tuple[str, str]]) -> None:
+        details = "; ".join(f"{copy}: {reason}" for copy, reason in problems)
+        super().__init__(
+            f"{path} is damaged and has no usable backup ({details}); repair or remove it"
+        )
+        self.path = path
+        self.problems = problems
+
+
 def read_text_with_backup(path: str, parse: Callable[[str], Any] = json.loads) -> str | None:
-    """Text of ``path`` if ``parse`` accepts it, else of ``path.bak`` if accepted, else None."""
+    """Text of ``path`` if ``parse`` accepts it, else of ``path.bak`` if accepted.
+
+    None when neither copy exists or holds anything but whitespace (nothing was ever saved).
+    Raises :class:`ConfigFileError` when a copy holds content but no copy can be read and
+    parsed (never treat a damaged table as an empty one).
+    """
+    problems: list[tuple[str, str]] = []
     for candidate in (path, path + ".bak"):
         try:
             with open(candidate, encoding="utf-8") as fh:
@@ -59,6 +91,7 @@ def read_text_with_backup(path: str, parse: Callable[[str], Any] = json.loads) -
             continue
         except (OSError, UnicodeDecodeError) as exc:
             log.warning("cannot read %s: %s", candidate, exc)
+            problems.append((candidate, f"cannot read: {exc}"))
             continue
         if not text.strip():
             log.warning("%s is empty", candidate)
@@ -67,15 +100,20 @@ def read_text_with_backup(path: str, parse: Callable[[str], Any] = json.loads) -
             parse(text)
         except Exception as exc:
             log.warning("cannot parse %s: %s", candidate, exc)
+            problems.append((candidate, f"cannot parse: {exc}"))
             continue
         if candidate != path:
             log.warning("using backup %s", candidate)
         return text
+    if problems:
+        raise ConfigFileError(path, problems)
     return None
 
 
 def read_json_with_backup(path: str, loads: Callable[[str], Any] = json.loads) -> Any:
-    """Parsed content of ``path`` (or of ``path.bak`` if that fails); None if neither parses.
+    """Parsed content of ``path`` (or of ``path.bak`` if that fails); None when neither copy
+    holds anything. Raises :class:`ConfigFileError` when a copy holds something unusable and
+    no copy parses.
 
     ``loads`` lets callers use a lenient parser (fastjson's bare integer keys).
     """

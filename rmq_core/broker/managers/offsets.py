@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from rmq_core.broker.managers.data_version import DataVersion
-from rmq_core.broker.managers.persistence import ConfigWriter, SyncConfigWriter, load_json
+from rmq_core.broker.managers.persistence import (
+    ConfigWriter,
+    SyncConfigWriter,
+    load_json,
+    table_of,
+)
 from rmq_core.remoting import fastjson
 
 __all__ = ["TOPIC_GROUP_SEPARATOR", "ConsumerOffsetManager"]
@@ -39,17 +44,18 @@ class ConsumerOffsetManager:
         self._dirty = False
 
     def load(self) -> None:
-        """Read ``consumerOffset.json`` (or its ``.bak``); malformed entries are skipped."""
+        """Read ``consumerOffset.json`` (or its ``.bak``); malformed entries are skipped.
+
+        A missing file loads nothing; a damaged one (no usable copy, or a table that is not an
+        object) raises ConfigError naming it.
+        """
         if self._path is None:
             return
         data = load_json(self._path)
-        if not isinstance(data, dict):
+        if data is None:
             return
+        table = table_of(data, "offsetTable", self._path)
         self.data_version = DataVersion.from_json(data.get("dataVersion"))
-        table = data.get("offsetTable") or {}
-        if not isinstance(table, dict):
-            logger.error("%s: offsetTable is not an object; ignored", self._path)
-            return
         for key, queues in table.items():
             if not isinstance(key, str) or TOPIC_GROUP_SEPARATOR not in key:
                 continue

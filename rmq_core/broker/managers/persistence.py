@@ -5,6 +5,8 @@ A manager encodes its table on the event loop (``encode() -> bytes``) and hands 
 :class:`ThreadedConfigWriter` writes on one background thread so no fsync runs on the event
 loop, keeping only the newest content per path. Files are written atomically with a ``.bak`` of
 the previous content by the store's ``config_file`` helpers; loading falls back to the ``.bak``.
+A file whose copies are all damaged stops the broker (:func:`load_json` raises ConfigError)
+instead of starting with an empty table that the next write would save over both copies.
 """
 
 from __future__ import annotations
@@ -14,8 +16,13 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from rmq_core.broker.config import ConfigError
 from rmq_core.remoting import fastjson
-from rmq_core.store.config_file import read_json_with_backup, write_json_atomically
+from rmq_core.store.config_file import (
+    ConfigFileError,
+    read_json_with_backup,
+    write_json_atomically,
+)
 
 __all__ = [
     "CONSUMER_OFFSET_FILE",
@@ -27,6 +34,7 @@ __all__ = [
     "ThreadedConfigWriter",
     "config_path",
     "load_json",
+    "table_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -120,13 +128,36 @@ class ThreadedConfigWriter:
                     self._cond.notify_all()
 
 
-def load_json(path: Path) -> Any | None:
-    """Read a config file (falling back to its ``.bak``); None when neither parses.
+def load_json(path: Path) -> dict[Any, Any] | None:
+    """Read a config file (falling back to its ``.bak``): its JSON object, or None when
+    neither copy exists or holds anything (a first start).
 
-    Parsing is lenient (fastjson's bare numeric and object map keys are accepted).
+    Raises ConfigError naming the file when a copy holds content but neither copy is a
+    readable JSON object. Parsing is lenient (fastjson's bare numeric and object map keys).
     """
     try:
-        return read_json_with_backup(str(path), loads=fastjson.loads)
-    except OSError:
-        logger.exception("could not read %s or its backup; starting empty", path)
-        return None
+        data = read_json_with_backup(str(path), loads=_loads_object)
+    except ConfigFileError as exc:
+        raise ConfigError(f"cannot load broker metadata: {exc}") from exc
+    return data if isinstance(data, dict) else None
+
+
+def table_of(data: dict[Any, Any], key: str, path: Path) -> dict[Any, Any]:
+    """``data[key]`` of a loaded config file (an absent or null table is empty).
+
+    Raises ConfigError naming the file when the table is there but not an object: the file
+    would otherwise load as empty and the next write would drop the whole table.
+    """
+    table = data.get(key)
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"cannot load broker metadata: {path}: {key} is not an object")
+    return table
+
+
+def _loads_object(text: str) -> dict[Any, Any]:
+    data = fastjson.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, found {type(data).__name__}")
+    return data

@@ -20,7 +20,12 @@ from typing import Any
 
 from rmq_core.broker.config import BrokerConfig
 from rmq_core.broker.managers.data_version import DataVersion
-from rmq_core.broker.managers.persistence import ConfigWriter, SyncConfigWriter, load_json
+from rmq_core.broker.managers.persistence import (
+    ConfigWriter,
+    SyncConfigWriter,
+    load_json,
+    table_of,
+)
 from rmq_core.remoting import fastjson
 
 __all__ = ["SYS_CONSUMER_GROUP_PREFIX", "SubscriptionGroupConfig", "SubscriptionGroupManager"]
@@ -162,19 +167,21 @@ class SubscriptionGroupManager:
         self.data_version = DataVersion()
 
     def load(self) -> None:
-        """Merge ``subscriptionGroup.json`` (or its ``.bak``) over the built-in groups."""
+        """Merge ``subscriptionGroup.json`` (or its ``.bak``) over the built-in groups.
+
+        A missing file loads nothing; a damaged one (no usable copy, or a table that is not an
+        object) raises ConfigError naming it. A malformed entry is logged and skipped.
+        """
         if self._path is None:
             return
         data = load_json(self._path)
-        if not isinstance(data, dict):
+        if data is None:
             return
+        table = table_of(data, "subscriptionGroupTable", self._path)
+        forbidden = table_of(data, "forbiddenTable", self._path)
         self.data_version = DataVersion.from_json(data.get("dataVersion"))
-        forbidden = data.get("forbiddenTable")
-        if isinstance(forbidden, dict):
+        if forbidden:
             self._forbidden = forbidden
-        table = data.get("subscriptionGroupTable") or {}
-        if not isinstance(table, dict):
-            return
         for name, raw in table.items():
             try:
                 item = SubscriptionGroupConfig.from_json(raw, str(name))

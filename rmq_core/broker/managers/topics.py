@@ -23,7 +23,12 @@ from rmq_core.broker import perm as permission
 from rmq_core.broker import topic_validator as tv
 from rmq_core.broker.config import BrokerConfig
 from rmq_core.broker.managers.data_version import DataVersion
-from rmq_core.broker.managers.persistence import ConfigWriter, SyncConfigWriter, load_json
+from rmq_core.broker.managers.persistence import (
+    ConfigWriter,
+    SyncConfigWriter,
+    load_json,
+    table_of,
+)
 from rmq_core.remoting import fastjson
 
 __all__ = [
@@ -161,17 +166,18 @@ class TopicConfigManager:
         )
 
     def load(self) -> None:
-        """Merge ``topics.json`` (or its ``.bak``) over the built-in topics."""
+        """Merge ``topics.json`` (or its ``.bak``) over the built-in topics.
+
+        A missing file loads nothing; a damaged one (no usable copy, or a table that is not an
+        object) raises ConfigError naming it. A malformed entry is logged and skipped.
+        """
         if self._path is None:
             return
         data = load_json(self._path)
-        if not isinstance(data, dict):
+        if data is None:
             return
+        table = table_of(data, "topicConfigTable", self._path)
         self.data_version = DataVersion.from_json(data.get("dataVersion"))
-        table = data.get("topicConfigTable") or {}
-        if not isinstance(table, dict):
-            logger.error("%s: topicConfigTable is not an object; ignored", self._path)
-            return
         for name, raw in table.items():
             try:
                 item = TopicConfig.from_json(raw, str(name))

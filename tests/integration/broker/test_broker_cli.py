@@ -100,6 +100,27 @@ def test_broker_bad_config_file(tmp_path: Path) -> None:
     assert proc.stderr is not None and "noSuchKey" in proc.stderr.read()
 
 
+def test_broker_refuses_a_damaged_metadata_file(tmp_path: Path) -> None:
+    config_dir = tmp_path / "s" / "config"
+    config_dir.mkdir(parents=True)
+    (config_dir / "topics.json").write_text('{"topicConfigTable": {')
+    conf = tmp_path / "broker.conf"  # small files: no 1 GiB commit log to map for nothing
+    conf.write_text("mappedFileSizeCommitLog = 1048576\nmappedFileSizeConsumeQueue = 6000\n")
+    proc = start(
+        "broker", "-c", str(conf), "--port", "0", "--store-dir", str(tmp_path / "s"), cwd=tmp_path
+    )
+    try:
+        status = proc.wait(EXIT_TIMEOUT)
+    finally:
+        stop(proc)
+    assert status == 1
+    assert proc.stderr is not None
+    error = proc.stderr.read()
+    assert "rmq broker: bad configuration: cannot load broker metadata:" in error, error
+    assert f"{config_dir / 'topics.json'} is damaged" in error, error
+    assert (config_dir / "topics.json").read_text() == '{"topicConfigTable": {'
+
+
 def test_standalone_ready_and_sigint(tmp_path: Path) -> None:
     proc = start("standalone", "--namesrv-port", "0", "--broker-port", "0", cwd=tmp_path)
     try:
