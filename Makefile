@@ -53,8 +53,11 @@ $(SPARK_STAMP): pyproject.toml
 
 spark-env: $(SPARK_STAMP)
 
-# The Spark connector's tests, with a real local SparkSession (needs Java 17 on PATH or JAVA_HOME).
-test-spark: spark-env
+# The Spark connector's tests, with a real local SparkSession (needs Java 17 on PATH or JAVA_HOME),
+# after a strict type check of the connector against PySpark's own annotations.
+test-spark: env spark-env
+	MYPYPATH=connectors $(BIN)/mypy --strict --explicit-package-bases \
+		--python-executable $(SPARK_VENV)/bin/python connectors/rmq_spark
 	$(SPARK_VENV)/bin/pytest -q -p no:cacheprovider tests/spark
 
 # PyFlink's pins (apache-beam, pandas<2.3, pyarrow<21, pemja) clash with PySpark's, so the Flink

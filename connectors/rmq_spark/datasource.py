@@ -16,7 +16,7 @@ from rmq_spark.writer import RocketMQBatchWriter, RocketMQStreamWriter
 __all__ = ["RocketMQDataSource", "register"]
 
 
-class RocketMQDataSource(DataSource):  # type: ignore[misc]
+class RocketMQDataSource(DataSource):
     """Batch and streaming reads and writes of rmq (RocketMQ) topics.
 
     Options are checked when the reader or writer is made, on the driver as the query

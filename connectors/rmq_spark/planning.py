@@ -30,7 +30,7 @@ __all__ = [
 OffsetsJson = dict[str, dict[str, int]]
 
 
-class QueueRange(InputPartition):  # type: ignore[misc]
+class QueueRange(InputPartition):
     """One input partition: messages ``[start, end)`` of one queue (pickled to a worker)."""
 
     def __init__(

@@ -42,7 +42,7 @@ def read_queue_range(options: ReadOptions, partition: InputPartition) -> Iterato
         yield message_row(msg, partition.broker, partition.partition)
 
 
-class RocketMQBatchReader(DataSourceReader):  # type: ignore[misc]
+class RocketMQBatchReader(DataSourceReader):
     """Plans one range per queue between the resolved start and end offsets."""
 
     def __init__(self, options: ReadOptions) -> None:

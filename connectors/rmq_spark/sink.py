@@ -102,7 +102,7 @@ class HalfHandle:
 
 
 @dataclass
-class TaskCommit(WriterCommitMessage):  # type: ignore[misc]
+class TaskCommit(WriterCommitMessage):
     """A task's commit message: its identity and the half messages it sent."""
 
     query: str

@@ -52,7 +52,7 @@ __all__ = ["RocketMQStreamReader"]
 log = logging.getLogger(__name__)
 
 
-class RocketMQStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):  # type: ignore[misc]
+class RocketMQStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     """Micro-batch reader of one or more topics (see the module docstring)."""
 
     def __init__(self, options: ReadOptions) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pyspark import TaskContext
-from pyspark.sql.datasource import DataSourceStreamWriter, DataSourceWriter
+from pyspark.sql.datasource import DataSourceStreamWriter, DataSourceWriter, WriterCommitMessage
 
 from rmq_spark.options import WriteOptions
 from rmq_spark.sink import SinkCommitter, TaskCommit, TaskPublisher
@@ -47,7 +47,12 @@ def task_identity(epoch: str) -> tuple[str, int | None, str | None]:
     return task, int(raw_batch) if raw_batch is not None else None, query
 
 
-class RocketMQBatchWriter(DataSourceWriter):  # type: ignore[misc]
+def _task_commits(messages: Sequence[WriterCommitMessage | None]) -> list[TaskCommit]:
+    """The tasks' commit messages that arrived (interrupted tasks hand over None)."""
+    return [m for m in messages if isinstance(m, TaskCommit)]
+
+
+class RocketMQBatchWriter(DataSourceWriter):
     """``df.write.format("rocketmq")``: all rows or none."""
 
     def __init__(self, options: WriteOptions) -> None:
@@ -59,14 +64,15 @@ class RocketMQBatchWriter(DataSourceWriter):  # type: ignore[misc]
         publisher = TaskPublisher(self.options, f"write-{self.write_id}", 0, task)
         return publisher.publish(iterator)
 
-    def commit(self, messages: Sequence[TaskCommit]) -> None:
-        SinkCommitter(self.options).commit(f"write-{self.write_id}", 0, list(messages))
+    def commit(self, messages: list[WriterCommitMessage | None]) -> None:
+        commits = _task_commits(messages)
+        SinkCommitter(self.options).commit(f"write-{self.write_id}", 0, commits)
 
-    def abort(self, messages: Sequence[TaskCommit | None]) -> None:
-        SinkCommitter(self.options).abort(messages)
+    def abort(self, messages: list[WriterCommitMessage | None]) -> None:
+        SinkCommitter(self.options).abort(_task_commits(messages))
 
 
-class RocketMQStreamWriter(DataSourceStreamWriter):  # type: ignore[misc]
+class RocketMQStreamWriter(DataSourceStreamWriter):
     """``df.writeStream.format("rocketmq")``: exactly once per micro-batch."""
 
     def __init__(self, options: WriteOptions) -> None:
@@ -79,8 +85,8 @@ class RocketMQStreamWriter(DataSourceStreamWriter):  # type: ignore[misc]
             raise RuntimeError("a streaming rocketmq write ran outside a streaming query")
         return TaskPublisher(self.options, query, batch, task).publish(iterator)
 
-    def commit(self, messages: Sequence[TaskCommit], batchId: int) -> None:
-        commits = [m for m in messages if m is not None]
+    def commit(self, messages: list[WriterCommitMessage | None], batchId: int) -> None:
+        commits = _task_commits(messages)
         queries = {m.query for m in commits}
         if len(queries) > 1:
             raise RuntimeError(f"one micro-batch written by several queries: {sorted(queries)}")
@@ -88,5 +94,5 @@ class RocketMQStreamWriter(DataSourceStreamWriter):  # type: ignore[misc]
             return
         SinkCommitter(self.options).commit(queries.pop(), batchId, commits)
 
-    def abort(self, messages: Sequence[TaskCommit | None], batchId: int) -> None:
-        SinkCommitter(self.options).abort(messages)
+    def abort(self, messages: list[WriterCommitMessage | None], batchId: int) -> None:
+        SinkCommitter(self.options).abort(_task_commits(messages))
