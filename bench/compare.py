@@ -484,6 +484,12 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--docs", type=Path, help="update this docs/benchmarks.md section")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     parser.add_argument("--workdir", help="keep server data here instead of a temporary folder")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="do not run: render the table, plot and docs section of a recorded compare.json",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> CompareSettings:
@@ -545,12 +551,19 @@ def compare_main(args: argparse.Namespace, argv: Sequence[str] | None = None) ->
             file=sys.stderr,
         )
         return 2
-    command = "rmq bench compare " + shlex.join(list(argv) if argv is not None else _own_argv())
-    run = run_compare(settings, log=lambda line: print(line, flush=True))
-    run["command"] = command.strip()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.json").write_text(json.dumps(run, indent=1, default=str) + "\n")
+    if args.render is not None:
+        try:
+            run = json.loads(args.render.read_text())
+        except (OSError, ValueError) as exc:
+            print(f"rmq bench compare: cannot read {args.render}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        command = "rmq bench compare " + shlex.join(list(argv) if argv is not None else _own_argv())
+        run = run_compare(settings, log=lambda line: print(line, flush=True))
+        run["command"] = command.strip()
+        (out / "compare.json").write_text(json.dumps(run, indent=1, default=str) + "\n")
     plot_name = None
     if not args.no_plot:
         from bench.plot import plot_run
@@ -559,7 +572,7 @@ def compare_main(args: argparse.Namespace, argv: Sequence[str] | None = None) ->
         plot_name = target.name
         if args.docs is not None:
             shutil.copyfile(target, args.docs.parent / PLOT_NAME)
-    markdown = render_markdown(run, run["command"], plot_name)
+    markdown = render_markdown(run, str(run.get("command", "rmq bench compare")), plot_name)
     (out / "compare.md").write_text(markdown)
     if args.docs is not None:
         update_docs(args.docs, markdown)

@@ -104,3 +104,24 @@ def test_markdown_and_docs_section(tmp_path: Path) -> None:
     fresh = tmp_path / "new" / "benchmarks.md"
     update_docs(fresh, "t")
     assert DOCS_BEGIN in fresh.read_text()
+
+
+def test_compare_render_rewrites_outputs_without_running(tmp_path: Path) -> None:
+    import json
+
+    from rmq_core.cli import main
+
+    recorded = tmp_path / "run.json"
+    run = sample_run()
+    run["command"] = "rmq bench compare --duration 10"
+    recorded.write_text(json.dumps(run))
+    docs = tmp_path / "docs" / "benchmarks.md"
+    docs.parent.mkdir()
+    argv = ["bench", "compare", "--systems", "rmq", "--render", str(recorded)]
+    argv += ["--out", str(tmp_path / "out"), "--docs", str(docs)]
+    assert main(argv) == 0
+    text = docs.read_text()
+    assert "Command: `rmq bench compare --duration 10`" in text
+    assert (docs.parent / "benchmarks-compare.png").exists()
+    assert not (tmp_path / "out" / "compare.json").exists()
+    assert main([*argv[:4], "--render", str(tmp_path / "missing.json")]) == 2
