@@ -85,7 +85,9 @@ class PullMessageProcessor(BrokerProcessor):
     def __init__(self, ctx: BrokerContext) -> None:
         super().__init__(ctx)
         self.hold_service = PullRequestHoldService(
-            self._reexecute, max_held=ctx.config.max_suspended_pulls
+            self._reexecute,
+            max_held=ctx.config.max_suspended_pulls,
+            queue_max_offset=ctx.store.get_max_offset_in_queue,
         )
 
     async def process(
@@ -291,9 +293,9 @@ class PullMessageProcessor(BrokerProcessor):
             message_filter=message_filter,
             deadline=loop.time() + hold,
         )
-        # No message can slip in between the read above and the park: arrivals are
-        # delivered on this event loop (the store's listener is called after a message is
-        # readable and the hold service moves it onto the loop).
+        # No message can slip in between the read above and the park: arrivals on this loop
+        # come after it, and the hold service re-reads the queue's max offset once the pull
+        # is registered, for an arrival from another thread that found nothing parked yet.
         return self.hold_service.suspend(held)
 
     def _reexecute(self, held: HeldPull) -> None:
