@@ -333,6 +333,8 @@ class BrokerController:
         extra["pullThreadPoolQueueCapacity"] = str(self.config.pull_thread_pool_queue_capacity)
         if self.pull is not None:
             extra["pullRequestHoldCount"] = str(self.pull.hold_service.held_count)
+        if self.pop is not None:
+            extra.update(self.pop.runtime_info())
         return extra
 
     def _transaction_settings(self) -> TransactionSettings:

@@ -433,7 +433,9 @@ class PopService:
 
     def runtime_info(self) -> Mapping[str, str]:
         """Counters for GET_BROKER_RUNTIME_INFO-style reporting."""
+        held = self.hold_service.held_count if self.hold_service is not None else 0
         return {
+            "popRequestHoldCount": str(held),
             "popInflightCount": str(self._inflight()),
             "popReviveCount": str(self.revived),
             "popDeadLetterCount": str(self.dead_lettered),

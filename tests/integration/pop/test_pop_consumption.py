@@ -136,6 +136,9 @@ def test_unacked_messages_come_back_counted_then_go_to_the_dlq(tmp_path: Path) -
                 assert dead[0].body == b"never" and dead[0].reconsume_times == 3
                 assert dead[0].get_property("RETRY_TOPIC") == "ExpT"
                 assert cluster.broker.pop is not None and cluster.broker.pop.dead_lettered == 1
+                info = cluster.broker.pop.runtime_info()
+                assert info["popDeadLetterCount"] == "1" and info["popInflightCount"] == "0"
+                assert int(info["popReviveCount"]) == 2
 
     run(body())
 
