@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import glob
 import os
 import shutil
 import sys
@@ -77,8 +78,19 @@ def namesrv(cluster: BackgroundCluster) -> str:
     return cluster.namesrv
 
 
+def _prefer_java_17() -> None:
+    """Spark 4.3 runs on Java 17 or 21; when JAVA_HOME is unset and the machine has several
+    JDKs (Debian keeps them under /usr/lib/jvm), pick 17 rather than whatever ``java`` is."""
+    if os.environ.get("JAVA_HOME"):
+        return
+    candidates = sorted(glob.glob("/usr/lib/jvm/java-17-openjdk*"))
+    if candidates:
+        os.environ["JAVA_HOME"] = candidates[0]
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
+    _prefer_java_17()
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     session = (

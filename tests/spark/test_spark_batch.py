@@ -117,7 +117,7 @@ def test_failed_batch_write_leaves_nothing(spark: SparkSession, namesrv: str) ->
     topic = unique_topic("SparkWriteFail")
     create_topic(namesrv, topic)
 
-    def poison(value: str) -> str:
+    def poison(value):  # no type hints: Spark would take it for a pandas UDF
         if value == "v7":
             raise ValueError("injected failure in a write task")
         return value

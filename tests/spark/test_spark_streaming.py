@@ -104,7 +104,7 @@ def test_available_now_in_micro_batches_and_restart_exactly_once(
 
 
 def _explode_on(marker: str) -> Any:
-    def check(value: str) -> str:
+    def check(value):  # no type hints: Spark would take it for a pandas UDF
         if value == marker:
             raise ValueError(f"injected failure on {marker}")
         return value
