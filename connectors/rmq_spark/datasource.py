@@ -7,7 +7,8 @@ from typing import Any
 from pyspark.sql.datasource import DataSource
 from pyspark.sql.types import StructType
 
-from rmq_spark.options import read_options, write_options
+from rmq_spark.options import WriteOptions, read_options, write_options
+from rmq_spark.queue_client import queue_client
 from rmq_spark.reader import RocketMQBatchReader
 from rmq_spark.schema import READ_SCHEMA, check_write_schema
 from rmq_spark.stream_reader import RocketMQStreamReader
@@ -37,14 +38,18 @@ class RocketMQDataSource(DataSource):
         return RocketMQStreamReader(read_options(self.options, streaming=True))
 
     def writer(self, schema: StructType, overwrite: bool) -> RocketMQBatchWriter:
-        options = write_options(self.options)
-        check_write_schema(schema)
-        return RocketMQBatchWriter(options)
+        return RocketMQBatchWriter(_checked_write_options(self.options, schema))
 
     def streamWriter(self, schema: StructType, overwrite: bool) -> RocketMQStreamWriter:
-        options = write_options(self.options)
-        check_write_schema(schema)
-        return RocketMQStreamWriter(options)
+        return RocketMQStreamWriter(_checked_write_options(self.options, schema))
+
+
+def _checked_write_options(raw: Any, schema: StructType) -> WriteOptions:
+    """Options and columns checked, and a NameServer reached, before any task starts."""
+    options = write_options(raw)
+    check_write_schema(schema)
+    queue_client(options.namesrv, options.request_timeout).check_namesrv()
+    return options
 
 
 def register(spark: Any) -> str:

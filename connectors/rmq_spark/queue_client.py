@@ -70,6 +70,13 @@ class QueueClient:
         with contextlib.suppress(RocketMQError, TimeoutError, RuntimeError):
             run_sync(self._admin.close(), self._wait)
 
+    def check_namesrv(self) -> None:
+        """Raise RocketMQOptionError naming ``namesrv`` unless a NameServer answers."""
+        try:
+            run_sync(self._admin.cluster_info(), self._wait)
+        except RemotingError as exc:
+            raise RocketMQOptionError("namesrv", f"no NameServer answers: {exc}") from None
+
     # --- routes ----------------------------------------------------------------------------
 
     def route(self, topic: str) -> TopicRouteData:

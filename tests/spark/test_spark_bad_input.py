@@ -151,6 +151,11 @@ def test_write_rejects_missing_value_and_sink(spark: SparkSession, namesrv: str)
             "append"
         ).save()
     values = spark.createDataFrame([("x",)], "value string")
+    down = f"127.0.0.1:{_free_port()}"
+    with pytest.raises(Exception, match="option 'namesrv': no NameServer answers"):
+        values.write.format("rocketmq").option("namesrv", down).option("topic", "T").mode(
+            "append"
+        ).save()
     with pytest.raises(Exception, match="option 'sinkId': is required"):
         values.write.format("rocketmq").option("namesrv", namesrv).mode("append").save()
 
