@@ -65,7 +65,11 @@ class StoreConfig:
     message_index_enable: bool = True
     check_crc_on_recover: bool = True
     enabled_append_prop_crc: bool = False
-    warm_mapped_file_enable: bool = True  # pre-fault new segments off the writer's path
+    # Pre-fault new segments off the writer's path. Off by default, as in RocketMQ: warming
+    # writes a whole segment of zeros (2 GiB at start: current + next), which on a 2-core box
+    # took a core from the broker and its clients (10 s pipelined runs: broker CPU 26-53 vs
+    # 25-28 us per message, 9-21k vs 16-21k msg/s; docs/benchmarks.md).
+    warm_mapped_file_enable: bool = False
     max_transfer_bytes_on_message_in_memory: int = 256 * 1024
     max_transfer_count_on_message_in_memory: int = 32  # messages per pull response
     max_filter_message_size: int = 16000  # consume-queue bytes (800 units) a filtered read scans
