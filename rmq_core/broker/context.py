@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from rmq_core.broker.conf_file import reconcile_delay_levels
 from rmq_core.broker.config import BrokerConfig
@@ -52,8 +52,17 @@ from rmq_core.broker.managers.subscription_groups import SubscriptionGroupManage
 from rmq_core.broker.managers.topics import TopicConfigManager
 from rmq_core.broker.schedule import DelayLevelTable
 from rmq_core.broker.stats import BrokerStats
-from rmq_core.common.message import MessageExtBrokerInner
+from rmq_core.common.message import MessageExt, MessageExtBrokerInner
+from rmq_core.errors import StoreError
 from rmq_core.store.config import StoreConfig
+from rmq_core.store.message_filter import MessageFilter
+from rmq_core.store.report import RecoveryReport
+from rmq_core.store.results import (
+    AppendMessageResult,
+    GetMessageResult,
+    PutMessageResult,
+    QueryMessageResult,
+)
 
 __all__ = ["ArrivalListener", "BrokerContext", "BrokerStore", "StoredOutcome"]
 
@@ -65,19 +74,23 @@ _STORED = frozenset({"PUT_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLA
 
 
 class BrokerStore(Protocol):
-    """The message store operations the broker uses (see :mod:`rmq_core.store`)."""
+    """The message store operations the broker uses (see :mod:`rmq_core.store`).
 
-    def start(self) -> Any:
+    Results are the store's own types; the broker reads their ``status`` by enum name
+    (``result.status.name``: ``PUT_OK``, ``FOUND``...), as RocketMQ's processors switch on it.
+    """
+
+    def start(self) -> RecoveryReport:
         """Recover and start the store's services (blocking; run off the event loop)."""
 
-    def shutdown(self) -> Any:
+    def shutdown(self) -> None:
         """Stop the services and flush (blocking)."""
 
-    def put_message(self, msg: MessageExtBrokerInner) -> Any:
-        """Append one message; a PutMessageResult."""
+    def put_message(self, msg: MessageExtBrokerInner) -> PutMessageResult:
+        """Append one message."""
 
-    def put_messages(self, batch: Any) -> Any:
-        """Append a batch; a PutMessageResult."""
+    def put_messages(self, batch: Sequence[MessageExtBrokerInner | MessageExt]) -> PutMessageResult:
+        """Append a batch (one append, consecutive queue offsets)."""
 
     def get_message(
         self,
@@ -86,9 +99,9 @@ class BrokerStore(Protocol):
         queue_id: int,
         offset: int,
         max_count: int,
-        message_filter: Any = None,
-    ) -> Any:
-        """Read from a consume queue; a GetMessageResult."""
+        message_filter: MessageFilter | None = None,
+    ) -> GetMessageResult:
+        """Read up to ``max_count`` records from a consume queue."""
 
     def get_max_offset_in_queue(self, topic: str, queue_id: int) -> int:
         """Next logical offset to be written."""
@@ -104,23 +117,29 @@ class BrokerStore(Protocol):
     def get_earliest_message_time(self, topic: str, queue_id: int) -> int:
         """Store time (ms) of the queue's oldest message, -1 if none."""
 
-    def look_message_by_offset(self, commitlog_offset: int) -> Any:
+    def look_message_by_offset(self, commitlog_offset: int) -> MessageExt | None:
         """The MessageExt at a commit-log offset, or None."""
 
     def select_one_message_by_offset(self, commitlog_offset: int) -> bytes | None:
         """The raw record at a commit-log offset, or None."""
 
-    def query_message(self, topic: str, key: str, max_num: int, begin_ms: int, end_ms: int) -> Any:
-        """Index lookup; a QueryMessageResult."""
+    def query_message(
+        self, topic: str, key: str, max_num: int, begin_ms: int, end_ms: int
+    ) -> QueryMessageResult:
+        """Index lookup by message key."""
 
-    def delete_topics(self, topics: set[str]) -> Any:
-        """Drop the consume queues of ``topics``."""
+    def delete_topics(self, topics: set[str]) -> int:
+        """Drop the consume queues of ``topics``; how many were removed."""
 
     def add_arrival_listener(self, listener: ArrivalListener) -> None:
         """Call ``listener`` for every message that becomes readable."""
 
     def runtime_info(self) -> dict[str, str]:
         """Store statistics for GET_BROKER_RUNTIME_INFO."""
+
+    @property
+    def max_phy_offset(self) -> int:
+        """Commit-log offset just past the newest record."""
 
 
 class StoredOutcome:
@@ -129,7 +148,7 @@ class StoredOutcome:
 
     __slots__ = ("result", "status")
 
-    def __init__(self, result: Any, status: str) -> None:
+    def __init__(self, result: PutMessageResult, status: str) -> None:
         self.result = result
         self.status = status
 
@@ -137,6 +156,15 @@ class StoredOutcome:
     def stored(self) -> bool:
         """True when the message is in the commit log."""
         return self.status in _STORED
+
+    @property
+    def append_result(self) -> AppendMessageResult:
+        """Where the records landed; always there when :attr:`stored` is true (a stored status
+        without one is reported as UNKNOWN_ERROR by :meth:`BrokerContext.put_message`)."""
+        append = self.result.append_result
+        if append is None:
+            raise StoreError(f"no append result for a put that ended {self.status}")
+        return append
 
 
 class BrokerContext:
@@ -200,17 +228,21 @@ class BrokerContext:
         result = self.store.put_message(msg)
         return await self._finish_put(result, msg.wait_store_msg_ok, 1)
 
-    async def put_messages(self, batch: Any, wait: bool, count: int) -> StoredOutcome:
+    async def put_messages(
+        self, batch: Sequence[MessageExtBrokerInner], wait: bool, count: int
+    ) -> StoredOutcome:
         """Store a batch (``count`` messages) with the same flush rule as :meth:`put_message`."""
         result = self.store.put_messages(batch)
         return await self._finish_put(result, wait, count)
 
-    async def _finish_put(self, result: Any, wait: bool, count: int) -> StoredOutcome:
-        status = _status_name(result)
+    async def _finish_put(self, result: PutMessageResult, wait: bool, count: int) -> StoredOutcome:
+        status = result.status.name
         if status not in _STORED:
             return StoredOutcome(result, status)
+        if result.append_result is None:
+            return StoredOutcome(result, "UNKNOWN_ERROR")
         self.stats.record_put(_stored_count(result, count))
-        future = getattr(result, "flush_future", None)
+        future = result.flush_future
         if future is not None and wait and status == "PUT_OK":
             try:
                 flushed = await asyncio.wait_for(
@@ -223,12 +255,7 @@ class BrokerContext:
         return StoredOutcome(result, status)
 
 
-def _status_name(result: Any) -> str:
-    status = getattr(result, "status", None)
-    return str(getattr(status, "name", status))
-
-
-def _stored_count(result: Any, default: int) -> int:
-    append = getattr(result, "append_result", None)
-    count = getattr(append, "msg_num", None)
-    return count if isinstance(count, int) and count > 0 else default
+def _stored_count(result: PutMessageResult, default: int) -> int:
+    append = result.append_result
+    count = None if append is None else append.msg_num
+    return count if count is not None and count > 0 else default

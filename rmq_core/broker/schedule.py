@@ -50,6 +50,8 @@ from rmq_core.common.delay_levels import (
 from rmq_core.common.message import MessageConst, MessageExt, MessageExtBrokerInner, MessageSysFlag
 from rmq_core.common.message_codec import MessageFormatError, decode_record, encode_properties
 from rmq_core.remoting import fastjson
+from rmq_core.store.message_filter import MessageFilter
+from rmq_core.store.results import GetMessageResult, PutMessageResult
 
 __all__ = [
     "DEFAULT_MESSAGE_DELAY_LEVEL",
@@ -245,12 +247,12 @@ class ScheduleStore(Protocol):
         queue_id: int,
         offset: int,
         max_count: int,
-        message_filter: Any = None,
-    ) -> Any:
-        """A GetMessageResult: ``status`` (enum), ``messages``, ``next_begin_offset``."""
+        message_filter: MessageFilter | None = None,
+    ) -> GetMessageResult:
+        """Records of a schedule queue (``status``, ``messages``, ``next_begin_offset``)."""
 
-    def put_message(self, msg: MessageExtBrokerInner) -> Any:
-        """A PutMessageResult: ``status`` (enum)."""
+    def put_message(self, msg: MessageExtBrokerInner) -> PutMessageResult:
+        """Store a due message under its real topic."""
 
     def get_min_offset_in_queue(self, topic: str, queue_id: int) -> int:
         """Smallest logical offset still readable."""
@@ -403,8 +405,8 @@ class ScheduleMessageService:
             result = self._store.get_message(
                 SCHEDULE_GROUP, SCHEDULE_TOPIC, qid, state.offset, min(READ_BATCH, budget)
             )
-            status = _status_name(result)
-            next_offset = int(getattr(result, "next_begin_offset", state.offset) or 0)
+            status = result.status.name
+            next_offset = result.next_begin_offset
             if status in ("OFFSET_TOO_SMALL", "OFFSET_OVERFLOW_BADLY"):
                 self._move_offset(level, state, next_offset)
                 budget -= 1
@@ -462,13 +464,13 @@ class ScheduleMessageService:
             self._advance(state, parked.queue_offset + 1)
             return None
         result = self._store.put_message(delivery)
-        if _status_name(result) not in _STORED_STATUSES:
+        if result.status.name not in _STORED_STATUSES:
             logger.warning(
                 "delay level %d: re-put of %s to %s failed (%s); retrying in %.1f s",
                 level,
                 parked.msg_id,
                 delivery.topic,
-                _status_name(result),
+                result.status.name,
                 PUT_FAILURE_BACKOFF,
             )
             state.retry_at_ms = now_ms + int(PUT_FAILURE_BACKOFF * 1000)
@@ -566,8 +568,3 @@ def _release(records: Any) -> None:
     for raw in records:
         if isinstance(raw, memoryview):
             raw.release()
-
-
-def _status_name(result: Any) -> str:
-    status = getattr(result, "status", None)
-    return str(getattr(status, "name", status))

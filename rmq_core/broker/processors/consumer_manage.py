@@ -117,8 +117,7 @@ class ConsumerManageProcessor(BrokerProcessor):
             return True
         record = drain_records(result.messages)[: _PHYSICAL_OFFSET_POSITION + 8]
         (first_phy_offset,) = _PHYSICAL_OFFSET.unpack_from(record, _PHYSICAL_OFFSET_POSITION)
-        head = int(getattr(store, "max_phy_offset", first_phy_offset))
-        return bool(head - first_phy_offset <= memory_limit_bytes())
+        return store.max_phy_offset - int(first_phy_offset) <= memory_limit_bytes()
 
     def _update_offset(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
         header = request.decode_header(UpdateConsumerOffsetRequestHeader)

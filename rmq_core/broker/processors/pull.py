@@ -112,7 +112,7 @@ class PullMessageProcessor(BrokerProcessor):
             min(header.max_msg_nums, self.ctx.store_config.max_transfer_count_on_message_in_memory),
             message_filter,
         )
-        status = _status_name(result)
+        status = result.status.name
         code = _response_code(status, header.queue_offset)
         response_header = PullMessageResponseHeader(
             suggest_which_broker_id=(
@@ -306,11 +306,6 @@ class PullMessageProcessor(BrokerProcessor):
             response = held.request.response(ResponseCode.SYSTEM_ERROR, str(exc))
         if response is not None and not held.request.is_oneway:
             held.connection.send_response(response)
-
-
-def _status_name(result: Any) -> str:
-    status = getattr(result, "status", None)
-    return str(getattr(status, "name", status))
 
 
 def _response_code(status: str, requested_offset: int) -> int:

@@ -424,7 +424,7 @@ class SendMessageProcessor(BrokerProcessor):
                 outcome.status, (ResponseCode.SYSTEM_ERROR, f"store error {outcome.status}")
             )
             return self._respond(request, error_code, remark)
-        append = outcome.result.append_result
+        append = outcome.append_result
         header = SendMessageResponseHeader(
             msg_id=append.msg_id,
             queue_id=queue_id,

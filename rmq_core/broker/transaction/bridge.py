@@ -43,11 +43,6 @@ class OpBatch:
     next_offset: int
 
 
-def _status(result: object) -> str:
-    status = getattr(result, "status", None)
-    return str(getattr(status, "name", status))
-
-
 def _decode(raw: bytes | memoryview) -> MessageExt | None:
     try:
         msg, _end = decode_record(raw)
@@ -81,14 +76,14 @@ class TransactionalMessageBridge:
     def read_half(self, queue_id: int, queue_offset: int) -> MessageExt | None:
         """The half message at ``queue_offset`` of half queue ``queue_id``, or None."""
         result = self.ctx.store.get_message(CHECK_GROUP, HALF_TOPIC, queue_id, queue_offset, 1)
-        if _status(result) != _FOUND or not result.messages:
+        if result.status.name != _FOUND or not result.messages:
             return None
         return _decode(result.messages[0])
 
     def read_ops(self, queue_id: int, offset: int, max_count: int) -> OpBatch:
         """Up to ``max_count`` op messages from ``offset`` of op queue ``queue_id``."""
         result = self.ctx.store.get_message(CHECK_GROUP, OP_HALF_TOPIC, queue_id, offset, max_count)
-        if _status(result) != _FOUND:
+        if result.status.name != _FOUND:
             return OpBatch([], offset)
         found: list[MessageExt] = []
         for raw in result.messages:
@@ -148,10 +143,10 @@ class TransactionalMessageBridge:
         if not outcome.stored:
             logger.error("re-appending half message failed: %s", outcome.status)
             return None
-        append = outcome.result.append_result
-        renewed.commitlog_offset = int(append.wrote_offset)
-        renewed.queue_offset = int(append.queue_offset)
-        renewed.store_timestamp = int(append.store_timestamp)
+        append = outcome.append_result
+        renewed.commitlog_offset = append.wrote_offset
+        renewed.queue_offset = append.queue_offset
+        renewed.store_timestamp = append.store_timestamp
         return renewed
 
     async def discard(self, half: MessageExt) -> bool:

@@ -85,3 +85,17 @@ def test_failed_flush_answers_flush_disk_timeout_with_full_header() -> None:
     assert response.code == ResponseCode.FLUSH_DISK_TIMEOUT
     for key in ("msgId", "queueId", "queueOffset", "MSG_REGION", "TRACE_ON"):
         assert key in response.ext_fields
+
+
+class NoAppendStore(FlushStore):
+    """Reports PUT_OK without saying where the message landed."""
+
+    def put_message(self, msg: Any) -> PutMessageResult:
+        self.puts.append(msg)
+        return PutMessageResult(PutMessageStatus.PUT_OK)
+
+
+def test_a_stored_status_without_append_result_is_an_error_not_a_crash() -> None:
+    response = run_send(NoAppendStore(flushed=True))
+    assert response.code == ResponseCode.SYSTEM_ERROR
+    assert response.remark is not None and "UNKNOWN_ERROR" in response.remark
