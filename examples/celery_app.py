@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import worker_ready
 
 import rmq_integrations.celery  # noqa: F401  (registers rocketmq://)
 
@@ -103,6 +104,14 @@ def _append(path: Path, token: str) -> None:
         os.write(fd, f"{token}\n".encode())
     finally:
         os.close(fd)
+
+
+@worker_ready.connect
+def _mark_ready(**_: object) -> None:
+    """Touch ``$RMQ_CELERY_STATE/ready-<pid>`` when the worker is ready (benchmarks wait for
+    it without parsing logs)."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    (STATE / f"ready-{os.getpid()}").touch()
 
 
 def start_worker(queues: str = "celery,celery-a,celery-b", *extra: str) -> subprocess.Popen[bytes]:
