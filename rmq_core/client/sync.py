@@ -169,7 +169,8 @@ class Producer:
 
         Back-pressure: while ``max_async_inflight`` sends (or ``max_async_inflight_bytes``
         bytes) are in flight, the calling thread blocks until there is room, up to the send
-        timeout (then :class:`~rmq_core.errors.RequestTimeoutError`).
+        timeout (then the future fails with :class:`~rmq_core.errors.RequestTimeoutError`).
+        Like every other send error, validation errors arrive through the future.
         """
 
         async def reserve() -> asyncio.Task[SendResult]:
@@ -178,9 +179,19 @@ class Producer:
                 msg, on_success, on_exception, mq=mq, selector=selector, arg=arg, timeout=timeout
             )
 
-        loop = background_loop().loop
-        task = run_sync(reserve(), self._timeout(timeout))
+        background = background_loop()
+        loop = background.loop
         future: concurrent.futures.Future[SendResult] = concurrent.futures.Future()
+        reserved = background.submit(reserve())  # raises on the loop thread itself
+        try:
+            task = reserved.result(self._timeout(timeout))
+        except Exception as exc:  # the send's own error, or our wait for it timed out
+            error: BaseException = exc
+            if not reserved.done():
+                reserved.cancel()
+                error = TimeoutError(f"rmq client did not start the async send in {timeout} s")
+            future.set_exception(error)
+            return future
         future.add_done_callback(
             lambda f: loop.call_soon_threadsafe(task.cancel) if f.cancelled() else None
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 import zlib
 from typing import Any
 
@@ -345,9 +346,17 @@ def test_blocking_facade_waits_for_async_capacity(fake_cluster: Any) -> None:
             )
             await asyncio.to_thread(facade.start)
             try:
+                bad = await asyncio.to_thread(facade.send_async, Message("bad topic!", b"x"))
+                with pytest.raises(ClientError, match="illegal characters"):
+                    bad.result(0)  # validation errors arrive through the future
                 first = await asyncio.to_thread(facade.send_async, Message(TOPIC, b"1"))
-                with pytest.raises(RequestTimeoutError):
-                    await asyncio.to_thread(facade.send_async, Message(TOPIC, b"2"), timeout=0.2)
+                began = time.monotonic()
+                second = await asyncio.to_thread(
+                    facade.send_async, Message(TOPIC, b"2"), timeout=0.2
+                )
+                assert time.monotonic() - began >= 0.15  # the caller was held back
+                with pytest.raises(RequestTimeoutError, match="no room"):
+                    second.result(0)
                 blocked = asyncio.ensure_future(
                     asyncio.to_thread(facade.send_async, Message(TOPIC, b"3"), timeout=5.0)
                 )
