@@ -131,11 +131,13 @@ def comparison_table(run: Mapping[str, Any]) -> str:
             peer_value = figure_value(results.get(peer, {}).get(fig.workload), fig.metric)
             row += [_cell(results, peer, fig), _format_ratio(ratio(rmq_value, peer_value))]
         lines.append("| " + " | ".join(row) + " |")
-    rss_row = ["server peak RSS", "MiB", ""]
+    rss_row = ["server peak RSS (heap)", "MiB", ""]
     servers: Mapping[str, Any] = run.get("servers", {})
     for system in ["rmq", *peers]:
-        peak = max((g.get("peak_rss", 0) for g in servers.get(system, {}).values()), default=0)
-        text = f"{peak / 2**20:,.0f}" if peak else "-"
+        groups = servers.get(system, {}).values()
+        peak = max((g.get("peak_rss", 0) for g in groups), default=0)
+        anon = max((g.get("peak_anon", 0) for g in groups), default=0)
+        text = f"{peak / 2**20:,.0f} ({anon / 2**20:,.0f})" if peak else "-"
         if system == "rmq":
             rss_row[2] = text
         else:
@@ -186,11 +188,12 @@ def target_rows(run: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     if soak:
         growth = soak.get("rss_growth_after_first_gib")
         text = (
-            f"{soak.get('gib', 0):.1f} GiB at {format_number(soak.get('rate'))} msg/s, "
-            f"peak RSS {soak.get('peak_rss', 0) / 2**20:,.0f} MiB"
+            f"{soak.get('gib', 0):.1f} GiB at {format_number(soak.get('rate'))} msg/s: "
+            f"heap (RssAnon) peak {soak.get('peak_anon', 0) / 2**20:,.0f} MiB"
         )
         if growth is not None:
-            text += f", growth after the first GiB {growth / 2**20:,.0f} MiB"
+            text += f", growth after the first GiB {growth / 2**20:,.1f} MiB"
+        text += f"; RSS with the mapped commit-log pages {soak.get('peak_rss', 0) / 2**20:,.0f} MiB"
         bounded = soak.get("bounded")
         rows.append(
             (

@@ -73,7 +73,7 @@ def test_comparison_table_has_ratios_and_states() -> None:
     assert "failed" in consume
     durable = next(line for line in lines if line.startswith("| durable send"))
     assert "n/a" in durable
-    assert any(line.startswith("| server peak RSS | MiB | 100 |") for line in lines)
+    assert any(line.startswith("| server peak RSS (heap) | MiB | 100 (0) |") for line in lines)
 
 
 def test_target_verdicts() -> None:
