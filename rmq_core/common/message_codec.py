@@ -83,6 +83,7 @@ BLANK_MAGIC_CODE = -875286124  # 0xCBD43194
 NAME_VALUE_SEPARATOR = "\x01"
 PROPERTY_SEPARATOR = "\x02"
 MAX_PROPERTIES_LENGTH = 32767
+"""Largest properties string (bytes) a record can hold (its length is a signed short)."""
 MAX_V1_TOPIC_LENGTH = 127
 
 _PREFIX = struct.Struct(">iiiiiqqiq")  # TOTALSIZE .. BORNTIMESTAMP, 48 bytes

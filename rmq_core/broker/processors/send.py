@@ -40,6 +40,7 @@ from rmq_core.broker.schedule import rewrite_delayed_message
 from rmq_core.broker.transaction.service import TransactionalMessageService, is_prepared_send
 from rmq_core.common.message import MessageConst, MessageExtBrokerInner, MessageSysFlag
 from rmq_core.common.message_codec import (
+    MAX_PROPERTIES_LENGTH,
     MessageFormatError,
     create_uniq_id,
     decode_properties,
@@ -54,7 +55,7 @@ from rmq_core.remoting.headers import (
 )
 from rmq_core.remoting.transport import Connection
 
-__all__ = ["MAX_PROPERTIES_LENGTH", "SendMessageProcessor"]
+__all__ = ["SendMessageProcessor"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +100,6 @@ def _split_batch(data: bytes) -> list[tuple[int, bytes, bytes]]:
         offset = pos
     return out
 
-
-MAX_PROPERTIES_LENGTH = 32767
-"""Largest properties string (bytes) a record can hold (its length is a signed short)."""
 
 _STORE_ERRORS: dict[str, tuple[int, str]] = {
     "CREATE_MAPPED_FILE_FAILED": (

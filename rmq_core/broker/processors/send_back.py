@@ -26,7 +26,12 @@ from rmq_core.broker.managers.topics import TopicConfig
 from rmq_core.broker.processors.common import BrokerProcessor
 from rmq_core.broker.schedule import rewrite_delayed_message
 from rmq_core.broker.topic_validator import retry_topic
-from rmq_core.common.message_codec import MessageFormatError, decode_record, encode_properties
+from rmq_core.common.message_codec import (
+    MAX_PROPERTIES_LENGTH,
+    MessageFormatError,
+    decode_record,
+    encode_properties,
+)
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
 from rmq_core.remoting.headers import ConsumerSendMsgBackRequestHeader
@@ -38,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 #: TopicSysFlag bit of a unit-mode subscriber's retry topic (FLAG_UNIT_SUB)
 _TOPIC_SYS_FLAG_UNIT_SUB = 0x2
-_MAX_PROPERTIES_LENGTH = 32767
 
 
 class ConsumerSendMsgBackProcessor(BrokerProcessor):
@@ -102,11 +106,11 @@ class ConsumerSendMsgBackProcessor(BrokerProcessor):
         msg = retry.build_send_back_message(original, decision, queue_id, self.ctx.broker_addr)
         rewrite_delayed_message(msg, self.ctx.delay_levels)
         msg.properties_string = encode_properties(msg.properties)
-        if len(msg.properties_string.encode("utf-8")) > _MAX_PROPERTIES_LENGTH:
+        if len(msg.properties_string.encode("utf-8")) > MAX_PROPERTIES_LENGTH:
             return self.fail(
                 request,
                 ResponseCode.MESSAGE_ILLEGAL,
-                f"the message properties are longer than {_MAX_PROPERTIES_LENGTH} bytes",
+                f"the message properties are longer than {MAX_PROPERTIES_LENGTH} bytes",
             )
         outcome = await self.ctx.put_message(msg)
         if not outcome.stored:

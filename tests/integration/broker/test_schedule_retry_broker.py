@@ -15,7 +15,11 @@ from typing import Any
 
 from rmq_core.broker.schedule import SCHEDULE_TOPIC
 from rmq_core.common.message import MessageExt
-from rmq_core.common.message_codec import decode_offset_msg_id
+from rmq_core.common.message_codec import (
+    MAX_PROPERTIES_LENGTH,
+    decode_offset_msg_id,
+    encode_properties,
+)
 from rmq_core.remoting import fastjson
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
@@ -219,6 +223,35 @@ def test_send_back_retries_then_dead_letters(tmp_path: Path) -> None:
                 back = await _send_back(raw, bogus, group)
                 assert back.code == ResponseCode.SYSTEM_ERROR, bad_offset
                 assert "look message by offset failed" in (back.remark or ""), back.remark
+
+    _run(body())
+
+
+def test_send_back_refuses_a_copy_whose_properties_outgrow_the_record_limit(
+    tmp_path: Path,
+) -> None:
+    async def body() -> None:
+        async with (
+            running_cluster(tmp_path / "store", store=STORE) as cluster,
+            RawBrokerClient(cluster.broker_addr) as raw,
+        ):
+            group = "GBigProps"
+            base = {"WAIT": "true", "KEYS": "big"}
+            overhead = len(encode_properties({**base, "big": ""}).encode())
+            # fits with what the broker adds on send (UNIQ_KEY, CLUSTER), but not with
+            # RETRY_TOPIC, ORIGIN_MESSAGE_ID and DELAY added on send-back
+            props = {**base, "big": "v" * (MAX_PROPERTIES_LENGTH - overhead - 100)}
+            sent = await raw.send("BigTopic", b"x", properties=props)
+            assert sent.code == ResponseCode.SUCCESS, sent.remark
+            [(stored, _)] = await _drain(raw, group, "BigTopic", 0, 1, 5.0)
+            stored_length = len(encode_properties(stored.properties).encode())
+            assert MAX_PROPERTIES_LENGTH - 80 < stored_length <= MAX_PROPERTIES_LENGTH
+            back = await _send_back(raw, stored, group)
+            assert back.code == ResponseCode.MESSAGE_ILLEGAL, back.remark
+            assert f"longer than {MAX_PROPERTIES_LENGTH} bytes" in (back.remark or "")
+            store = cluster.broker.context.store
+            assert store.get_max_offset_in_queue(SCHEDULE_TOPIC, 2) == 0
+            assert store.get_max_offset_in_queue(f"%RETRY%{group}", 0) == 0
 
     _run(body())
 
