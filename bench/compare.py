@@ -1,11 +1,14 @@
 """``rmq bench compare``: the same workloads against rmq and its peers, in one run.
 
-For every system (rmq, then Redis Streams, NATS JetStream and RabbitMQ when installed) this
-starts the server on 127.0.0.1 with its data in a temporary folder, runs each workload of
-:mod:`bench.workload` in a fresh ``python -m bench.workload`` process bounded by
-``duration + PHASE_SLACK`` seconds, samples the server's memory twice a second, and stops the
-server by its PID. Servers that need a disk-syncing mode for ``send_durable`` (rmq with
-SYNC_FLUSH, Redis with ``appendfsync always``) get a second, separate server for that phase.
+The servers of every system (rmq, then Redis Streams, NATS JetStream and RabbitMQ when
+installed) are started at once on 127.0.0.1, each with its data in a temporary folder; then
+each workload of :mod:`bench.workload` runs against one system after the other, so that the
+two figures of a ratio are measured minutes apart at most on this noisy shared machine (an
+idle server costs next to nothing). Every run is a fresh ``python -m bench.workload`` process
+bounded by ``duration + PHASE_SLACK`` seconds; memory is sampled twice a second; servers are
+stopped by their PID. ``--rounds N`` repeats the sequence and reports medians. Servers that need
+a disk-syncing mode for ``send_durable`` (rmq with SYNC_FLUSH, Redis with ``appendfsync
+always``) are started again in that mode for that phase.
 
 The run (settings, host facts, every result, server memory) is written as JSON, with a
 Markdown table (figures and rmq/peer ratios, the issue's targets) and a PNG plot; with
@@ -26,6 +29,7 @@ import os
 import platform
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +50,7 @@ from bench.servers import (
     redis_spec,
     rmq_spec,
 )
-from bench.table import PEER_NAMES, comparison_table, targets_table
+from bench.table import comparison_table, targets_table
 from bench.workload import WORKLOADS
 
 __all__ = [
@@ -92,6 +96,7 @@ class CompareSettings:
     rabbitmq_unconfirmed: int = 256
     soak_gib: float = 0.0
     soak_timeout: float = 1800.0
+    rounds: int = 1
     workdir: str | None = None
 
     def __post_init__(self) -> None:
@@ -119,6 +124,8 @@ class CompareSettings:
                 raise ValueError(f"{name.replace('_', '-')} must be at least 1")
         if self.soak_gib < 0:
             raise ValueError("soak size must be >= 0")
+        if self.rounds < 1:
+            raise ValueError("rounds must be at least 1")
 
     def workload_args(self, system: str, workload: str) -> list[str]:
         """Arguments of ``python -m bench.workload`` for ``workload`` on ``system``."""
@@ -265,38 +272,84 @@ def _host_facts() -> dict[str, Any]:
 Log = Callable[[str], None]
 
 
-def _run_group(
-    system: str,
+def _start_group(
+    systems: Sequence[str], durable: bool, root: Path, stack: contextlib.ExitStack, log: Log
+) -> tuple[dict[str, list[ServerProcess]], dict[str, str]]:
+    """Start the servers of ``systems`` (each stopped when ``stack`` closes); returns the
+    running ones and, for the others, why they did not start."""
+    running: dict[str, list[ServerProcess]] = {}
+    failed: dict[str, str] = {}
+    mode = "durable" if durable else "async"
+    for system in systems:
+        try:
+            specs = server_specs(
+                system, durable and _durable_server(system), root / f"{system}-{mode}"
+            )
+            running[system] = stack.enter_context(running_servers(specs))
+            stack.enter_context(MemorySampler(running[system][-1]))
+        except (ServerError, OSError) as exc:
+            failed[system] = f"server did not start: {exc}"
+            log(f"  {system}: {failed[system].splitlines()[0]}")
+    return running, failed
+
+
+def _run_interleaved(
+    systems: Sequence[str],
+    workloads: Sequence[str],
     durable: bool,
-    workloads: list[str],
     settings: CompareSettings,
     root: Path,
     log: Log,
-) -> tuple[dict[str, Any], dict[str, int]]:
-    results: dict[str, Any] = {}
+) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], dict[str, dict[str, int]]]:
+    """Run ``workloads`` with every system's server up at once, the systems one after the
+    other for each workload (so the figures compared are measured minutes apart at most),
+    ``settings.rounds`` times; returns every round's result and each server's memory peaks."""
+    rounds: dict[str, dict[str, list[dict[str, Any]]]] = {s: {} for s in systems}
+    memory: dict[str, dict[str, int]] = {}
     mode = "durable" if durable else "async"
-    workdir = root / f"{system}-{mode}"
-    try:
-        specs = server_specs(system, durable, workdir)
-        with running_servers(specs) as servers:
-            server = servers[-1]
-            with MemorySampler(server):
-                for workload in workloads:
+    with contextlib.ExitStack() as stack:
+        running, failed = _start_group(systems, durable, root, stack, log)
+        for number in range(settings.rounds):
+            for workload in workloads:
+                for system in systems:
+                    if system in failed:
+                        rounds[system].setdefault(workload, []).append({"error": failed[system]})
+                        continue
+                    servers = running[system]
                     args = settings.workload_args(system, workload)
                     duration = settings.e2e_duration if workload == "e2e" else settings.duration
-                    log(f"  {system} {workload} ({mode} server) ...")
+                    label = f" round {number + 1}" if settings.rounds > 1 else ""
+                    log(f"  {system} {workload} ({mode} server{label}) ...")
                     result = run_workload_process(
                         system, workload, _address(system, servers), args, duration + PHASE_SLACK
                     )
                     result["loadavg_after"] = os.getloadavg()
-                    results[workload] = result
+                    rounds[system].setdefault(workload, []).append(result)
                     log("    " + _summary(result))
-            memory = {"peak_rss": server.peak_rss, "peak_anon": server.peak_anon}
-    except (ServerError, OSError) as exc:
-        for workload in workloads:
-            results.setdefault(workload, {"error": f"server did not start: {exc}"})
-        memory = {}
-    return results, memory
+        for system, servers in running.items():
+            memory[system] = {"peak_rss": servers[-1].peak_rss, "peak_anon": servers[-1].peak_anon}
+    return rounds, memory
+
+
+def combine_rounds(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several rounds of a workload: the round with the median rate, with
+    ``rate`` and each latency percentile replaced by their medians over the rounds that
+    succeeded; every round is kept under ``rounds``."""
+    good = [r for r in results if "error" not in r and "unsupported" not in r]
+    if not good:
+        return dict(results[-1]) if results else {"error": "no round ran"}
+    ordered = sorted(good, key=lambda r: r.get("rate", 0.0))
+    combined = dict(ordered[(len(ordered) - 1) // 2])
+    if len(results) > 1:
+        combined["rate"] = statistics.median(r.get("rate", 0.0) for r in good)
+        latencies = [r["latency_us"] for r in good if "latency_us" in r]
+        if latencies:
+            combined["latency_us"] = {
+                key: statistics.median(lat[key] for lat in latencies if key in lat)
+                for key in latencies[0]
+            }
+        combined["rounds"] = list(results)
+    return combined
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -369,23 +422,22 @@ def run_compare(settings: CompareSettings, log: Log = print) -> dict[str, Any]:
     )
     with root_ctx as root_name:
         root = Path(root_name)
-        for system in settings.systems:
-            log(f"{PEER_NAMES.get(system, system)}:")
-            results: dict[str, Any] = {}
-            servers: dict[str, Any] = {}
-            async_loads = [w for w in settings.workloads if w != "send_durable"]
-            if async_loads:
-                found, memory = _run_group(system, False, async_loads, settings, root, log)
-                results.update(found)
-                servers["async"] = memory
-            if "send_durable" in settings.workloads:
-                found, memory = _run_group(
-                    system, _durable_server(system), ["send_durable"], settings, root, log
-                )
-                results.update(found)
-                servers["durable"] = memory
-            run["results"][system] = results
-            run["servers"][system] = servers
+        systems = list(settings.systems)
+        async_loads = [w for w in settings.workloads if w != "send_durable"]
+        groups = [(False, async_loads)] if async_loads else []
+        if "send_durable" in settings.workloads:
+            groups.append((True, ["send_durable"]))
+        for system in systems:
+            run["results"][system] = {}
+            run["servers"][system] = {}
+        for durable, loads in groups:
+            log("durable servers:" if durable else "servers with asynchronous durability:")
+            rounds, memory = _run_interleaved(systems, loads, durable, settings, root, log)
+            for system in systems:
+                for workload, results in rounds[system].items():
+                    run["results"][system][workload] = combine_rounds(results)
+                if system in memory:
+                    run["servers"][system]["durable" if durable else "async"] = memory[system]
         if settings.soak_gib > 0:
             run["soak"] = run_soak(settings, root, log)
     run["host"]["loadavg_after"] = os.getloadavg()
@@ -473,6 +525,9 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         "--rabbitmq-unconfirmed", type=int, default=256, help="unconfirmed publishes"
     )
     parser.add_argument(
+        "--rounds", type=int, default=1, help="run every workload N times; report medians"
+    )
+    parser.add_argument(
         "--soak-gib", type=float, default=0.0, help="GiB through rmq while sampling its memory"
     )
     parser.add_argument(
@@ -513,6 +568,7 @@ def settings_from_args(args: argparse.Namespace) -> CompareSettings:
         rabbitmq_unconfirmed=args.rabbitmq_unconfirmed,
         soak_gib=args.soak_gib,
         soak_timeout=args.soak_timeout,
+        rounds=args.rounds,
         workdir=args.workdir,
     )
 

@@ -160,6 +160,7 @@ def test_compare_settings_from_args() -> None:
         (["--duration", "0"], "durations must be positive"),
         (["--rmq-window", "0"], "rmq-window"),
         (["--size", "2"], "at least 8 bytes"),
+        (["--rounds", "0"], "rounds must be at least 1"),
     ],
 )
 def test_compare_rejects_bad_values(

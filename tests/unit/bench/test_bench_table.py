@@ -125,3 +125,21 @@ def test_compare_render_rewrites_outputs_without_running(tmp_path: Path) -> None
     assert (docs.parent / "benchmarks-compare.png").exists()
     assert not (tmp_path / "out" / "compare.json").exists()
     assert main([*argv[:4], "--render", str(tmp_path / "missing.json")]) == 2
+
+
+def test_combine_rounds_takes_medians() -> None:
+    from bench.compare import combine_rounds
+
+    rounds = [
+        {"rate": 10.0, "messages": 1, "latency_us": {"p50": 5.0, "p99": 50.0}},
+        {"rate": 30.0, "messages": 3, "latency_us": {"p50": 1.0, "p99": 10.0}},
+        {"rate": 20.0, "messages": 2, "latency_us": {"p50": 3.0, "p99": 90.0}},
+        {"error": "timed out"},
+    ]
+    combined = combine_rounds(rounds)
+    assert combined["rate"] == 20.0
+    assert combined["messages"] == 2
+    assert combined["latency_us"] == {"p50": 3.0, "p99": 50.0}
+    assert len(combined["rounds"]) == 4
+    assert combine_rounds([{"error": "x"}]) == {"error": "x"}
+    assert combine_rounds([{"rate": 1.0}]) == {"rate": 1.0}
