@@ -23,10 +23,12 @@ from typing import Any
 from rmq_core.client.api import ClientAPI
 from rmq_core.client.config import parse_namesrv_addr
 from rmq_core.client.message_queue import MessageQueue
-from rmq_core.client.route import MASTER_ID, PERM_READ, PERM_WRITE, BrokerData, TopicRouteData
+from rmq_core.client.route import MASTER_ID, TopicRouteData
 from rmq_core.client.validators import check_group, check_topic
+from rmq_core.common.perm import PERM_READ_WRITE
 from rmq_core.errors import ClientError, RocketMQError, TopicNotExistError
 from rmq_core.remoting import fastjson
+from rmq_core.remoting.bodies.cluster import ClusterInfo
 from rmq_core.remoting.client import RemotingClient
 from rmq_core.remoting.headers import CreateTopicRequestHeader
 
@@ -35,28 +37,10 @@ __all__ = ["AdminClient", "ClusterInfo", "ConsumerProgress", "QueueProgress"]
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_NUMS = 8
-DEFAULT_PERM = PERM_READ | PERM_WRITE
+DEFAULT_PERM = PERM_READ_WRITE
 RETRY_PREFIX = "%RETRY%"
 DEFAULT_ROUTE_WAIT = 10.0  # s to wait for a created/deleted topic's route to change
 ROUTE_POLL_INTERVAL = 0.05  # s
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterInfo:
-    """Broker groups by name and broker names by cluster (GET_BROKER_CLUSTER_INFO)."""
-
-    brokers: dict[str, BrokerData]
-    clusters: dict[str, list[str]]
-
-    def master_addrs(self, cluster: str | None = None) -> list[str]:
-        """Master addresses of ``cluster`` (every cluster when None), sorted by broker name."""
-        names = self.clusters.get(cluster, []) if cluster is not None else list(self.brokers)
-        addrs = []
-        for name in sorted(names):
-            broker = self.brokers.get(name)
-            if broker is not None and broker.master_addr is not None:
-                addrs.append(broker.master_addr)
-        return addrs
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,16 +115,11 @@ class AdminClient:
     # --- cluster and routes ----------------------------------------------------------------
 
     async def cluster_info(self) -> ClusterInfo:
-        data = await self.api.get_broker_cluster_info()
-        brokers = {
-            str(name): BrokerData.from_json(b)
-            for name, b in dict(data.get("brokerAddrTable") or {}).items()
-        }
-        clusters = {
-            str(name): sorted(str(b) for b in members)
-            for name, members in dict(data.get("clusterAddrTable") or {}).items()
-        }
-        return ClusterInfo(brokers, clusters)
+        """The cluster layout: ``brokers`` by name, ``clusters`` -> sorted broker names."""
+        info = await self.api.get_cluster_info()
+        for names in info.cluster_addr_table.values():
+            names.sort()
+        return info
 
     async def topic_route(self, topic: str) -> TopicRouteData:
         """The route of ``topic``; TopicNotExistError when unknown."""

@@ -1,6 +1,7 @@
 """Registering the broker with every NameServer (REGISTER_BROKER 103 / UNREGISTER_BROKER 104).
 
-The body is RegisterBrokerBody JSON (reference §3.4)::
+The body is RegisterBrokerBody JSON (reference §3.4), encoded by the codec the NameServer
+decodes with (:mod:`rmq_core.remoting.bodies.register_broker`)::
 
     {"filterServerList":[],"topicConfigSerializeWrapper":{"dataVersion":{...},
      "topicConfigTable":{...},"topicQueueMappingInfoMap":{},...}}
@@ -19,11 +20,14 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from typing import Any
 
 from rmq_core.broker.context import BrokerContext
+from rmq_core.common.perm import PERM_INHERIT
 from rmq_core.errors import RocketMQError
-from rmq_core.remoting import fastjson
+from rmq_core.remoting.bodies.register_broker import (
+    encode_register_broker_body,
+    register_body_from_wrapper,
+)
 from rmq_core.remoting.client import RemotingClient
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
@@ -36,11 +40,11 @@ logger = logging.getLogger(__name__)
 
 def build_register_body(ctx: BrokerContext) -> bytes:
     """The RegisterBrokerBody JSON of the broker's current topic table."""
-    wrapper: dict[str, Any] = ctx.topics.serialize_wrapper()
+    body = register_body_from_wrapper(ctx.topics.serialize_wrapper())
     broker_perm = ctx.config.broker_permission
-    for topic in wrapper["topicConfigTable"].values():
-        topic["perm"] = topic["perm"] & (broker_perm | 0b1)
-    return fastjson.dumps({"filterServerList": [], "topicConfigSerializeWrapper": wrapper})
+    for topic in body.topic_config_table.values():
+        topic.perm &= broker_perm | PERM_INHERIT
+    return encode_register_broker_body(body)
 
 
 class NameServerRegistrar:

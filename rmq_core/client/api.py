@@ -25,6 +25,7 @@ from rmq_core.common.message import MessageExt, MessageSysFlag
 from rmq_core.common.message_codec import decode_records, decompress_body
 from rmq_core.errors import BrokerError, RemoteProtocolError, RemotingError, RocketMQError
 from rmq_core.remoting import fastjson
+from rmq_core.remoting.bodies.cluster import ClusterInfo, decode_cluster_info
 from rmq_core.remoting.client import RemotingClient
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
@@ -230,11 +231,20 @@ class ClientAPI:
 
     async def get_broker_cluster_info(self) -> Any:
         """The ClusterInfo body (``brokerAddrTable``, ``clusterAddrTable``) as parsed JSON."""
+        response = await self._cluster_info_response()
+        return _json_body(response, "cluster info")
+
+    async def get_cluster_info(self) -> ClusterInfo:
+        """The NameServer's ClusterInfo, decoded; RemoteProtocolError when malformed."""
+        response = await self._cluster_info_response()
+        return decode_cluster_info(response.body)
+
+    async def _cluster_info_response(self) -> RemotingCommand:
         response = await self.invoke_namesrv(
             lambda: RemotingCommand.request(RequestCode.GET_BROKER_CLUSTER_INFO), "cluster info"
         )
         self.check(response, "cluster info")
-        return _json_body(response, "cluster info")
+        return response
 
     async def get_all_topic_list(self) -> list[str]:
         """Every topic the NameServer knows."""

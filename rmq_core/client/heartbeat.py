@@ -1,12 +1,14 @@
-"""Subscription and heartbeat bodies (reference §3.3): ``SubscriptionData``, ``HeartbeatData``.
+"""Client subscriptions and the heartbeat they travel in (reference §3.3).
 
+``SubscriptionData`` and ``ConsumerData`` here are the client's views (a parsed tag
+expression, the consumer's settings); :meth:`to_wire` turns them into the shared wire model of
+:mod:`rmq_core.remoting.bodies.heartbeat`, which the broker decodes with the same code.
 Tag expressions are parsed with :mod:`rmq_core.filter.tags`, so a bad expression raises
 :class:`~rmq_core.errors.FilterError` when the consumer subscribes, not later.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from rmq_core.client.message_selector import (
     MessageSelector,
 )
 from rmq_core.filter.tags import SubscriptionExpression
+from rmq_core.remoting.bodies import heartbeat as wire
 
 __all__ = [
     "CONSUME_ACTIVELY",
@@ -70,16 +73,20 @@ class SubscriptionData:
         """``TAG`` or ``SQL92``."""
         return EXPRESSION_TYPE_SQL92 if self.sql is not None else EXPRESSION_TYPE_TAG
 
+    def to_wire(self) -> wire.SubscriptionData:
+        """The subscription as it travels in a heartbeat (tags and their hash codes sorted)."""
+        return wire.SubscriptionData(
+            topic=self.topic,
+            sub_string=self.sub_string,
+            expression_type=self.expression_type,
+            sub_version=self.sub_version,
+            tags_set=sorted(self.expression.tags),
+            code_set=sorted(self.expression.codes),
+            class_filter_mode=False,
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "classFilterMode": False,
-            "codeSet": sorted(self.expression.codes),
-            "expressionType": self.expression_type,
-            "subString": self.sub_string,
-            "subVersion": self.sub_version,
-            "tagsSet": sorted(self.expression.tags),
-            "topic": self.topic,
-        }
+        return self.to_wire().to_json()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,26 +100,28 @@ class ConsumerData:
     subscriptions: tuple[SubscriptionData, ...]
     unit_mode: bool = False
 
+    def to_wire(self) -> wire.ConsumerData:
+        """The consumer group as it travels in a heartbeat."""
+        return wire.ConsumerData(
+            group_name=self.group_name,
+            consume_type=self.consume_type,
+            message_model=self.message_model,
+            consume_from_where=self.consume_from_where,
+            subscriptions=[s.to_wire() for s in self.subscriptions],
+            unit_mode=self.unit_mode,
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "consumeFromWhere": self.consume_from_where,
-            "consumeType": self.consume_type,
-            "groupName": self.group_name,
-            "messageModel": self.message_model,
-            "subscriptionDataSet": [s.to_json() for s in self.subscriptions],
-            "unitMode": self.unit_mode,
-        }
+        return self.to_wire().to_json()
 
 
 def build_heartbeat(
     client_id: str, producer_groups: Iterable[str], consumers: Iterable[ConsumerData]
 ) -> bytes:
     """The HEART_BEAT body (classic form, ``heartbeatFingerprint`` 0)."""
-    body = {
-        "clientID": client_id,
-        "consumerDataSet": [c.to_json() for c in consumers],
-        "heartbeatFingerprint": 0,
-        "producerDataSet": [{"groupName": g} for g in sorted(producer_groups)],
-        "withoutSub": False,
-    }
-    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    data = wire.HeartbeatData(
+        client_id=client_id,
+        producer_groups=sorted(producer_groups),
+        consumers=[c.to_wire() for c in consumers],
+    )
+    return wire.encode_heartbeat(data)

@@ -31,12 +31,12 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rmq_core.common.perm import PERM_READ, PERM_WRITE
 from rmq_core.namesrv.model import (
     MASTER_ID,
     BrokerData,
     ClusterInfo,
     DataVersion,
-    PermName,
     QueueData,
     RegisterBrokerBody,
     TopicRouteData,
@@ -242,7 +242,7 @@ class RouteInfoManager:
                 continue
             queue_data = QueueData.from_topic_config(reg.broker_name, config)
             if is_prime_slave and broker_data.enable_acting_master:
-                queue_data.perm &= ~PermName.PERM_WRITE
+                queue_data.perm &= ~PERM_WRITE
             t.topic_queue.setdefault(topic, {})[reg.broker_name] = queue_data
         if version_changed or register_first:
             for topic, mapping in body.topic_queue_mapping_info_map.items():
@@ -293,7 +293,7 @@ class RouteInfoManager:
                 self._remove_queue_data(topic, broker_name)
         elif broker_data.enable_acting_master and MASTER_ID not in broker_data.broker_addrs:
             for topic in self._topics_of_broker(broker_name):
-                t.topic_queue[topic][broker_name].perm &= ~PermName.PERM_WRITE
+                t.topic_queue[topic][broker_name].perm &= ~PERM_WRITE
         return known
 
     # ------------------------------------------------------------------ liveness
@@ -455,7 +455,7 @@ class RouteInfoManager:
         """Make every queue of ``broker_name`` read-only; returns how many topics changed."""
         count = 0
         for topic in self._topics_of_broker(broker_name):
-            self._t.topic_queue[topic][broker_name].perm &= ~PermName.PERM_WRITE
+            self._t.topic_queue[topic][broker_name].perm &= ~PERM_WRITE
             count += 1
         return count
 
@@ -463,7 +463,7 @@ class RouteInfoManager:
         """Make every queue of ``broker_name`` read-write; returns how many topics changed."""
         count = 0
         for topic in self._topics_of_broker(broker_name):
-            self._t.topic_queue[topic][broker_name].perm = PermName.PERM_READ | PermName.PERM_WRITE
+            self._t.topic_queue[topic][broker_name].perm = PERM_READ | PERM_WRITE
             count += 1
         return count
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from rmq_core.common.perm import PERM_READ, is_writeable
 from rmq_core.namesrv.model import (
     DataVersion,
-    PermName,
     QueueData,
     RegisterBrokerBody,
     TopicConfig,
@@ -237,7 +237,7 @@ def test_acting_master_slave_gets_read_only_queues() -> None:
     rim.register_broker(registration)
     route = rim.pickup_topic_route("T1")
     assert route is not None
-    assert route.queue_datas[0].perm == PermName.PERM_READ
+    assert route.queue_datas[0].perm == PERM_READ
     assert route.broker_datas[0].enable_acting_master
 
 
@@ -249,7 +249,7 @@ def test_acting_master_loses_write_when_master_leaves() -> None:
         rim.register_broker(registration)
     rim.unregister_broker("c1", "m:1", "b", 0)
     route = rim.pickup_topic_route("T1")
-    assert route is not None and not PermName.is_writeable(route.queue_datas[0].perm)
+    assert route is not None and not is_writeable(route.queue_datas[0].perm)
 
 
 def test_register_without_body_keeps_broker_alive_without_topics() -> None:
