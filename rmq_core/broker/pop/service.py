@@ -157,6 +157,13 @@ class PopService:
         if path is not None:
             self.ctx.writer.write(path, fastjson.dumps(self.table.to_json()))
 
+    def prune(self) -> int:
+        """Forget the states of topics the broker no longer has; returns how many."""
+        gone = [key for key, _ in self.table.items() if key[1] not in self.ctx.topics]
+        for key in gone:
+            self.table.drop(key)
+        return len(gone)
+
     def wakeup(self) -> None:
         """Run the revive task now (a message was made visible again)."""
         self._wake.set()
@@ -170,6 +177,7 @@ class PopService:
                 logger.exception("pop revive round failed")
             if self.table.dirty and loop.time() - self._last_persist >= PERSIST_INTERVAL:
                 self._last_persist = loop.time()
+                self.prune()
                 self.persist()
             wait = MAX_IDLE_WAIT
             deadline = self.table.next_deadline()

@@ -286,6 +286,9 @@ def test_deleted_and_recreated_topic_is_read_from_its_start(tmp_path: Path) -> N
                     await consumer.ack(m)
                 async with AdminClient(cluster.namesrv_addr) as admin:
                     await admin.delete_topic("DelT")
+                pop = cluster.broker.pop
+                assert pop is not None and pop.prune() == 1
+                assert pop.table.get(("DelG", "DelT", 0)) is None
                 await make_topic(cluster, "DelT", queues=1)
                 await send(cluster, "DelT", [b"new1", b"new2", b"new3"])
                 got = await receive_all(consumer, 3)
