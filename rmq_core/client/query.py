@@ -4,7 +4,7 @@
 
 - :meth:`MessageQuery.query_message` asks every broker of the topic (QUERY_MESSAGE, through the
   brokers' IndexFiles) for messages whose ``KEYS`` include ``key`` and that were stored between
-  ``begin_ms`` and ``end_ms``; each broker returns at most ``min(max_num, 64)``. Index hash
+  ``begin`` and ``end`` (seconds since the epoch); each broker returns at most ``min(max_num, 64)``. Index hash
   collisions are removed client side: a message is kept only if one of its keys equals
   ``key`` exactly. Results are sorted by store time.
 - :meth:`MessageQuery.query_message_by_uniq_key` does the same with the client message id
@@ -15,7 +15,9 @@
 Nothing found is an empty result (or None), not an error; an unknown topic raises
 ``TopicNotExistError``; when no broker of the topic answers, the last transport error is
 raised. Messages come back decoded with every property (``KEYS``, ``TAGS``, ``UNIQ_KEY``, user
-properties) and decompressed bodies. Times are milliseconds since the epoch.
+properties) and decompressed bodies. Times given to this API are seconds since the epoch
+(``time.time()``); they become milliseconds only on the wire, and the timestamps of the
+returned messages are the stored milliseconds.
 
 Use it with any :class:`ClientAPI` (``MessageQuery(producer.instance.api)``,
 ``MessageQuery(admin.api)``), or standalone: ``async with MessageQuery.connect(namesrv) as q``.
@@ -24,6 +26,7 @@ Use it with any :class:`ClientAPI` (``MessageQuery(producer.instance.api)``,
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,7 +50,7 @@ __all__ = ["MAX_TIMESTAMP", "MessageQuery", "QueryResult", "uniq_id_timestamp"]
 log = logging.getLogger(__name__)
 
 MAX_TIMESTAMP = 2**63 - 1
-"""``end_ms`` meaning "no upper bound" (Java ``Long.MAX_VALUE``)."""
+"""The wire's end timestamp (ms) meaning "no upper bound" (Java ``Long.MAX_VALUE``)."""
 UNIQUE_KEY_QUERY = "_UNIQUE_KEY_QUERY"
 UNIQ_KEY_QUERY_MAX_NUM = 32
 DEFAULT_QUERY_TIMEOUT = 3.0
@@ -135,14 +138,20 @@ class MessageQuery:
         topic: str,
         key: str,
         max_num: int = 32,
-        begin_ms: int = 0,
-        end_ms: int = MAX_TIMESTAMP,
+        begin: float = 0.0,
+        end: float | None = None,
     ) -> QueryResult:
-        """Messages of ``topic`` with business key ``key`` stored in ``[begin_ms, end_ms]``."""
+        """Messages of ``topic`` with business key ``key`` stored in ``[begin, end]``.
+
+        ``begin`` and ``end`` are seconds since the epoch (floats, like ``time.time()``);
+        ``end=None`` means no upper bound. Raises ClientError for an empty key, a
+        non-positive ``max_num`` or a range that is negative, not finite or reversed.
+        """
         if not key:
             raise ClientError("query_message needs a non-empty key")
         if max_num <= 0:
             raise ClientError("max_num must be positive")
+        begin_ms, end_ms = _wire_range(begin, end)
         return await self._query(topic, key, max_num, begin_ms, end_ms, unique=False)
 
     async def query_message_by_uniq_key(self, topic: str, uniq_key: str) -> MessageExt | None:
@@ -238,6 +247,17 @@ class MessageQuery:
         if len(messages) != 1:
             raise RemoteProtocolError(f"{context}: broker {addr} sent {len(messages)} records")
         return messages[0]
+
+
+def _wire_range(begin: float, end: float | None) -> tuple[int, int]:
+    """``[begin, end]`` seconds as the wire's inclusive milliseconds (rounded outwards)."""
+    if not math.isfinite(begin) or begin < 0:
+        raise ClientError(f"begin must be a non-negative number of seconds, got {begin!r}")
+    if end is None:
+        return math.floor(begin * 1000), MAX_TIMESTAMP
+    if not math.isfinite(end) or end < begin:
+        raise ClientError(f"end must be a number of seconds >= begin ({begin}), got {end!r}")
+    return math.floor(begin * 1000), math.ceil(end * 1000)
 
 
 def _matches(msg: MessageExt, key: str, unique: bool) -> bool:

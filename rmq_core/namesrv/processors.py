@@ -58,9 +58,6 @@ from rmq_core.remoting.server import Processor
 from rmq_core.remoting.transport import Connection
 
 __all__ = [
-    "BROKER_HEARTBEAT",
-    "GET_BROKER_MEMBER_GROUP",
-    "QUERY_NOT_FOUND",
     "ZONE_NAME_FIELD",
     "NamesrvContext",
     "NamesrvProcessors",
@@ -68,12 +65,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-QUERY_NOT_FOUND = 22
-"""ResponseCode.QUERY_NOT_FOUND: no such KV entry / namespace."""
-GET_BROKER_MEMBER_GROUP = 901
-"""RequestCode.GET_BROKER_MEMBER_GROUP (5.x brokers in acting-master mode)."""
-BROKER_HEARTBEAT = 904
-"""RequestCode.BROKER_HEARTBEAT (5.x brokers in acting-master mode)."""
 ZONE_NAME_FIELD = "__ZONE_NAME"
 """extField in which 5.x brokers announce their zone (``MixAll.ZONE_NAME``)."""
 
@@ -120,8 +111,8 @@ class NamesrvProcessors:
             RequestCode.GET_TOPICS_BY_CLUSTER: self.get_topics_by_cluster,
             RequestCode.GET_SYSTEM_TOPIC_LIST_FROM_NS: self.get_system_topic_list,
             RequestCode.QUERY_DATA_VERSION: self.query_data_version,
-            GET_BROKER_MEMBER_GROUP: self.get_broker_member_group,
-            BROKER_HEARTBEAT: self.broker_heartbeat,
+            RequestCode.GET_BROKER_MEMBER_GROUP: self.get_broker_member_group,
+            RequestCode.BROKER_HEARTBEAT: self.broker_heartbeat,
         }
         return {int(code): self._guarded(code, handler) for code, handler in handlers.items()}
 
@@ -347,7 +338,7 @@ class NamesrvProcessors:
         value = self._ctx.kv.get(header.namespace, header.key)
         if value is None:
             return request.response(
-                QUERY_NOT_FOUND,
+                ResponseCode.QUERY_NOT_FOUND,
                 remark=f"No config item, Namespace: {header.namespace} Key: {header.key}",
             )
         return request.response(ResponseCode.SUCCESS, header=GetKVConfigResponseHeader(value=value))
@@ -360,6 +351,7 @@ class NamesrvProcessors:
         table = self._ctx.kv.namespace(header.namespace)
         if not table:
             return request.response(
-                QUERY_NOT_FOUND, remark=f"No config item, Namespace: {header.namespace}"
+                ResponseCode.QUERY_NOT_FOUND,
+                remark=f"No config item, Namespace: {header.namespace}",
             )
         return request.response(ResponseCode.SUCCESS, body=bodies.encode_kv_table(table))

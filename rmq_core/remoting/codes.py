@@ -166,6 +166,9 @@ class RequestCode(enum.IntEnum):
     GET_TOPIC_CONFIG = 351
     GET_SUBSCRIPTIONGROUP_CONFIG = 352
     LITE_PULL_MESSAGE = 361
+    # 5.x brokers in acting-master mode (NameServer)
+    GET_BROKER_MEMBER_GROUP = 901
+    BROKER_HEARTBEAT = 904
     # 5.x pop consumption (JSON headers only: the codes do not fit a short)
     POP_MESSAGE = 200050
     ACK_MESSAGE = 200051

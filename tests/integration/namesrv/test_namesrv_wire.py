@@ -34,11 +34,6 @@ from rmq_core.namesrv.model import (
     TopicConfig,
     TopicRouteData,
 )
-from rmq_core.namesrv.processors import (
-    BROKER_HEARTBEAT,
-    GET_BROKER_MEMBER_GROUP,
-    QUERY_NOT_FOUND,
-)
 from rmq_core.remoting.client import RemotingClient
 from rmq_core.remoting.codec import FrameDecoder, encode_frame
 from rmq_core.remoting.codes import RequestCode, ResponseCode, SerializeType
@@ -389,10 +384,13 @@ def test_unregister_and_broker_requests() -> None:
             )
             assert dv.ext_fields["changed"] == "true"
 
-            hb = await call(client, address, BROKER_HEARTBEAT, ident)
+            hb = await call(client, address, RequestCode.BROKER_HEARTBEAT, ident)
             assert hb.code == ResponseCode.SUCCESS
             group = await call(
-                client, address, GET_BROKER_MEMBER_GROUP, {"clusterName": "C", "brokerName": "b"}
+                client,
+                address,
+                RequestCode.GET_BROKER_MEMBER_GROUP,
+                {"clusterName": "C", "brokerName": "b"},
             )
             assert group.body == (
                 b'{"brokerMemberGroup":{"brokerAddrs":{0:"m:1",1:"s:1"},'
@@ -491,11 +489,11 @@ def test_kv_config_persisted_across_restart(tmp_path: Path) -> None:
             got = await call(
                 client, address, RequestCode.GET_KV_CONFIG, {"namespace": "ns", "key": "k"}
             )
-            assert got.code == QUERY_NOT_FOUND
+            assert got.code == ResponseCode.QUERY_NOT_FOUND
             listed = await call(
                 client, address, RequestCode.GET_KVLIST_BY_NAMESPACE, {"namespace": "ns"}
             )
-            assert listed.code == QUERY_NOT_FOUND
+            assert listed.code == ResponseCode.QUERY_NOT_FOUND
 
         assert json.loads(kv_path.read_text()) == {
             "configTable": {"ORDER_TOPIC_CONFIG": {"T": "b:4"}}

@@ -21,6 +21,7 @@ def test_query_by_key_uniq_key_and_offset_id(tmp_path: Path) -> None:
             ns = cluster.namesrv_addr
             async with Producer("PG_Q", ns, **client_options("query-p")) as producer:
                 results = []
+                sent_from = time.time()
                 for i in range(12):
                     msg = Message("QueryTopic", f"order {i}".encode() * (600 if i == 3 else 1))
                     msg.keys = [f"order-{i % 4}", "all"]
@@ -40,10 +41,17 @@ def test_query_by_key_uniq_key_and_offset_id(tmp_path: Path) -> None:
                         assert msg.tags == "TagQ" and "order-1" in msg.keys
                     limited = await query.query_message("QueryTopic", "all", 5)
                     assert len(limited.messages) == 5
-                    future = int(time.time() * 1000) + 3_600_000
+                    future = time.time() + 3600  # seconds since the epoch
                     assert (
                         await query.query_message("QueryTopic", "all", 32, future, future + 1)
                     ).messages == []
+                    window = await query.query_message(
+                        "QueryTopic", "order-1", 32, begin=sent_from - 1, end=time.time() + 1
+                    )
+                    assert [m.properties["n"] for m in window.messages] == ["1", "5", "9"]
+                    for bad_range in ((-1.0, None), (10.0, 5.0), (float("nan"), None)):
+                        with pytest.raises(ClientError):
+                            await query.query_message("QueryTopic", "all", 32, *bad_range)
                     assert (await query.query_message("QueryTopic", "nope")).messages == []
                     # Prefixes and hash collisions do not match: keys are compared exactly.
                     assert (await query.query_message("QueryTopic", "order-")).messages == []
