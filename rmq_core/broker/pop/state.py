@@ -19,7 +19,9 @@ Invariants:
   acknowledged messages above that offset may be delivered again, none is lost.
 
 Deadlines live in a heap of ``(deadline, key, offset, pop_time)`` with lazy deletion: an entry
-whose message was acknowledged or re-hidden since is skipped when it surfaces.
+whose message was acknowledged or re-hidden since is skipped when it surfaces. The heap is
+rebuilt from the live entries when it grows past :data:`HEAP_SLACK` times their number (long
+invisible times would otherwise keep stale entries for hours).
 
 Persistence (:meth:`PopStateTable.to_json` / :meth:`PopStateTable.load_json`), the content of
 ``<storePathRootDir>/config/popState.json`` (rmq's own file; RocketMQ keeps checkpoints in a
@@ -51,6 +53,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 STATE_VERSION = 1
+HEAP_SLACK = 4
+"""The deadline heap is compacted when it holds more than this many entries per live one."""
+MIN_COMPACT = 1024
 MAX_INFLIGHT_PER_QUEUE = 65_536
 """In-flight messages per (group, topic, queue); a full queue pops nothing more until acks."""
 
@@ -97,6 +102,7 @@ class PopStateTable:
     def __init__(self) -> None:
         self._queues: dict[PopKey, QueueState] = {}
         self._heap: list[tuple[int, PopKey, int, int]] = []
+        self._live = 0
         self.dirty = False
 
     # --- queues ---------------------------------------------------------------------------
@@ -114,7 +120,9 @@ class PopStateTable:
 
     def drop(self, key: PopKey) -> None:
         """Forget ``key`` (its heap entries are skipped when they surface)."""
-        if self._queues.pop(key, None) is not None:
+        state = self._queues.pop(key, None)
+        if state is not None:
+            self._live -= len(state.inflight)
             self.dirty = True
 
     def items(self) -> Iterator[tuple[PopKey, QueueState]]:
@@ -133,8 +141,11 @@ class PopStateTable:
 
     def add(self, key: PopKey, entry: InFlight) -> None:
         """Record a popped message of ``key`` (its state must exist)."""
-        self._queues[key].inflight[entry.offset] = entry
-        heapq.heappush(self._heap, (entry.deadline, key, entry.offset, entry.pop_time))
+        inflight = self._queues[key].inflight
+        if entry.offset not in inflight:
+            self._live += 1
+        inflight[entry.offset] = entry
+        self._push(entry.deadline, key, entry)
         self.dirty = True
 
     def find(self, key: PopKey, offset: int, pop_time: int) -> InFlight | None:
@@ -152,6 +163,7 @@ class PopStateTable:
             return None
         entry = state.inflight.pop(offset, None)
         if entry is not None:
+            self._live -= 1
             self.dirty = True
         return entry
 
@@ -159,14 +171,14 @@ class PopStateTable:
         """Give ``entry`` a new handle (``pop_time``) visible again after ``invisible_time``."""
         entry.pop_time = pop_time
         entry.invisible_time = invisible_time
-        heapq.heappush(self._heap, (entry.deadline, key, entry.offset, entry.pop_time))
+        self._push(entry.deadline, key, entry)
         self.dirty = True
 
     def next_deadline(self) -> int | None:
         """The earliest live deadline (ms), or None when nothing is in flight."""
         while self._heap:
             deadline, key, offset, pop_time = self._heap[0]
-            if self._live(key, offset, pop_time):
+            if self._live_entry(key, offset, pop_time):
                 return deadline
             heapq.heappop(self._heap)
         return None
@@ -180,15 +192,35 @@ class PopStateTable:
             if deadline > now_ms:
                 break
             heapq.heappop(self._heap)
-            if self._live(key, offset, pop_time):
+            if self._live_entry(key, offset, pop_time):
                 out.append((key, self._queues[key].inflight[offset]))
         return out
 
     def defer(self, key: PopKey, entry: InFlight, retry_at_ms: int) -> None:
         """Retry reviving ``entry`` at ``retry_at_ms`` (its handle stays valid)."""
-        heapq.heappush(self._heap, (retry_at_ms, key, entry.offset, entry.pop_time))
+        self._push(retry_at_ms, key, entry)
 
-    def _live(self, key: PopKey, offset: int, pop_time: int) -> bool:
+    def _push(self, at_ms: int, key: PopKey, entry: InFlight) -> None:
+        heapq.heappush(self._heap, (at_ms, key, entry.offset, entry.pop_time))
+        if len(self._heap) > HEAP_SLACK * max(self._live, MIN_COMPACT):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Keep only live heap entries (the latest one per in-flight message)."""
+        latest: dict[tuple[PopKey, int], tuple[int, PopKey, int, int]] = {}
+        for item in self._heap:
+            _, key, offset, pop_time = item
+            if self._live_entry(key, offset, pop_time):
+                latest[(key, offset)] = min(item, latest.get((key, offset), item))
+        self._heap = list(latest.values())
+        heapq.heapify(self._heap)
+
+    @property
+    def heap_size(self) -> int:
+        """Entries in the deadline heap (live and stale)."""
+        return len(self._heap)
+
+    def _live_entry(self, key: PopKey, offset: int, pop_time: int) -> bool:
         state = self._queues.get(key)
         entry = state.inflight.get(offset) if state is not None else None
         return entry is not None and entry.pop_time == pop_time
@@ -219,6 +251,7 @@ class PopStateTable:
         are skipped with an error log. Returns the number of queues loaded."""
         self._queues.clear()
         self._heap.clear()
+        self._live = 0
         if not isinstance(data, dict) or not isinstance(data.get("queues"), list):
             if data is not None:
                 logger.error("pop state file has no 'queues' list; starting empty")
@@ -230,6 +263,7 @@ class PopStateTable:
                 logger.error("pop state entry %r skipped: %s", item, exc)
                 continue
             self._queues[key] = state
+            self._live += len(state.inflight)
             for entry in state.inflight.values():
                 heapq.heappush(self._heap, (entry.deadline, key, entry.offset, entry.pop_time))
         self.dirty = False

@@ -93,3 +93,18 @@ def test_full_queue_and_counts() -> None:
     assert table.inflight_count == 1
     table.drop(KEY)
     assert table.get(KEY) is None and len(table) == 0
+
+
+def test_heap_is_compacted_when_stale_entries_pile_up() -> None:
+    entry = InFlight(1, 10, 0, 1_000)
+    table = _table_with([entry, InFlight(2, 20, 0, 5_000_000)])
+    for round_ in range(1, 20_000):
+        table.rehide(KEY, entry, round_, 1_000)  # each re-hide leaves a stale entry behind
+    assert table.heap_size <= 4 * 1024 + 1
+    assert table.next_deadline() == 19_999 + 1_000
+    assert table.find(KEY, 1, 19_999) is entry
+    assert [e.offset for _, e in table.pop_expired(10**9, limit=10)] == [1, 2]
+    assert table.inflight_count == 2
+    table.remove(KEY, 1)
+    table.drop(KEY)
+    assert table.inflight_count == 0
