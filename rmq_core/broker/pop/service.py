@@ -159,9 +159,11 @@ class PopService:
 
     def prune(self) -> int:
         """Forget the states of topics the broker no longer has; returns how many."""
-        gone = [key for key, _ in self.table.items() if key[1] not in self.ctx.topics]
+        topics = self.ctx.topics
+        gone = [key for key, _ in self.table.items() if key[1] not in topics]
         for key in gone:
             self.table.drop(key)
+        self._rotation = {k: v for k, v in self._rotation.items() if k[1] in topics}
         return len(gone)
 
     def wakeup(self) -> None:
