@@ -10,10 +10,15 @@ Usage (inside a coroutine; every test owns its loop, e.g. ``asyncio.run``)::
         cluster.broker.context    # BrokerContext (store, managers) for white-box checks
 
 ``start_cluster``/``stop_cluster`` are the same without the context manager. Broker keys can
-be overridden with ``broker={"autoCreateTopicEnable": "false"}`` (broker.conf names) and store
+be overridden with ``broker={"autoCreateTopicEnable": "false"}`` (broker.conf names) or
+``broker_fields={"auto_create_topic_enable": False}`` (BrokerConfig field names), and store
 settings with ``store={"flush_disk_type": "SYNC_FLUSH"}`` (StoreConfig field names). Files are
-small (1 MiB commit-log segments) and live under ``store_dir``. The broker registers with the
-NameServer before ``start_cluster`` returns, so routes are available at once.
+small (8 MiB commit-log segments, 1,000-unit consume-queue files) and live under
+``store_dir``. ``brokers=2`` starts ``broker-a`` and ``broker-b`` (each in
+``store_dir/<name>``); ``await cluster.add_broker("broker-c")`` adds one later, and
+``cluster.brokers`` lists them all (``cluster.broker`` is the first). Every broker has
+registered with the NameServer before the call that started it returns, so routes are
+available at once; ``stop_cluster`` stops every broker, then the NameServer.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +58,36 @@ REGISTRATION_TIMEOUT = 10.0
 
 @dataclass
 class Cluster:
-    """A running NameServer and broker."""
+    """A running NameServer and its brokers (``broker`` is the first one)."""
 
     namesrv: NamesrvController
     broker: BrokerController
     store_dir: Path
+    extra_brokers: list[BrokerController] = field(default_factory=list)
+
+    @property
+    def brokers(self) -> list[BrokerController]:
+        """Every broker, the first one first."""
+        return [self.broker, *self.extra_brokers]
+
+    async def add_broker(
+        self,
+        name: str,
+        *,
+        broker: Mapping[str, str] | None = None,
+        broker_fields: Mapping[str, Any] | None = None,
+        store: Mapping[str, Any] | None = None,
+    ) -> BrokerController:
+        """Start broker ``name`` (files in ``store_dir/<name>``), registered on return."""
+        controller = await _start_broker(
+            self.store_dir / name,
+            self.namesrv_addr,
+            broker,
+            {**dict(broker_fields or {}), "broker_name": name},
+            store,
+        )
+        self.extra_brokers.append(controller)
+        return controller
 
     @property
     def namesrv_addr(self) -> str:
@@ -75,11 +105,15 @@ def make_configs(
     namesrv_addr: str = "",
     broker: Mapping[str, str] | None = None,
     store: Mapping[str, Any] | None = None,
+    broker_fields: Mapping[str, Any] | None = None,
 ) -> tuple[BrokerConfig, StoreConfig]:
-    """Broker and store configs for a test broker on port 0 with small files."""
-    broker_config = BrokerConfig(listen_port=0, namesrv_addr=namesrv_addr).with_properties(
-        dict(broker or {})
-    )
+    """Broker and store configs for a test broker on port 0 with small files.
+
+    ``broker_fields`` (BrokerConfig field names) apply first, ``broker`` (broker.conf keys)
+    after them.
+    """
+    fields = {"listen_port": 0, "namesrv_addr": namesrv_addr, **dict(broker_fields or {})}
+    broker_config = BrokerConfig(**fields).with_properties(dict(broker or {}))
     store_config = StoreConfig(
         store_path_root_dir=str(store_dir),
         mapped_file_size_commit_log=TEST_COMMIT_LOG_FILE_SIZE,
@@ -93,28 +127,61 @@ async def start_cluster(
     *,
     broker: Mapping[str, str] | None = None,
     store: Mapping[str, Any] | None = None,
+    broker_fields: Mapping[str, Any] | None = None,
+    brokers: int = 1,
 ) -> Cluster:
-    """Start a NameServer and a broker registered with it (both on 127.0.0.1, port 0)."""
+    """Start a NameServer and ``brokers`` brokers registered with it (127.0.0.1, port 0).
+
+    One broker keeps its files in ``store_dir`` itself; with more, broker ``broker-a``,
+    ``broker-b``... each use ``store_dir/<name>``. The options apply to every broker.
+    """
+    if brokers < 1:
+        raise ValueError("a cluster needs at least one broker")
     namesrv = NamesrvController(NamesrvConfig(host="127.0.0.1", port=0))
     await namesrv.start()
+    names = [f"broker-{chr(ord('a') + i)}" for i in range(brokers)]
+    first_fields = dict(broker_fields or {})
+    if brokers > 1:
+        first_fields["broker_name"] = names[0]
     try:
-        broker_config, store_config = make_configs(store_dir, namesrv.address, broker, store)
-        controller = BrokerController(broker_config, store_config)
-        await controller.start()
+        first_dir = store_dir if brokers == 1 else store_dir / names[0]
+        controller = await _start_broker(first_dir, namesrv.address, broker, first_fields, store)
     except BaseException:
         await namesrv.shutdown()
         raise
     cluster = Cluster(namesrv, controller, store_dir)
     try:
-        await _wait_registered(cluster)
+        for name in names[1:]:
+            await cluster.add_broker(name, broker=broker, broker_fields=broker_fields, store=store)
     except BaseException:
         await stop_cluster(cluster)
         raise
     return cluster
 
 
-async def _wait_registered(cluster: Cluster) -> None:
-    registrar = cluster.broker.registrar
+async def _start_broker(
+    store_dir: Path,
+    namesrv_addr: str,
+    broker: Mapping[str, str] | None,
+    broker_fields: Mapping[str, Any] | None,
+    store: Mapping[str, Any] | None,
+) -> BrokerController:
+    """Start one broker and wait for its registration; a failed start leaves nothing running."""
+    broker_config, store_config = make_configs(
+        store_dir, namesrv_addr, broker, store, broker_fields
+    )
+    controller = BrokerController(broker_config, store_config)
+    await controller.start()
+    try:
+        await _wait_registered(controller)
+    except BaseException:
+        await controller.shutdown()
+        raise
+    return controller
+
+
+async def _wait_registered(controller: BrokerController) -> None:
+    registrar = controller.registrar
     assert registrar is not None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + REGISTRATION_TIMEOUT
@@ -125,11 +192,12 @@ async def _wait_registered(cluster: Cluster) -> None:
 
 
 async def stop_cluster(cluster: Cluster) -> None:
-    """Stop the broker, then the NameServer."""
-    try:
-        await cluster.broker.shutdown()
-    finally:
-        await cluster.namesrv.shutdown()
+    """Stop the added brokers (newest first), the first broker, then the NameServer."""
+    async with contextlib.AsyncExitStack() as stack:  # unwinds newest first, even on errors
+        stack.push_async_callback(cluster.namesrv.shutdown)
+        stack.push_async_callback(cluster.broker.shutdown)
+        for extra in cluster.extra_brokers:
+            stack.push_async_callback(extra.shutdown)
 
 
 async def wait_max_offset(
@@ -171,9 +239,13 @@ async def running_cluster(
     *,
     broker: Mapping[str, str] | None = None,
     store: Mapping[str, Any] | None = None,
+    broker_fields: Mapping[str, Any] | None = None,
+    brokers: int = 1,
 ) -> AsyncIterator[Cluster]:
     """``async with running_cluster(tmp_path) as cluster:`` — started and always stopped."""
-    cluster = await start_cluster(store_dir, broker=broker, store=store)
+    cluster = await start_cluster(
+        store_dir, broker=broker, store=store, broker_fields=broker_fields, brokers=brokers
+    )
     try:
         yield cluster
     finally:
