@@ -3,7 +3,9 @@
 The sources and sinks are small Java classes (``org.rmq.flink``) speaking RocketMQ's remoting
 protocol, compiled with ``javac`` against the installed PyFlink (see :mod:`rmq_flink.jar`) and
 wrapped by Python builders shaped like PyFlink's Kafka connector. Call
-:func:`add_connector_jar` on the environment first. Guarantees: docs/flink.md.
+:func:`add_connector_jar` on the environment first. The same jar registers the Table API / SQL
+connector ``'connector' = 'rocketmq'`` (``CREATE TABLE ... WITH (...)``, no Python wrapper
+needed). Guarantees and options: docs/flink.md.
 """
 
 from rmq_flink.errors import RocketMQFlinkError, RocketMQOptionError

@@ -27,7 +27,12 @@ __all__ = ["JAVA_SOURCES", "add_connector_jar", "connector_jar", "jar_url"]
 
 JAVA_SOURCES = Path(__file__).resolve().parent / "java"
 JAVAC_TIMEOUT = 300.0  # s
-_SERVICES: dict[str, str] = {}  # META-INF/services entries
+# META-INF/services entries: the Table API finds the ``'connector' = 'rocketmq'`` factory here.
+_SERVICES: dict[str, str] = {
+    "META-INF/services/org.apache.flink.table.factories.Factory": (
+        "org.rmq.flink.table.RocketMQDynamicTableFactory\n"
+    ),
+}
 
 
 def _pyflink_home() -> Path:
@@ -47,6 +52,8 @@ def _digest(home: Path) -> str:
     for path in _sources():
         h.update(str(path.relative_to(JAVA_SOURCES)).encode())
         h.update(path.read_bytes())
+    for name, text in sorted(_SERVICES.items()):
+        h.update(f"{name}={text}".encode())
     h.update(",".join(sorted(p.name for p in (home / "lib").glob("*.jar"))).encode())
     return h.hexdigest()[:16]
 

@@ -20,9 +20,9 @@ public final class RocketMQSink<IN> implements Sink<IN>, SupportsCommitter<Trans
     private static final long serialVersionUID = 1L;
 
     private final RocketMQSinkConfig config;
-    private final SerializationSchema<IN> serializer;
+    private final RocketMQRecordSerializer<IN> serializer;
 
-    RocketMQSink(RocketMQSinkConfig config, SerializationSchema<IN> serializer) {
+    RocketMQSink(RocketMQSinkConfig config, RocketMQRecordSerializer<IN> serializer) {
         this.config = config;
         this.serializer = serializer;
     }
@@ -62,7 +62,7 @@ public final class RocketMQSink<IN> implements Sink<IN>, SupportsCommitter<Trans
         private int retries = 2;
         private long timeoutMs = 3000;
         private long transactionTimeoutSeconds = 900;
-        private SerializationSchema<IN> serializer;
+        private RocketMQRecordSerializer<IN> serializer;
 
         public Builder<IN> setNamesrv(String namesrv) {
             this.namesrv = namesrv;
@@ -104,7 +104,14 @@ public final class RocketMQSink<IN> implements Sink<IN>, SupportsCommitter<Trans
             return this;
         }
 
+        /** Serializes each element into a message body with {@code serializer}. */
         public Builder<IN> setSerializer(SerializationSchema<IN> serializer) {
+            this.serializer = serializer == null ? null : RocketMQRecordSerializer.valueOnly(serializer);
+            return this;
+        }
+
+        /** Serializes each element into a whole message (body, tag, keys, properties). */
+        public Builder<IN> setRecordSerializer(RocketMQRecordSerializer<IN> serializer) {
             this.serializer = serializer;
             return this;
         }

@@ -9,7 +9,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 
-import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.connector.sink2.CommittingSinkWriter;
 
 /**
@@ -26,7 +25,7 @@ final class RocketMQSinkWriter<IN> implements CommittingSinkWriter<IN, Transacti
     private static final AtomicLong COUNTER = new AtomicLong();
 
     private final RocketMQSinkConfig config;
-    private final SerializationSchema<IN> serializer;
+    private final RocketMQRecordSerializer<IN> serializer;
     private final RocketMQClient client;
     private final List<TransactionCommittable> pending = new ArrayList<>();
     private final String idPrefix = UUID.randomUUID().toString().replace("-", "").substring(0, 16)
@@ -34,7 +33,7 @@ final class RocketMQSinkWriter<IN> implements CommittingSinkWriter<IN, Transacti
     private RocketMQClient.Route route;
     private int next;
 
-    RocketMQSinkWriter(RocketMQSinkConfig config, SerializationSchema<IN> serializer) throws IOException {
+    RocketMQSinkWriter(RocketMQSinkConfig config, RocketMQRecordSerializer<IN> serializer) throws IOException {
         this.config = config;
         this.serializer = serializer;
         this.client = new RocketMQClient(config.namesrv, config.timeoutMs);
@@ -55,8 +54,15 @@ final class RocketMQSinkWriter<IN> implements CommittingSinkWriter<IN, Transacti
 
     @Override
     public void write(IN element, Context context) throws IOException {
-        byte[] body = serializer.serialize(element);
-        if (body == null) {
+        OutgoingMessage message;
+        try {
+            message = serializer.serialize(element);
+        } catch (IOException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException("RocketMQ sink: serializing " + element + " failed: " + e.getMessage(), e);
+        }
+        if (message == null) {
             throw new IOException("RocketMQ sink: the serializer returned null for " + element);
         }
         IOException last = null;
@@ -64,7 +70,7 @@ final class RocketMQSinkWriter<IN> implements CommittingSinkWriter<IN, Transacti
             RocketMQClient.QueueInfo q = route.writeQueues.get(Math.floorMod(next++, route.writeQueues.size()));
             String addr = route.brokerAddrs.get(q.brokerName);
             try {
-                send(q, addr, body);
+                send(q, addr, message);
                 return;
             } catch (IOException e) {
                 last = e;
@@ -79,13 +85,18 @@ final class RocketMQSinkWriter<IN> implements CommittingSinkWriter<IN, Transacti
                 + (config.retries + 1) + " attempts: " + last.getMessage(), last);
     }
 
-    private void send(RocketMQClient.QueueInfo q, String addr, byte[] body) throws IOException {
-        Map<String, String> props = new LinkedHashMap<>();
+    private void send(RocketMQClient.QueueInfo q, String addr, OutgoingMessage message) throws IOException {
+        byte[] body = message.body;
+        Map<String, String> props = new LinkedHashMap<>(message.properties);
         String uniq = idPrefix + String.format("%016X", COUNTER.incrementAndGet());
         props.put("UNIQ_KEY", uniq);
         props.put("WAIT", "true");
-        if (config.tag != null) {
-            props.put("TAGS", config.tag);
+        String tag = message.tag != null ? message.tag : config.tag;
+        if (tag != null && !tag.isEmpty()) {
+            props.put("TAGS", tag);
+        }
+        if (message.keys != null && !message.keys.isEmpty()) {
+            props.put("KEYS", message.keys);
         }
         if (!config.exactlyOnce) {
             client.send(addr, config.producerGroup, config.topic, q.queueId, body, props, 0);

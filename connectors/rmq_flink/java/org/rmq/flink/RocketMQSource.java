@@ -25,9 +25,9 @@ public final class RocketMQSource<T>
     private static final long serialVersionUID = 1L;
 
     private final RocketMQSourceConfig config;
-    private final DeserializationSchema<T> deserializer;
+    private final RocketMQRecordDeserializer<T> deserializer;
 
-    RocketMQSource(RocketMQSourceConfig config, DeserializationSchema<T> deserializer) {
+    RocketMQSource(RocketMQSourceConfig config, RocketMQRecordDeserializer<T> deserializer) {
         this.config = config;
         this.deserializer = deserializer;
     }
@@ -89,7 +89,7 @@ public final class RocketMQSource<T>
         private long pollIntervalMs = 100;
         private long timeoutMs = 3000;
         private boolean commitOffsets;
-        private DeserializationSchema<T> deserializer;
+        private RocketMQRecordDeserializer<T> deserializer;
 
         public Builder<T> setNamesrv(String namesrv) {
             this.namesrv = namesrv;
@@ -145,7 +145,14 @@ public final class RocketMQSource<T>
             return this;
         }
 
+        /** Deserializes each message body with {@code deserializer}. */
         public Builder<T> setDeserializer(DeserializationSchema<T> deserializer) {
+            this.deserializer = deserializer == null ? null : RocketMQRecordDeserializer.valueOnly(deserializer);
+            return this;
+        }
+
+        /** Deserializes each whole message (body, properties, position) with {@code deserializer}. */
+        public Builder<T> setRecordDeserializer(RocketMQRecordDeserializer<T> deserializer) {
             this.deserializer = deserializer;
             return this;
         }

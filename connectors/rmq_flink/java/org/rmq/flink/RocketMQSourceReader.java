@@ -42,13 +42,13 @@ final class RocketMQSourceReader<T>
     }
 
     private final RocketMQSourceConfig config;
-    private final DeserializationSchema<T> deserializer;
+    private final RocketMQRecordDeserializer<T> deserializer;
     private final SourceReaderContext readerContext;
     private final TreeMap<Long, List<RocketMQSplit>> offsetsToCommit = new TreeMap<>();
     private ExecutorService committer;
     private RocketMQClient commitClient;
 
-    RocketMQSourceReader(RocketMQSourceConfig config, DeserializationSchema<T> deserializer,
+    RocketMQSourceReader(RocketMQSourceConfig config, RocketMQRecordDeserializer<T> deserializer,
             SourceReaderContext context) {
         super(() -> new RocketMQSplitReader(config), new Emitter<>(deserializer), context.getConfiguration(),
                 context);
@@ -159,12 +159,12 @@ final class RocketMQSourceReader<T>
         }
     }
 
-    /** Deserializes a record's body and advances its queue's state past it. */
+    /** Deserializes a record and advances its queue's state past it. */
     static final class Emitter<T> implements RecordEmitter<RocketMQRecord, T, SplitState> {
-        private final DeserializationSchema<T> deserializer;
+        private final RocketMQRecordDeserializer<T> deserializer;
         private final ForwardingCollector<T> collector = new ForwardingCollector<>();
 
-        Emitter(DeserializationSchema<T> deserializer) {
+        Emitter(RocketMQRecordDeserializer<T> deserializer) {
             this.deserializer = deserializer;
         }
 
@@ -174,7 +174,7 @@ final class RocketMQSourceReader<T>
             collector.output = output;
             collector.timestamp = record.storeTimestamp;
             try {
-                deserializer.deserialize(record.body, collector);
+                deserializer.deserialize(record, state.split.brokerName, collector);
             } catch (Exception e) {
                 throw new IOException("RocketMQ source: the deserializer failed on the message at offset "
                         + record.queueOffset + " of " + state.split.splitId() + ": " + e, e);
