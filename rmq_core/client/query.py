@@ -4,9 +4,9 @@
 
 - :meth:`MessageQuery.query_message` asks every broker of the topic (QUERY_MESSAGE, through the
   brokers' IndexFiles) for messages whose ``KEYS`` include ``key`` and that were stored between
-  ``begin`` and ``end`` (seconds since the epoch); each broker returns at most ``min(max_num, 64)``. Index hash
-  collisions are removed client side: a message is kept only if one of its keys equals
-  ``key`` exactly. Results are sorted by store time.
+  ``begin`` and ``end`` (seconds since the epoch); each broker returns at most
+  ``min(max_num, 64)``. Index hash collisions are removed client side: a message is kept only
+  if one of its keys equals ``key`` exactly. Results are sorted by store time.
 - :meth:`MessageQuery.query_message_by_uniq_key` does the same with the client message id
   (``_UNIQUE_KEY_QUERY``), starting one second before the time encoded in the id.
 - :meth:`MessageQuery.view_message` decodes an offset message id into the broker address and
