@@ -5,7 +5,10 @@
 - :class:`GroupCommitService` (SYNC_FLUSH): writers :meth:`~GroupCommitService.submit` the end
   offset of their bytes and get a ``Future[bool]``; the flusher thread takes every pending
   request, fdatasyncs once for everything written so far and resolves them all: True, or False
-  when the flush finished after the request's deadline (FLUSH_DISK_TIMEOUT).
+  when the flush finished after the request's deadline (FLUSH_DISK_TIMEOUT). After every pass
+  it tells its listeners the commit log's flushed offset, read after the fdatasync: bytes a
+  writer appended during the pass and the sync happened to cover are acknowledged then, not
+  left waiting for a pass that finds nothing dirty.
 - :class:`FlushConsumeQueueService`: flushes consume queues, index files and the checkpoint.
 
 No writer ever calls fdatasync itself.
@@ -89,9 +92,12 @@ class GroupCommitService(Service):
         self._requests: collections.deque[tuple[int, float, Future[bool]]] = collections.deque()
         self._listeners: list[Callable[[int], None]] = []
         self.syncs = 0
+        self.flushed_offset = 0
+        """Commit-log offset below which everything is on disk, as of the last pass."""
 
     def add_listener(self, callback: Callable[[int], None]) -> None:
-        """Call ``callback(flushed_offset)`` on the flusher thread after every fdatasync."""
+        """Call ``callback(flushed_offset)`` on the flusher thread after every pass (whether
+        or not it synced anything): everything below ``flushed_offset`` is on disk."""
         self._listeners = [*self._listeners, callback]
 
     def remove_listener(self, callback: Callable[[int], None]) -> None:
@@ -107,22 +113,26 @@ class GroupCommitService(Service):
         return future
 
     def run_once(self, now: float = 0.0) -> None:
-        """Flush once and resolve every request the flush covers."""
+        """Flush once, then resolve every request and tell every listener up to the offset
+        actually on disk (the queue's flushed offset, which counts bytes appended while the
+        fdatasync ran if it covered them)."""
         with self._lock:
             requests, self._requests = self._requests, collections.deque()
         commitlog = self.commitlog
+        queue = commitlog.queue
         timestamp = commitlog.last_store_timestamp
-        covered = commitlog.max_offset
         try:
-            if commitlog.queue.flush():
+            if queue.flush():
                 self.syncs += 1
                 if timestamp:
                     self.checkpoint.physic_msg_timestamp = timestamp
-                for listener in self._listeners:
-                    listener(covered)
         except OSError:
             log.exception("commit log flush failed")
             covered = -1
+        else:
+            covered = self.flushed_offset = queue.flushed_offset
+            for listener in self._listeners:
+                listener(covered)
         done = time.monotonic()
         late: list[tuple[int, float, Future[bool]]] = []
         for request in requests:
@@ -190,13 +200,17 @@ class AsyncFlushWaiter:
     def __init__(self, group: GroupCommitService, loop: asyncio.AbstractEventLoop) -> None:
         self._group = group
         self._loop = loop
-        self._flushed = 0
+        self._flushed = group.flushed_offset
+        self._scheduled = self._flushed  # highest offset handed to the loop (flusher thread)
         self._heap: list[tuple[int, int, asyncio.Future[bool], float]] = []
         self._seq = 0
         self._sweeping = False
         group.add_listener(self._on_flush)
 
     def _on_flush(self, flushed_offset: int) -> None:  # flusher thread
+        if flushed_offset <= self._scheduled:
+            return  # the loop already has (or will run) a release at least this far
+        self._scheduled = flushed_offset
         try:
             self._loop.call_soon_threadsafe(self._release, flushed_offset)
         except RuntimeError:  # the loop is closed: nobody waits any more
@@ -213,7 +227,7 @@ class AsyncFlushWaiter:
 
     async def wait(self, end_offset: int, timeout: float | None = None) -> bool:
         """True once bytes up to ``end_offset`` are on disk; False after ``timeout`` seconds."""
-        if end_offset <= self._flushed:
+        if end_offset <= self._flushed or end_offset <= self._group.flushed_offset:
             return True
         timeout = self._group.timeout if timeout is None else timeout
         future: asyncio.Future[bool] = self._loop.create_future()

@@ -161,6 +161,17 @@ class MappedFileQueue:
                 synced = mapped.flush() or synced
         return synced
 
+    @property
+    def flushed_offset(self) -> int:
+        """Global offset below which every written byte is on disk: the flushed position of
+        the first file with unflushed bytes, else of the last file. Reads only flushed
+        positions for the answer, so bytes a writer appends meanwhile never count."""
+        files = self.files
+        for mapped in files:
+            if mapped.flushed_position < mapped.wrote_position:
+                return mapped.file_from_offset + mapped.flushed_position
+        return files[-1].file_from_offset + files[-1].flushed_position if files else 0
+
     def dirty_pages(self) -> int:
         """Pages written but not yet flushed, over all files."""
         return sum(m.dirty_pages() for m in self.files if m.flushed_position < m.wrote_position)
