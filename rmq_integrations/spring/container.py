@@ -13,7 +13,10 @@ through ``message_received``
 error or an exception of the handler sends ``consume_failed``, is logged, and makes the
 consumer retry the message: CONCURRENTLY listeners hand it back to the broker (``%RETRY%``
 topic, growing delay, ``%DLQ%<group>`` after ``max_reconsume_times``), ORDERLY ones retry it
-in place after ``suspend_current_queue_time``. Nothing is silently dropped.
+in place after ``suspend_current_queue_time``. Nothing is silently dropped. Each consumer
+call carries one message (``consume_message_batch_max_size`` is forced to 1): the consumer
+retries a call's messages as a whole, so only then does a failure retry nothing but the
+failing message.
 
 Registration errors (:class:`ListenerDeclarationError`): an object that is not a declared
 listener, a second listener for the same (group, topic), a second listener of a group (a
@@ -79,6 +82,23 @@ class RegisteredListener:
     def __repr__(self) -> str:
         s = self.spec
         return f"<listener {self.name} group={s.consumer_group} topic={s.topic}>"
+
+
+def _one_message_batches(listener: RegisteredListener, asked: object) -> int:
+    """The batch size a listener's consumer gets: always 1 message per listener call.
+
+    The push consumer acknowledges or retries a listener call's messages as a whole (it has no
+    ack index), so with larger batches one failing message would redeliver the messages
+    consumed before it and fire their signals twice. A larger ``asked`` is logged and ignored.
+    """
+    if asked != 1:
+        log.warning(
+            "listener %s: consume_message_batch_max_size=%r ignored, listeners consume one "
+            "message per call so that a failure retries only the failing message",
+            listener.name,
+            asked,
+        )
+    return 1
 
 
 class ListenerContainer:
@@ -219,6 +239,9 @@ class ListenerContainer:
         spec = listener.spec
         options = {"instance_name": self.instance_name, **self.consumer_options}
         options.update(spec.consumer_options())
+        options["consume_message_batch_max_size"] = _one_message_batches(
+            listener, options.get("consume_message_batch_max_size", 1)
+        )
         consumer = PushConsumer(
             spec.consumer_group, spec.name_server or self.namesrv_addr, **options
         )

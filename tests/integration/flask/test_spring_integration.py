@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from rmq_core import ClientError, Message, MessageExt, SendStatus
+from rmq_core import ClientError, ConsumeFromWhere, Message, MessageExt, SendStatus
 from rmq_core.client import LocalTransactionState
 from rmq_integrations import signals
 from rmq_integrations.spring import (
@@ -463,3 +463,41 @@ def test_stop_lets_in_flight_handlers_finish_and_commits(
     # process queues before in-flight handlers finish, so the message that was in flight at
     # stop() is not committed and comes again (RocketMQ's Java client commits it).
     assert seen[-1] == "after-restart" and set(seen) <= {"in-flight", "after-restart"}
+
+
+@pytest.mark.parametrize("mode", [ConsumeMode.CONCURRENTLY, ConsumeMode.ORDERLY])
+def test_a_failure_in_a_batch_does_not_redeliver_the_messages_before_it(
+    cluster: ThreadedCluster, wait_for: Wait, mode: ConsumeMode
+) -> None:
+    """With ``consume_message_batch_max_size`` > 1 one failing message must not make the
+    messages consumed before it in the same batch come again (and signal twice)."""
+    topic = unique("BatchFailTopic")
+    cluster.create_topic(topic, queues=1)
+    calls = Recorder()
+
+    @rocketmq_message_listener(
+        topic=topic,
+        consumer_group=unique("batch-fail"),
+        consume_mode=mode,
+        consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
+        suspend_current_queue_time=0.05,
+        consume_message_batch_max_size=4,
+        pull_batch_size=8,
+    )
+    def on_text(text: str) -> None:
+        calls.add(text)
+        if text == "m2" and calls.snapshot().count("m2") == 1:
+            raise RuntimeError("transient failure of the third message")
+
+    template = RocketMQTemplate(cluster.namesrv, unique("pg-batch-fail"))
+    container = ListenerContainer(cluster.namesrv, consumer_options=FAST_CONSUMER)
+    with template:
+        for i in range(4):  # stored before the consumer starts: one pull brings all four
+            template.convert_and_send(topic, f"m{i}")
+        container.register(on_text)
+        with record_signals(container, "message_consumed") as consumed, container:
+            wait_for(lambda: len(consumed) >= 4, 30, "every message consumed")
+            time.sleep(1.5)  # a redelivery of m0/m1 would arrive within this (0 s retry delay)
+    bodies = sorted(kw["message"].body.decode() for _, kw in consumed.snapshot())
+    assert bodies == ["m0", "m1", "m2", "m3"], "each message is consumed exactly once"
+    assert sorted(calls.snapshot()) == ["m0", "m1", "m2", "m2", "m3"]
