@@ -11,7 +11,11 @@
   left waiting for a pass that finds nothing dirty.
 - :class:`FlushConsumeQueueService`: flushes consume queues, index files and the checkpoint.
 
-No writer ever calls fdatasync itself.
+No writer ever calls fdatasync itself. A failed commit-log fdatasync (EIO, ENOSPC...) is fatal
+for durability and never retried: Linux may have marked the unwritten pages clean, so a later
+success would acknowledge bytes that may be lost. The flush service logs it once, resolves every
+pending request and waiter False, tells the store (``on_failure``), which then refuses writes,
+and does nothing more.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from rmq_core.store.commitlog import CommitLog
 from rmq_core.store.service import Service
 
 __all__ = [
+    "FLUSH_FAILED",
     "AsyncFlushWaiter",
     "FlushCommitLogService",
     "FlushConsumeQueueService",
@@ -37,6 +42,19 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+FLUSH_FAILED = -1
+"""Offset passed to group-commit listeners once a commit-log fdatasync failed: nothing will
+ever be acknowledged again."""
+
+
+def _log_failure(exc: OSError) -> None:
+    log.critical(
+        "commit log fdatasync failed (%s): its data may be lost; the store refuses writes "
+        "from now on and will recover as after a crash at the next start",
+        exc,
+        exc_info=exc,
+    )
 
 
 class FlushCommitLogService(Service):
@@ -49,16 +67,21 @@ class FlushCommitLogService(Service):
         interval: float = 0.5,
         least_pages: int = 4,
         thorough_interval: float = 10.0,
+        on_failure: Callable[[], None] | None = None,
     ) -> None:
         super().__init__("FlushRealTimeService", interval)
         self.commitlog = commitlog
         self.checkpoint = checkpoint
         self.least_pages = least_pages
         self.thorough_interval = thorough_interval
+        self.on_failure = on_failure
+        self.failed = False
         self._last_thorough = time.time()
 
     def run_once(self, now: float) -> None:
         """Flush if enough is dirty or the thorough interval passed."""
+        if self.failed:
+            return
         queue = self.commitlog.queue
         thorough = now - self._last_thorough >= self.thorough_interval
         if not thorough and queue.dirty_pages() < self.least_pages:
@@ -68,9 +91,20 @@ class FlushCommitLogService(Service):
         self.flush_all()
 
     def flush_all(self) -> None:
-        """fdatasync everything written so far and advance the checkpoint."""
+        """fdatasync everything written so far and advance the checkpoint (nothing once a
+        flush failed)."""
+        if self.failed:
+            return
         timestamp = self.commitlog.last_store_timestamp
-        if self.commitlog.queue.flush() and timestamp:
+        try:
+            synced = self.commitlog.queue.flush()
+        except OSError as exc:
+            self.failed = True
+            _log_failure(exc)
+            if self.on_failure is not None:
+                self.on_failure()
+            return
+        if synced and timestamp:
             self.checkpoint.physic_msg_timestamp = timestamp
 
     def on_shutdown(self) -> None:
@@ -82,12 +116,19 @@ class GroupCommitService(Service):
     """SYNC_FLUSH: one fdatasync per batch of waiting writers."""
 
     def __init__(
-        self, commitlog: CommitLog, checkpoint: StoreCheckpoint, timeout: float = 5.0
+        self,
+        commitlog: CommitLog,
+        checkpoint: StoreCheckpoint,
+        timeout: float = 5.0,
+        on_failure: Callable[[], None] | None = None,
     ) -> None:
         super().__init__("GroupCommitService", 0.01)
         self.commitlog = commitlog
         self.checkpoint = checkpoint
         self.timeout = timeout
+        self.on_failure = on_failure
+        self.failed = False
+        """True once an fdatasync failed: every request resolves False from then on."""
         self._lock = threading.Lock()
         self._requests: collections.deque[tuple[int, float, Future[bool]]] = collections.deque()
         self._listeners: list[Callable[[int], None]] = []
@@ -97,7 +138,8 @@ class GroupCommitService(Service):
 
     def add_listener(self, callback: Callable[[int], None]) -> None:
         """Call ``callback(flushed_offset)`` on the flusher thread after every pass (whether
-        or not it synced anything): everything below ``flushed_offset`` is on disk."""
+        or not it synced anything): everything below ``flushed_offset`` is on disk. After a
+        failed fdatasync it is called once more with :data:`FLUSH_FAILED`."""
         self._listeners = [*self._listeners, callback]
 
     def remove_listener(self, callback: Callable[[int], None]) -> None:
@@ -105,8 +147,12 @@ class GroupCommitService(Service):
         self._listeners = [c for c in self._listeners if c != callback]
 
     def submit(self, end_offset: int) -> Future[bool]:
-        """Future resolved once bytes up to ``end_offset`` are on disk (False on timeout)."""
+        """Future resolved once bytes up to ``end_offset`` are on disk (False on timeout, and
+        at once after a failed fdatasync)."""
         future: Future[bool] = Future()
+        if self.failed:
+            future.set_result(False)
+            return future
         with self._lock:
             self._requests.append((end_offset, time.monotonic() + self.timeout, future))
         self.wakeup()
@@ -118,6 +164,10 @@ class GroupCommitService(Service):
         fdatasync ran if it covered them)."""
         with self._lock:
             requests, self._requests = self._requests, collections.deque()
+        if self.failed:  # submitted while the failure was being handled
+            for _end, _deadline, future in requests:
+                future.set_result(False)
+            return
         commitlog = self.commitlog
         queue = commitlog.queue
         timestamp = commitlog.last_store_timestamp
@@ -126,13 +176,12 @@ class GroupCommitService(Service):
                 self.syncs += 1
                 if timestamp:
                     self.checkpoint.physic_msg_timestamp = timestamp
-        except OSError:
-            log.exception("commit log flush failed")
-            covered = -1
-        else:
-            covered = self.flushed_offset = queue.flushed_offset
-            for listener in self._listeners:
-                listener(covered)
+        except OSError as exc:
+            self._fail(exc, requests)
+            return
+        covered = self.flushed_offset = queue.flushed_offset
+        for listener in self._listeners:
+            listener(covered)
         done = time.monotonic()
         late: list[tuple[int, float, Future[bool]]] = []
         for request in requests:
@@ -147,6 +196,22 @@ class GroupCommitService(Service):
             with self._lock:
                 self._requests.extendleft(reversed(late))
             self.wakeup()
+
+    def _fail(
+        self, exc: OSError, requests: collections.deque[tuple[int, float, Future[bool]]]
+    ) -> None:
+        """Stop for good after a failed fdatasync: resolve everything False, tell everyone."""
+        self.failed = True
+        _log_failure(exc)
+        if self.on_failure is not None:
+            self.on_failure()  # first: a writer told False must find the store refusing puts
+        with self._lock:
+            requests.extend(self._requests)
+            self._requests = collections.deque()
+        for _end, _deadline, future in requests:
+            future.set_result(False)
+        for listener in self._listeners:
+            listener(FLUSH_FAILED)
 
     def on_shutdown(self) -> None:
         """Flush and resolve whatever is pending."""
@@ -208,7 +273,7 @@ class AsyncFlushWaiter:
         group.add_listener(self._on_flush)
 
     def _on_flush(self, flushed_offset: int) -> None:  # flusher thread
-        if flushed_offset <= self._scheduled:
+        if 0 <= flushed_offset <= self._scheduled:
             return  # the loop already has (or will run) a release at least this far
         self._scheduled = flushed_offset
         try:
@@ -217,6 +282,12 @@ class AsyncFlushWaiter:
             self._group.remove_listener(self._on_flush)
 
     def _release(self, flushed_offset: int) -> None:
+        if flushed_offset == FLUSH_FAILED:
+            for _end, _seq, future, _deadline in self._heap:
+                if not future.done():
+                    future.set_result(False)
+            self._heap.clear()
+            return
         if flushed_offset > self._flushed:
             self._flushed = flushed_offset
         heap = self._heap
@@ -229,6 +300,8 @@ class AsyncFlushWaiter:
         """True once bytes up to ``end_offset`` are on disk; False after ``timeout`` seconds."""
         if end_offset <= self._flushed or end_offset <= self._group.flushed_offset:
             return True
+        if self._group.failed:
+            return False
         timeout = self._group.timeout if timeout is None else timeout
         future: asyncio.Future[bool] = self._loop.create_future()
         self._seq += 1

@@ -2,6 +2,9 @@
 
 Invariants:
 - ``0 <= flushed_position <= wrote_position <= file_size`` (bytes from the file start);
+- a failed fdatasync is final (:attr:`MappedFile.flush_failed`): Linux may mark the dirty pages
+  clean and forget the error, so a later successful sync would vouch for bytes that may be
+  lost; every later :meth:`MappedFile.flush` raises instead;
 - bytes below ``wrote_position`` are complete data; bytes above it are zero or garbage
   left by a crash, never served;
 - the mmap can only be closed when no ``memoryview`` of it is alive (CPython raises
@@ -12,6 +15,7 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import mmap
 import os
@@ -32,6 +36,7 @@ class MappedFile:
         "fd",
         "file_from_offset",
         "file_size",
+        "flush_failed",
         "flushed_position",
         "mm",
         "name",
@@ -59,6 +64,7 @@ class MappedFile:
         self.wrote_position = 0
         self.flushed_position = 0
         self.store_timestamp = 0  # store time (ms) of the newest record written, for checkpoints
+        self.flush_failed = False
         self._closed = False
 
     def __repr__(self) -> str:
@@ -92,11 +98,20 @@ class MappedFile:
             return None
 
     def flush(self) -> bool:
-        """fdatasync everything written so far; True if there was something to flush."""
+        """fdatasync everything written so far; True if there was something to flush.
+
+        Raises OSError if this fdatasync fails, and on every call after one failed.
+        """
+        if self.flush_failed:
+            raise OSError(errno.EIO, f"an earlier fdatasync of {self.path} failed")
         target = self.wrote_position
         if target <= self.flushed_position or self._closed:
             return False
-        os.fdatasync(self.fd)
+        try:
+            os.fdatasync(self.fd)
+        except OSError:
+            self.flush_failed = True
+            raise
         if target > self.flushed_position:
             self.flushed_position = target
         return True

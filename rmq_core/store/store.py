@@ -96,7 +96,10 @@ class MessageStore:
         self.flush_commitlog: FlushCommitLogService | None = None
         if config.sync_flush:
             self.group_commit = GroupCommitService(
-                self.commitlog, self.checkpoint, config.sync_flush_timeout
+                self.commitlog,
+                self.checkpoint,
+                config.sync_flush_timeout,
+                on_failure=self._on_flush_failure,
             )
         else:
             self.flush_commitlog = FlushCommitLogService(
@@ -105,6 +108,7 @@ class MessageStore:
                 config.flush_interval,
                 config.flush_commit_log_least_pages,
                 config.flush_commit_log_thorough_interval,
+                on_failure=self._on_flush_failure,
             )
         self.flush_logics = FlushConsumeQueueService(
             self._flush_consume_queues,
@@ -123,6 +127,7 @@ class MessageStore:
         self._graveyard: list[MappedFileQueue] = []
         self._last_dispatched_timestamp = 0
         self._running = False
+        self._flush_failed = False
         self._lock_fd: int | None = None
         self.put_message_times_total = 0
         self.put_message_size_total = 0
@@ -133,6 +138,15 @@ class MessageStore:
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`shutdown`."""
         return self._running
+
+    @property
+    def writable(self) -> bool:
+        """True while puts are accepted: running, and no commit-log fdatasync has failed (after
+        one, every put answers SERVICE_NOT_AVAILABLE until the store is restarted)."""
+        return self._running and not self._flush_failed
+
+    def _on_flush_failure(self) -> None:
+        self._flush_failed = True
 
     def start(self) -> RecoveryReport:
         """Lock the directory, recover, re-dispatch, start services; returns the report.
@@ -187,7 +201,11 @@ class MessageStore:
         return [self.allocator, self.reput, flush, self.flush_logics, self.cleanup]
 
     def shutdown(self) -> None:
-        """Stop services, dispatch and flush everything, write a clean checkpoint, unlock."""
+        """Stop services, dispatch and flush everything, write a clean checkpoint, unlock.
+
+        After a failed commit-log fdatasync the checkpoint is not confirmed and ``abort`` stays,
+        so the next start recovers as after a crash and checks the records it cannot trust.
+        """
         if not self._running:
             return
         self._running = False
@@ -197,22 +215,30 @@ class MessageStore:
         flush = self.group_commit if self.group_commit is not None else self.flush_commitlog
         if flush is not None:
             flush.shutdown()
-        self.commitlog.queue.flush()
+        clean = not self._flush_failed
+        if clean:
+            self.commitlog.queue.flush()
         self.flush_logics.shutdown()
         self.allocator.shutdown()
-        self.checkpoint.physic_msg_timestamp = max(
-            self.checkpoint.physic_msg_timestamp, self.commitlog.last_store_timestamp
-        )
-        self.checkpoint.confirm_phy_offset = self.commitlog.max_offset
+        if clean:
+            self.checkpoint.physic_msg_timestamp = max(
+                self.checkpoint.physic_msg_timestamp, self.commitlog.last_store_timestamp
+            )
+            self.checkpoint.confirm_phy_offset = self.commitlog.max_offset
         self.checkpoint.flush()
         self.commitlog.queue.close()
         for queue in self._all_queues():
             queue.queue.close()
         self.index.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(self.root, "abort"))
+        if clean:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.root, "abort"))
         self._unlock_directory()
-        log.info("store %s shut down cleanly", self.root)
+        if clean:
+            log.info("store %s shut down cleanly", self.root)
+        else:
+            log.error("store %s shut down after a failed commit-log flush; the next start "
+                      "recovers it as after a crash", self.root)  # fmt: skip
 
     def _lock_directory(self) -> None:
         fd = os.open(os.path.join(self.root, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
@@ -334,8 +360,9 @@ class MessageStore:
 
         With ``flush_future=False`` no per-message future is made under SYNC_FLUSH (the group
         commit is still woken): asyncio callers await :meth:`flush_waiter` instead.
+        SERVICE_NOT_AVAILABLE when the store is not running or is no longer :attr:`writable`.
         """
-        if not self._running:
+        if not self._running or self._flush_failed:
             return PutMessageResult(PutMessageStatus.SERVICE_NOT_AVAILABLE)
         try:
             result = self.commitlog.put(msg)
@@ -358,7 +385,7 @@ class MessageStore:
 
     def put_messages(self, batch: Sequence[MessageExtBrokerInner | MessageExt]) -> PutMessageResult:
         """Append a batch (one topic and queue) as consecutive records in one segment."""
-        if not self._running:
+        if not self._running or self._flush_failed:
             return PutMessageResult(PutMessageStatus.SERVICE_NOT_AVAILABLE)
         try:
             result = self.commitlog.put_batch(batch)

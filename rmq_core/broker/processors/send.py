@@ -116,7 +116,8 @@ _STORE_ERRORS: dict[str, tuple[int, str]] = {
     ),
     "SERVICE_NOT_AVAILABLE": (
         ResponseCode.SERVICE_NOT_AVAILABLE,
-        "service not available now: the store is shutting down or its disk is full.",
+        "service not available now: the store is shutting down, its disk is full, or a "
+        "commit-log flush failed.",
     ),
     "OS_PAGE_CACHE_BUSY": (
         ResponseCode.SYSTEM_ERROR,

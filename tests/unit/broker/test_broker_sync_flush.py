@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
+import os
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from rmq_core.broker.config import BrokerConfig
 from rmq_core.broker.context import BrokerContext
@@ -14,6 +19,7 @@ from rmq_core.common.message_codec import encode_properties
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
 from rmq_core.remoting.headers import SendMessageRequestHeaderV2
+from rmq_core.store import MessageStore
 from rmq_core.store.config import StoreConfig
 from rmq_core.store.results import (
     AppendMessageResult,
@@ -99,3 +105,41 @@ def test_a_stored_status_without_append_result_is_an_error_not_a_crash() -> None
     response = run_send(NoAppendStore(flushed=True))
     assert response.code == ResponseCode.SYSTEM_ERROR
     assert response.remark is not None and "UNKNOWN_ERROR" in response.remark
+
+
+def test_a_failed_commit_log_fdatasync_makes_the_broker_answer_service_not_available(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_config = StoreConfig(
+        store_path_root_dir=str(tmp_path / "store"),
+        flush_disk_type="SYNC_FLUSH",
+        mapped_file_size_commit_log=64 * 1024,
+        sync_flush_timeout=30.0,
+    )
+    store = MessageStore(store_config)
+    store.start()
+    real = os.fdatasync
+
+    def failing_fdatasync(fd: int) -> None:
+        if any(m.fd == fd for m in store.commitlog.queue.files):
+            raise OSError(errno.EIO, "injected I/O error")
+        real(fd)
+
+    try:
+        ctx = BrokerContext(BrokerConfig(), store_config, store)
+        processor = SendMessageProcessor(ctx)
+
+        async def go() -> list[RemotingCommand]:
+            first = await processor.process(send_request(), FakeConnection())  # type: ignore[arg-type]
+            monkeypatch.setattr(os, "fdatasync", failing_fdatasync)
+            failed = await processor.process(send_request(), FakeConnection())  # type: ignore[arg-type]
+            refused = await processor.process(send_request(), FakeConnection())  # type: ignore[arg-type]
+            return [first, failed, refused]
+
+        first, failed, refused = asyncio.run(asyncio.wait_for(go(), 10))
+        assert first.code == ResponseCode.SUCCESS
+        assert failed.code == ResponseCode.FLUSH_DISK_TIMEOUT  # stored, never made durable
+        assert refused.code == ResponseCode.SERVICE_NOT_AVAILABLE
+    finally:
+        monkeypatch.undo()
+        store.shutdown()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import time
 from collections.abc import Callable
 
 import pytest
 
 from rmq_core.common.message import MessageExtBrokerInner
-from rmq_core.store import MessageStore, PutMessageResult, StoreConfig
+from rmq_core.store import MessageStore, PutMessageResult, PutMessageStatus, StoreConfig
 from rmq_core.store.flush import AsyncFlushWaiter, GroupCommitService
 
 MakeMessage = Callable[..., MessageExtBrokerInner]
@@ -56,3 +59,103 @@ def test_append_synced_by_a_pass_it_raced_with_is_acknowledged(
         return await asyncio.wait_for(pending, 5)
 
     assert asyncio.run(scenario()) is True
+
+
+def _fail_commitlog_fdatasync(store: MessageStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make every fdatasync of a commit-log segment fail with EIO; returns the calls made."""
+    real = os.fdatasync
+    calls: list[int] = []
+
+    def fdatasync(fd: int) -> None:
+        if any(m.fd == fd for m in store.commitlog.queue.files):
+            calls.append(fd)
+            raise OSError(errno.EIO, "injected I/O error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    return calls
+
+
+def test_failed_fdatasync_is_final_and_the_store_refuses_writes(
+    tiny_config: StoreConfig,
+    make_message: MakeMessage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = tiny_config.replace(flush_disk_type="SYNC_FLUSH", sync_flush_timeout=30.0)
+    store = MessageStore(config)
+    store.start()
+    try:
+        assert store.put_message(make_message(b"ok")).wait_flushed(10) is PutMessageStatus.PUT_OK
+        calls = _fail_commitlog_fdatasync(store, monkeypatch)
+        doomed = store.put_message(make_message(b"doomed"))
+        assert doomed.flush_future is not None
+        assert doomed.flush_future.result(timeout=5) is False  # at once, not after 30 s
+        assert not store.writable
+        refused = store.put_message(make_message(b"refused"))
+        assert refused.status is PutMessageStatus.SERVICE_NOT_AVAILABLE
+        batch = store.put_messages([make_message(b"b1"), make_message(b"b2")])
+        assert batch.status is PutMessageStatus.SERVICE_NOT_AVAILABLE
+        monkeypatch.undo()  # the disk "works" again: a retry would now succeed...
+        group = store.group_commit
+        assert group is not None and group.failed
+        assert group.submit(1).result(timeout=1) is False  # ...but nothing is acknowledged
+        group.wakeup()
+        time.sleep(0.05)
+        assert len(calls) == 1  # and it never retried
+        with pytest.raises(OSError):
+            store.flush()  # the failed segment refuses any later sync
+    finally:
+        store.shutdown()
+    root = config.store_path_root_dir
+    assert os.path.exists(os.path.join(root, "abort"))  # next start recovers as after a crash
+    reopened = MessageStore(config)
+    report = reopened.start()
+    try:
+        assert report.abnormal_shutdown
+        assert reopened.writable
+        assert reopened.put_message(make_message(b"again")).wait_flushed(10) is (
+            PutMessageStatus.PUT_OK
+        )
+    finally:
+        reopened.shutdown()
+
+
+def test_failed_fdatasync_releases_async_waiters(
+    tiny_config: StoreConfig,
+    open_store: OpenStore,
+    make_message: MakeMessage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = open_store(tiny_config.replace(flush_disk_type="SYNC_FLUSH", sync_flush_timeout=30.0))
+
+    async def scenario() -> tuple[bool, bool, float]:
+        waiter = store.flush_waiter(asyncio.get_running_loop())
+        assert waiter is not None
+        _fail_commitlog_fdatasync(store, monkeypatch)
+        started = time.monotonic()
+        result = store.put_message(make_message(b"doomed"), flush_future=False)
+        pending = await asyncio.wait_for(waiter.wait(_end(result)), 5)
+        after = await asyncio.wait_for(waiter.wait(_end(result) + 1), 5)
+        return pending, after, time.monotonic() - started
+
+    pending, after, elapsed = asyncio.run(scenario())
+    assert (pending, after) == (False, False)
+    assert elapsed < 5
+    assert store.put_message(make_message(b"x")).status is PutMessageStatus.SERVICE_NOT_AVAILABLE
+
+
+def test_failed_async_flush_makes_the_store_unwritable(
+    tiny_config: StoreConfig,
+    open_store: OpenStore,
+    make_message: MakeMessage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = _quiet_async_store(tiny_config, open_store)
+    assert store.put_message(make_message(b"a")).is_ok
+    calls = _fail_commitlog_fdatasync(store, monkeypatch)
+    flusher = store.flush_commitlog
+    assert flusher is not None
+    flusher.flush_all()
+    flusher.flush_all()
+    assert len(calls) == 1 and flusher.failed
+    assert store.put_message(make_message(b"b")).status is PutMessageStatus.SERVICE_NOT_AVAILABLE
