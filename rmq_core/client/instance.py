@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import fields
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -27,7 +27,7 @@ from rmq_core.client.api import ClientAPI
 from rmq_core.client.config import ClientConfig, ProducerConfig
 from rmq_core.client.heartbeat import ConsumerData, build_heartbeat
 from rmq_core.client.message_queue import MessageQueue
-from rmq_core.client.route import MASTER_ID, TopicRouteData
+from rmq_core.client.route import MASTER_ID, BrokerData, TopicRouteData
 from rmq_core.errors import ClientError, RocketMQError, TopicNotExistError
 from rmq_core.remoting.client import RemotingClient
 from rmq_core.remoting.codes import RequestCode
@@ -256,19 +256,31 @@ class ClientInstance:
 
     def _apply_route(self, topic: str, route: TopicRouteData) -> None:
         self.route_table[topic] = route
-        new_broker = False
-        for broker in route.broker_datas:
-            addrs = dict(broker.broker_addrs)
-            new_broker |= self.broker_addr_table.get(broker.broker_name) != addrs
-            self.broker_addr_table[broker.broker_name] = addrs
-        if new_broker and self._started and not self._closed:
-            self._spawn(self.send_heartbeat_to_all())  # introduce ourselves to new brokers
+        self.learn_brokers(route.broker_datas)
         for producer in list(self.producers.values()):
             if topic in producer.topics_in_use():
                 producer.on_route_changed(topic, route)
         for consumer in list(self.consumers.values()):
             if topic in consumer.subscribed_topics():
                 consumer.on_route_changed(topic, route)
+
+    def learn_brokers(self, brokers: Iterable[BrokerData]) -> bool:
+        """Record the addresses of ``brokers`` (from any route, TBW102's included).
+
+        When a broker is new or its addresses changed, a heartbeat to every broker is
+        started at once, so the broker knows this client's producers (transaction checks)
+        and consumers (rebalance) without waiting for ``heartbeat_broker_interval``.
+        Returns True when something changed.
+        """
+        changed = False
+        for broker in brokers:
+            addrs = dict(broker.broker_addrs)
+            if self.broker_addr_table.get(broker.broker_name) != addrs:
+                self.broker_addr_table[broker.broker_name] = addrs
+                changed = True
+        if changed and self._started and not self._closed:
+            self._spawn(self.send_heartbeat_to_all())  # introduce ourselves to new brokers
+        return changed
 
     async def update_all_routes(self) -> None:
         """Refresh the route of every topic a producer or consumer of this client uses."""

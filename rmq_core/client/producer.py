@@ -203,10 +203,7 @@ class Producer:
             default = await instance.api.get_topic_route(key)
         except TopicNotExistError:
             return None
-        for broker_data in default.broker_datas:
-            instance.broker_addr_table.setdefault(
-                broker_data.broker_name, dict(broker_data.broker_addrs)
-            )
+        instance.learn_brokers(default.broker_datas)
         queues: list[MessageQueue] = []
         for qd in sorted(default.queue_datas, key=lambda q: q.broker_name):
             broker = default.broker(qd.broker_name)
