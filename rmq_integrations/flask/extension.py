@@ -29,15 +29,17 @@ exit) stops the app's consumers, letting in-flight handlers finish, and its prod
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask, current_app
 
 from rmq_core import SendResult
+from rmq_core.client import ClientConfig
 from rmq_core.client.sync import Producer
 from rmq_integrations.flask.cli import EXTENSION_KEY, rocketmq_cli
 from rmq_integrations.flask.config import DEFAULTS, ExtensionSettings, read_settings
@@ -72,6 +74,18 @@ def _shutdown_all() -> None:
 atexit.register(_shutdown_all)
 
 
+def _instance_options(consumer_options: Mapping[str, Any]) -> dict[str, Any]:
+    """The client-instance settings (:class:`ClientConfig` fields such as
+    ``rebalance_interval``) among ``consumer_options``, for the template's producer.
+
+    The producer and the consumers of an app share one client instance, whose settings come
+    from the client that starts it first; giving the producer the consumers' instance
+    settings keeps them the same whichever starts first (producer options still win).
+    """
+    shared = {f.name for f in dataclasses.fields(ClientConfig)}
+    return {k: v for k, v in consumer_options.items() if k in shared}
+
+
 class RocketMQState:
     """One app's RocketMQ resources (``app.extensions["rocketmq"]``)."""
 
@@ -102,11 +116,9 @@ class RocketMQState:
                     converters=self.extension.converters,
                     context=self._app.app_context,
                     signal_sender=self._app,
-                    # Not the consumers' client instance: a producer that learns a broker
-                    # through the auto-create (TBW102) route would keep that instance from
-                    # heartbeating the broker for its consumers (up to 30 s without messages).
-                    instance_name=f"{self.instance_name}-producer",
-                    **s.producer_options,
+                    # The consumers' client instance: one set of connections per app.
+                    instance_name=self.instance_name,
+                    **{**_instance_options(s.consumer_options), **s.producer_options},
                 )
                 if self.extension.transaction_listener is not None:
                     self._template.register_transaction_listener(

@@ -53,6 +53,21 @@ def test_constructor_with_app_and_several_apps_are_independent() -> None:
         other.state(app_a)
 
 
+def test_template_producer_shares_the_consumers_client_instance() -> None:
+    """One client instance per app: the template's producer uses the app's instance name
+    and the instance settings of ROCKETMQ_CONSUMER_OPTIONS (producer options win)."""
+    app = make_app(
+        ROCKETMQ_CONSUMER_OPTIONS={"rebalance_interval": 0.5, "poll_name_server_interval": 2.0},
+        ROCKETMQ_PRODUCER_OPTIONS={"poll_name_server_interval": 3.0},
+    )
+    mq = RocketMQ(app)
+    state = mq.state(app)
+    config = state.template.producer.config
+    assert config.instance_name == state.instance_name
+    assert config.rebalance_interval == 0.5
+    assert config.poll_name_server_interval == 3.0
+
+
 def test_missing_namesrv_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NAMESRV_ADDR", raising=False)
     app = Flask("no_namesrv")
