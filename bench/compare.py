@@ -69,6 +69,7 @@ killed."""
 SAMPLE_PERIOD = 0.5
 """Seconds between two memory samples of a server."""
 PLOT_NAME = "benchmarks-compare.png"
+JSON_NAME = "benchmarks-compare.json"
 DOCS_BEGIN = "<!-- bench:compare:begin -->"
 DOCS_END = "<!-- bench:compare:end -->"
 ALL_SYSTEMS = ("rmq", "redis", "nats", "rabbitmq")
@@ -453,7 +454,9 @@ def _durable_server(system: str) -> bool:
 # --- outputs ----------------------------------------------------------------------------------
 
 
-def render_markdown(run: dict[str, Any], command: str, plot_name: str | None) -> str:
+def render_markdown(
+    run: dict[str, Any], command: str, plot_name: str | None, json_name: str = "compare.json"
+) -> str:
     """The Markdown report of a run: facts, the comparison table, targets, settings."""
     host = run.get("host", {})
     settings = run.get("settings", {})
@@ -476,7 +479,7 @@ def render_markdown(run: dict[str, Any], command: str, plot_name: str | None) ->
     ]
     if plot_name:
         lines += ["", f"![throughput and latency per workload]({plot_name})"]
-    lines += ["", "Per-phase commands and raw figures are in the run's JSON file."]
+    lines += ["", f"Per-phase commands, every round and the raw figures: `{json_name}`."]
     return "\n".join(lines) + "\n"
 
 
@@ -628,9 +631,11 @@ def compare_main(args: argparse.Namespace, argv: Sequence[str] | None = None) ->
         plot_name = target.name
         if args.docs is not None:
             shutil.copyfile(target, args.docs.parent / PLOT_NAME)
-    markdown = render_markdown(run, str(run.get("command", "rmq bench compare")), plot_name)
-    (out / "compare.md").write_text(markdown)
+    command = str(run.get("command", "rmq bench compare"))
+    (out / "compare.md").write_text(render_markdown(run, command, plot_name))
+    markdown = render_markdown(run, command, plot_name, JSON_NAME)
     if args.docs is not None:
+        (args.docs.parent / JSON_NAME).write_text(json.dumps(run, indent=1, default=str) + "\n")
         update_docs(args.docs, markdown)
     print()
     print(markdown)

@@ -46,13 +46,13 @@ def _panel(ax: Any, run: Mapping[str, Any], systems: list[str], unit: str, title
                 xytext=(0, 2),
                 textcoords="offset points",
             )
-    top = max((bar.get_height() for bar in ax.patches), default=0)
-    if top > 0:
-        ax.set_ylim(top=top * 4)  # room for the labels above the tallest bar
+    heights = [bar.get_height() for bar in ax.patches if bar.get_height() > 0]
+    if heights:
+        ax.set_yscale("log")
+        # room below the shortest bar and for the labels above the tallest one
+        ax.set_ylim(bottom=min(heights) / 3, top=max(heights) * 6)
     ax.set_xticks(range(len(figures)))
     ax.set_xticklabels([f.label.replace(", ", ",\n") for f in figures], fontsize=8)
-    if top > 0:
-        ax.set_yscale("log")
     ax.set_ylabel(unit + (" (higher is better)" if unit == "msg/s" else " (lower is better)"))
     ax.set_title(title)
     ax.grid(axis="y", which="both", alpha=0.3)

@@ -123,6 +123,7 @@ def test_compare_render_rewrites_outputs_without_running(tmp_path: Path) -> None
     text = docs.read_text()
     assert "Command: `rmq bench compare --duration 10`" in text
     assert (docs.parent / "benchmarks-compare.png").exists()
+    assert json.loads((docs.parent / "benchmarks-compare.json").read_text())["command"]
     assert not (tmp_path / "out" / "compare.json").exists()
     assert main([*argv[:4], "--render", str(tmp_path / "missing.json")]) == 2
 
