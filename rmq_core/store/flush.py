@@ -134,7 +134,8 @@ class GroupCommitService(Service):
         self._listeners: list[Callable[[int], None]] = []
         self.syncs = 0
         self.flushed_offset = 0
-        """Commit-log offset below which everything is on disk, as of the last pass."""
+        """Commit-log offset below which everything is on disk, as of the last pass (never
+        decreases)."""
 
     def add_listener(self, callback: Callable[[int], None]) -> None:
         """Call ``callback(flushed_offset)`` on the flusher thread after every pass (whether
@@ -148,14 +149,21 @@ class GroupCommitService(Service):
 
     def submit(self, end_offset: int) -> Future[bool]:
         """Future resolved once bytes up to ``end_offset`` are on disk (False on timeout, and
-        at once after a failed fdatasync)."""
+        at once after a failed fdatasync).
+
+        On a stopped service (a put racing the store's shutdown) the caller runs one final
+        pass itself, so the future is resolved when this returns.
+        """
         future: Future[bool] = Future()
         if self.failed:
             future.set_result(False)
             return future
         with self._lock:
             self._requests.append((end_offset, time.monotonic() + self.timeout, future))
-        self.wakeup()
+        if self._stopped:  # checked after queueing: on_shutdown's pass or ours takes it
+            self.run_once()
+        else:
+            self.wakeup()
         return future
 
     def run_once(self, now: float = 0.0) -> None:
@@ -179,7 +187,9 @@ class GroupCommitService(Service):
         except OSError as exc:
             self._fail(exc, requests)
             return
-        covered = self.flushed_offset = queue.flushed_offset
+        covered = queue.flushed_offset
+        if covered > self.flushed_offset:
+            self.flushed_offset = covered
         for listener in self._listeners:
             listener(covered)
         done = time.monotonic()
@@ -192,7 +202,10 @@ class GroupCommitService(Service):
                 future.set_result(False)
             else:
                 late.append(request)
-        if late:
+        if late and self._stopped:  # no pass will come: what this one missed is not durable
+            for _end, _deadline, future in late:
+                future.set_result(False)
+        elif late:
             with self._lock:
                 self._requests.extendleft(reversed(late))
             self.wakeup()
@@ -298,10 +311,14 @@ class AsyncFlushWaiter:
 
     async def wait(self, end_offset: int, timeout: float | None = None) -> bool:
         """True once bytes up to ``end_offset`` are on disk; False after ``timeout`` seconds."""
-        if end_offset <= self._flushed or end_offset <= self._group.flushed_offset:
+        group = self._group
+        if end_offset <= self._flushed or end_offset <= group.flushed_offset:
             return True
-        if self._group.failed:
+        if group.failed:
             return False
+        if group.stopped:  # shutting down: one final pass here, as submit does
+            group.run_once()
+            return end_offset <= group.flushed_offset
         timeout = self._group.timeout if timeout is None else timeout
         future: asyncio.Future[bool] = self._loop.create_future()
         self._seq += 1

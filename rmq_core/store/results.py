@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 
 from rmq_core.common.message_codec import create_offset_msg_id
 
+DEFAULT_FLUSH_TIMEOUT = 5.0
+"""Seconds :meth:`PutMessageResult.wait_flushed` waits by default (syncFlushTimeout's default)."""
+
 __all__ = [
+    "DEFAULT_FLUSH_TIMEOUT",
     "AppendMessageResult",
     "AppendMessageStatus",
     "GetMessageResult",
@@ -81,11 +85,14 @@ class PutMessageResult:
 
     Under SYNC_FLUSH with WAIT=true, ``flush_future`` resolves True once an fdatasync covers
     the bytes and False when it missed ``sync_flush_timeout`` (report FLUSH_DISK_TIMEOUT).
+    ``flush_timeout`` (seconds) is how long :meth:`wait_flushed` waits by default: the store
+    sets its ``sync_flush_timeout``.
     """
 
     status: PutMessageStatus
     append_result: AppendMessageResult | None = None
     flush_future: Future[bool] | None = None
+    flush_timeout: float = DEFAULT_FLUSH_TIMEOUT
 
     @property
     def is_ok(self) -> bool:
@@ -93,11 +100,12 @@ class PutMessageResult:
         return self.status is PutMessageStatus.PUT_OK
 
     def wait_flushed(self, timeout: float | None = None) -> PutMessageStatus:
-        """Block until the flush (if any) resolves; the final status (thread callers only)."""
+        """Block until the flush (if any) resolves, at most ``timeout`` seconds (default
+        :attr:`flush_timeout`); the final status (thread callers only)."""
         if self.status is not PutMessageStatus.PUT_OK or self.flush_future is None:
             return self.status
         try:
-            flushed = self.flush_future.result(timeout)
+            flushed = self.flush_future.result(self.flush_timeout if timeout is None else timeout)
         except FutureTimeoutError:
             return PutMessageStatus.FLUSH_DISK_TIMEOUT
         return PutMessageStatus.PUT_OK if flushed else PutMessageStatus.FLUSH_DISK_TIMEOUT

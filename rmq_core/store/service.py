@@ -32,6 +32,11 @@ class Service:
         """True while the thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`shutdown` was called (until a new :meth:`start`)."""
+        return self._stopped
+
     def start(self) -> None:
         """Start the thread (once)."""
         if self._thread is not None:

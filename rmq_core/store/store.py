@@ -413,7 +413,9 @@ class MessageStore:
                 future = group.submit(result.end_offset)
             else:
                 group.wakeup()
-        return PutMessageResult(PutMessageStatus.PUT_OK, result, future)
+        return PutMessageResult(
+            PutMessageStatus.PUT_OK, result, future, self.config.sync_flush_timeout
+        )
 
     # -- reading --------------------------------------------------------------------------
     def get_message(

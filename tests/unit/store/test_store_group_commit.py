@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 
 import pytest
 
@@ -159,3 +161,38 @@ def test_failed_async_flush_makes_the_store_unwritable(
     flusher.flush_all()
     assert len(calls) == 1 and flusher.failed
     assert store.put_message(make_message(b"b")).status is PutMessageStatus.SERVICE_NOT_AVAILABLE
+
+
+def test_put_racing_shutdown_gets_its_future_resolved_at_once(
+    tiny_config: StoreConfig, open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store(tiny_config.replace(flush_disk_type="SYNC_FLUSH"))
+    group = store.group_commit
+    assert group is not None
+    group.shutdown()  # shutdown() got this far while a put was past its running check
+    result = store.put_message(make_message(b"racing"))
+    assert result.flush_future is not None and result.flush_future.done()
+    assert result.flush_future.result() is True  # the final pass synced it
+    last = store.commitlog.queue.last
+    assert last is not None and last.flushed_position == last.wrote_position
+
+    async def wait_late() -> bool:
+        waiter = store.flush_waiter(asyncio.get_running_loop())
+        assert waiter is not None
+        late = store.put_message(make_message(b"late"), flush_future=False)
+        return await asyncio.wait_for(waiter.wait(_end(late)), 1)
+
+    assert asyncio.run(wait_late()) is True
+
+
+def test_wait_flushed_defaults_to_the_sync_flush_timeout(
+    tiny_config: StoreConfig, open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store(tiny_config.replace(flush_disk_type="SYNC_FLUSH", sync_flush_timeout=0.2))
+    result = store.put_message(make_message(b"x"))
+    assert result.flush_timeout == 0.2
+    never: Future[bool] = Future()  # a flush that never answers
+    stuck = dataclasses.replace(result, flush_future=never)
+    started = time.monotonic()
+    assert stuck.wait_flushed() is PutMessageStatus.FLUSH_DISK_TIMEOUT
+    assert time.monotonic() - started < 5

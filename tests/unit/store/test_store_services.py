@@ -200,13 +200,13 @@ def test_async_flush_waiter_times_out(
 ) -> None:
     import asyncio
 
-    store = open_store(tiny_config.replace(flush_disk_type="SYNC_FLUSH"))
-    assert store.group_commit is not None
-    store.group_commit.shutdown()  # nobody flushes any more
+    from rmq_core.store.flush import AsyncFlushWaiter, GroupCommitService
+
+    store = open_store(tiny_config)
+    group = GroupCommitService(store.commitlog, store.checkpoint)  # never started: no flushes
 
     async def scenario() -> bool:
-        waiter = store.flush_waiter(asyncio.get_running_loop())
-        assert waiter is not None
+        waiter = AsyncFlushWaiter(group, asyncio.get_running_loop())
         result = store.put_message(make_message(b"stuck"), flush_future=False)
         assert result.append_result is not None
         return await asyncio.wait_for(waiter.wait(result.append_result.end_offset, 0.05), 10)
