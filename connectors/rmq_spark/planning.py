@@ -147,18 +147,15 @@ def plan_ranges(
     start: Mapping[MessageQueue, int],
     end: Mapping[MessageQueue, int],
     indexes: Mapping[MessageQueue, int],
-    fallback_start: Mapping[MessageQueue, int] | None = None,
 ) -> list[QueueRange]:
     """One :class:`QueueRange` per queue of ``end`` that has messages after its start.
 
-    A queue missing from ``start`` (new since the last batch) starts at ``fallback_start``
-    (its earliest offset), else 0.
+    A queue missing from ``start`` (it joins the stream in this batch, at its ``end``) has no
+    range: the plan depends on ``start`` and ``end`` only.
     """
     ranges = []
     for mq in sorted(end):
-        first = start.get(mq)
-        if first is None:
-            first = (fallback_start or {}).get(mq, 0)
+        first = start.get(mq, end[mq])
         if end[mq] > first:
             ranges.append(
                 QueueRange(

@@ -7,8 +7,11 @@ driver per query run; ``read`` runs in Python workers on a pickled copy of this 
 - Offsets are ``{topic: {"<broker>:<queueId>": next_offset}}`` (JSON, sorted keys). Spark
   stores them in its checkpoint; a restart replays the unfinished batch with the same
   ranges and continues after the last finished one, so every message is read exactly once.
-- ``latestOffset(start, limit)`` looks up every queue's end; queues that appeared since the
-  last batch (new brokers, more queues) join at their earliest offset. ``ReadMaxRows``
+- ``latestOffset(start, limit)`` looks up every queue's end; a queue that appeared since the
+  last batch (new broker, more queues) joins the returned offsets at its earliest offset and
+  is read from the next batch on. A batch's plan is therefore a function of its (start, end)
+  offsets alone: a batch replayed after a restart reads the same ranges even when retention
+  has moved a queue's earliest offset in between. ``ReadMaxRows``
   (from ``maxMessagesPerTrigger``) caps a batch, shared between queues in proportion to
   their backlog. With ``Trigger.AvailableNow`` the ends seen by
   :meth:`prepareForTriggerAvailableNow` are the final target.
@@ -85,24 +88,27 @@ class RocketMQStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         client = self._client()
         return {mq: client.max_offset(mq) for mq in discover(client, self.options.topics)}
 
-    def _with_new_queues(
+    def _joining(
         self, start: dict[MessageQueue, int], ends: dict[MessageQueue, int]
     ) -> dict[MessageQueue, int]:
+        """The earliest offset of each queue of ``ends`` that ``start`` does not know yet."""
         client = self._client()
-        merged = dict(start)
-        for mq in ends:
-            if mq not in merged:
-                merged[mq] = client.min_offset(mq)
-                log.info("new queue %s joins the stream at offset %d", mq, merged[mq])
-        return merged
+        joining = {}
+        for mq in sorted(ends):
+            if mq not in start:
+                joining[mq] = client.min_offset(mq)
+                log.info("new queue %s joins the stream at offset %d", mq, joining[mq])
+        return joining
 
     def latestOffset(self, start: OffsetsJson, limit: ReadLimit) -> OffsetsJson:
         begin = offsets_from_json(start)
         ends = self._ends() if self._target is None else dict(self._target)
-        begin = self._with_new_queues(begin, ends)
         latest = {mq: max(ends.get(mq, offset), offset) for mq, offset in begin.items()}
         if isinstance(limit, ReadMaxRows):
             latest = share_limit(begin, latest, limit.max_rows)
+        # new queues end this batch where they start: their first range is planned from
+        # offsets recorded in the checkpoint, never from a second look at the broker
+        latest.update(self._joining(begin, ends))
         return offsets_to_json(latest)
 
     def getDefaultReadLimit(self) -> ReadLimit:
@@ -117,11 +123,8 @@ class RocketMQStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self._target = self._ends()
 
     def partitions(self, start: OffsetsJson, end: OffsetsJson) -> list[QueueRange]:
-        begin = offsets_from_json(start)
         finish = offsets_from_json(end)
-        client = self._client()
-        missing = {mq: client.min_offset(mq) for mq in finish if mq not in begin}
-        return plan_ranges(begin, finish, partition_indexes(finish), missing)
+        return plan_ranges(offsets_from_json(start), finish, partition_indexes(finish))
 
     def commit(self, end: OffsetsJson) -> None:
         options = self.options

@@ -35,10 +35,13 @@ def test_partition_index_orders_by_broker_then_queue() -> None:
     assert partition_indexes([B0, A1, A0]) == {A0: 0, A1: 1, B0: 2}
 
 
-def test_plan_ranges_one_per_queue_with_data_and_new_queues_from_fallback() -> None:
-    ranges = plan_ranges({A0: 5, A1: 3}, {A0: 9, A1: 3, B0: 4}, {A0: 0, A1: 1, B0: 2}, {B0: 1})
+def test_plan_ranges_one_per_queue_with_data_and_none_for_joining_queues() -> None:
+    ranges = plan_ranges({A0: 5, A1: 3, B0: 1}, {A0: 9, A1: 3, B0: 4}, {A0: 0, A1: 1, B0: 2})
     assert [(r.mq, r.start, r.end, r.partition) for r in ranges] == [(A0, 5, 9, 0), (B0, 1, 4, 2)]
     assert all(isinstance(r, QueueRange) for r in ranges)
+    # B0 is not in the start offsets: it joins the stream at 4 and is read from the next batch
+    ranges = plan_ranges({A0: 5, A1: 3}, {A0: 9, A1: 3, B0: 4}, {A0: 0, A1: 1, B0: 2})
+    assert [(r.mq, r.start, r.end) for r in ranges] == [(A0, 5, 9)]
 
 
 @pytest.mark.parametrize(
