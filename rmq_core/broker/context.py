@@ -24,7 +24,9 @@ Attributes (stable API; helpers such as the delay/retry service rely on them):
 - ``config_dir``: ``<storePathRootDir>/config`` (None: nothing is persisted).
 
 Helpers: :meth:`config_path`, :meth:`broker_config` (callable form of ``config``),
-:meth:`put_message` (the store put with ``WAIT``/SYNC_FLUSH handling, awaitable).
+:meth:`put_message` (the store put with ``WAIT``/SYNC_FLUSH handling, awaitable: it waits on the
+store's :class:`FlushWaiter` for the event loop, one cross-thread wake-up per fdatasync rather
+than a future per message).
 """
 
 from __future__ import annotations
@@ -64,13 +66,22 @@ from rmq_core.store.results import (
     QueryMessageResult,
 )
 
-__all__ = ["ArrivalListener", "BrokerContext", "BrokerStore", "StoredOutcome"]
+__all__ = ["ArrivalListener", "BrokerContext", "BrokerStore", "FlushWaiter", "StoredOutcome"]
 
 ArrivalListener = Callable[[str, int, int, "int | None", int, "Mapping[str, str] | None"], None]
 
 # PutMessageStatus names meaning "the message is stored" (FLUSH_DISK_TIMEOUT too: it is in the
 # log, only the fsync missed its deadline).
 _STORED = frozenset({"PUT_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLAVE_NOT_AVAILABLE"})
+
+
+class FlushWaiter(Protocol):
+    """Awaits SYNC_FLUSH group commit on one event loop (the store's ``AsyncFlushWaiter``)."""
+
+    async def wait(self, end_offset: int, timeout: float | None = None) -> bool:
+        """True once commit-log bytes below ``end_offset`` are on disk; False when that took
+        longer than ``timeout`` seconds (default: the store's sync flush timeout) or the flush
+        failed."""
 
 
 class BrokerStore(Protocol):
@@ -86,11 +97,19 @@ class BrokerStore(Protocol):
     def shutdown(self) -> None:
         """Stop the services and flush (blocking)."""
 
-    def put_message(self, msg: MessageExtBrokerInner) -> PutMessageResult:
-        """Append one message."""
+    def put_message(
+        self, msg: MessageExtBrokerInner, *, flush_future: bool = True
+    ) -> PutMessageResult:
+        """Append one message (``flush_future=False``: no per-message flush future; await
+        :meth:`flush_waiter` instead)."""
 
-    def put_messages(self, batch: Sequence[MessageExtBrokerInner | MessageExt]) -> PutMessageResult:
+    def put_messages(
+        self, batch: Sequence[MessageExtBrokerInner | MessageExt], *, flush_future: bool = True
+    ) -> PutMessageResult:
         """Append a batch (one append, consecutive queue offsets)."""
+
+    def flush_waiter(self, loop: asyncio.AbstractEventLoop) -> FlushWaiter | None:
+        """A waiter for SYNC_FLUSH group commit on ``loop``; None under ASYNC_FLUSH."""
 
     def get_message(
         self,
@@ -199,6 +218,8 @@ class BrokerContext:
         self.locks = RebalanceLockManager()
         self.stats = BrokerStats()
         self.start_time_ms = time.time_ns() // 1_000_000
+        self._flush_waiter: FlushWaiter | None = None
+        self._flush_waiter_loop: asyncio.AbstractEventLoop | None = None
 
     def broker_config(self) -> BrokerConfig:
         """The current broker config (callable form for the managers)."""
@@ -221,38 +242,42 @@ class BrokerContext:
         self.offsets.persist()
 
     async def put_message(self, msg: MessageExtBrokerInner) -> StoredOutcome:
-        """Store one message, then for SYNC_FLUSH (and ``WAIT`` not false) await the flush.
+        """Store one message, then for SYNC_FLUSH (and ``WAIT`` not false) await the flush:
+        FLUSH_DISK_TIMEOUT when it took longer than ``syncFlushTimeout`` or failed.
 
         Counts stored messages in ``stats``.
         """
-        result = self.store.put_message(msg)
+        result = self.store.put_message(msg, flush_future=False)
         return await self._finish_put(result, msg.wait_store_msg_ok, 1)
 
     async def put_messages(
         self, batch: Sequence[MessageExtBrokerInner], wait: bool, count: int
     ) -> StoredOutcome:
         """Store a batch (``count`` messages) with the same flush rule as :meth:`put_message`."""
-        result = self.store.put_messages(batch)
+        result = self.store.put_messages(batch, flush_future=False)
         return await self._finish_put(result, wait, count)
 
     async def _finish_put(self, result: PutMessageResult, wait: bool, count: int) -> StoredOutcome:
         status = result.status.name
         if status not in _STORED:
             return StoredOutcome(result, status)
-        if result.append_result is None:
+        append = result.append_result
+        if append is None:
             return StoredOutcome(result, "UNKNOWN_ERROR")
         self.stats.record_put(_stored_count(result, count))
-        future = result.flush_future
-        if future is not None and wait and status == "PUT_OK":
-            try:
-                flushed = await asyncio.wait_for(
-                    asyncio.wrap_future(future), self.store_config.sync_flush_timeout + 1.0
-                )
-            except (TimeoutError, OSError):
-                flushed = False
-            if not flushed:
+        if wait and status == "PUT_OK":
+            waiter = self._waiter()
+            if waiter is not None and not await waiter.wait(append.end_offset):
                 status = "FLUSH_DISK_TIMEOUT"
         return StoredOutcome(result, status)
+
+    def _waiter(self) -> FlushWaiter | None:
+        """The store's flush waiter for the running loop (made once per loop)."""
+        loop = asyncio.get_running_loop()
+        if self._flush_waiter_loop is not loop:
+            self._flush_waiter = self.store.flush_waiter(loop)
+            self._flush_waiter_loop = loop
+        return self._flush_waiter
 
 
 def _stored_count(result: PutMessageResult, default: int) -> int:

@@ -383,8 +383,11 @@ class MessageStore:
             return PutMessageResult(PutMessageStatus.PUT_OK, result)
         return self._after_sync_append(result, msg.properties)
 
-    def put_messages(self, batch: Sequence[MessageExtBrokerInner | MessageExt]) -> PutMessageResult:
-        """Append a batch (one topic and queue) as consecutive records in one segment."""
+    def put_messages(
+        self, batch: Sequence[MessageExtBrokerInner | MessageExt], *, flush_future: bool = True
+    ) -> PutMessageResult:
+        """Append a batch (one topic and queue) as consecutive records in one segment;
+        ``flush_future`` as for :meth:`put_message`."""
         if not self._running or self._flush_failed:
             return PutMessageResult(PutMessageStatus.SERVICE_NOT_AVAILABLE)
         try:
@@ -398,7 +401,11 @@ class MessageStore:
         self.put_message_times_total += result.msg_num
         self.put_message_size_total += result.wrote_bytes
         self.reput.dispatch_inline()
-        if self.group_commit is None:
+        group = self.group_commit
+        if group is None:
+            return PutMessageResult(PutMessageStatus.PUT_OK, result)
+        if not flush_future:
+            group.wakeup()
             return PutMessageResult(PutMessageStatus.PUT_OK, result)
         return self._after_sync_append(result, batch[0].properties)
 

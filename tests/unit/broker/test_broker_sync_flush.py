@@ -1,10 +1,10 @@
-"""SYNC_FLUSH sends wait for the store's flush future; a failed flush answers
-FLUSH_DISK_TIMEOUT (the message is stored, the header is complete)."""
+"""SYNC_FLUSH sends wait on the store's flush waiter for the event loop (no per-message
+future); a failed flush answers FLUSH_DISK_TIMEOUT (the message is stored, the header is
+complete)."""
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import errno
 import os
 from pathlib import Path
@@ -29,23 +29,39 @@ from rmq_core.store.results import (
 )
 
 
+class FakeWaiter:
+    """Answers ``flushed`` after ``delay`` seconds; records the offsets awaited."""
+
+    def __init__(self, store: FlushStore) -> None:
+        self.store = store
+
+    async def wait(self, end_offset: int, timeout: float | None = None) -> bool:
+        self.store.waited.append(end_offset)
+        await asyncio.sleep(self.store.delay)
+        return self.store.flushed
+
+
 class FlushStore:
-    """Accepts every put; its flush futures resolve to ``flushed`` after ``delay`` seconds."""
+    """Accepts every put; its flush waiter answers ``flushed`` after ``delay`` seconds."""
 
     def __init__(self, flushed: bool, delay: float = 0.05) -> None:
         self.flushed = flushed
         self.delay = delay
         self.puts: list[Any] = []
+        self.waited: list[int] = []
+        self.waiters: list[asyncio.AbstractEventLoop] = []
 
-    def put_message(self, msg: Any) -> PutMessageResult:
+    def put_message(self, msg: Any, *, flush_future: bool = True) -> PutMessageResult:
+        assert flush_future is False  # the broker awaits the loop's waiter instead
         self.puts.append(msg)
-        future: concurrent.futures.Future[bool] = concurrent.futures.Future()
-        loop = asyncio.get_running_loop()
-        loop.call_later(self.delay, future.set_result, self.flushed)
         append = AppendMessageResult(
             AppendMessageStatus.PUT_OK, 100, 120, "127.0.0.1:10911", 1, 7, 1
         )
-        return PutMessageResult(PutMessageStatus.PUT_OK, append, future)
+        return PutMessageResult(PutMessageStatus.PUT_OK, append)
+
+    def flush_waiter(self, loop: asyncio.AbstractEventLoop) -> FakeWaiter:
+        self.waiters.append(loop)
+        return FakeWaiter(self)
 
 
 class FakeConnection:
@@ -84,6 +100,7 @@ def test_flushed_send_succeeds() -> None:
     assert response.code == ResponseCode.SUCCESS
     assert response.ext_fields["queueOffset"] == "7"
     assert len(store.puts) == 1
+    assert store.waited == [220]  # the record's end offset (100 + 120)
 
 
 def test_failed_flush_answers_flush_disk_timeout_with_full_header() -> None:
@@ -96,7 +113,7 @@ def test_failed_flush_answers_flush_disk_timeout_with_full_header() -> None:
 class NoAppendStore(FlushStore):
     """Reports PUT_OK without saying where the message landed."""
 
-    def put_message(self, msg: Any) -> PutMessageResult:
+    def put_message(self, msg: Any, *, flush_future: bool = True) -> PutMessageResult:
         self.puts.append(msg)
         return PutMessageResult(PutMessageStatus.PUT_OK)
 
@@ -142,4 +159,37 @@ def test_a_failed_commit_log_fdatasync_makes_the_broker_answer_service_not_avail
         assert refused.code == ResponseCode.SERVICE_NOT_AVAILABLE
     finally:
         monkeypatch.undo()
+        store.shutdown()
+
+
+def test_one_flush_waiter_per_event_loop_and_real_sync_flush_sends(tmp_path: Path) -> None:
+    store_config = StoreConfig(
+        store_path_root_dir=str(tmp_path / "store"),
+        flush_disk_type="SYNC_FLUSH",
+        mapped_file_size_commit_log=64 * 1024,
+    )
+    store = MessageStore(store_config)
+    store.start()
+    try:
+        ctx = BrokerContext(BrokerConfig(), store_config, store)
+        processor = SendMessageProcessor(ctx)
+        made: list[object] = []
+        real_flush_waiter = store.flush_waiter
+
+        def counting_flush_waiter(loop: asyncio.AbstractEventLoop) -> object:
+            made.append(loop)
+            return real_flush_waiter(loop)
+
+        store.flush_waiter = counting_flush_waiter  # type: ignore[method-assign,assignment]
+
+        async def go() -> list[int]:
+            sends = [processor.process(send_request(), FakeConnection()) for _ in range(20)]  # type: ignore[arg-type]
+            return [r.code for r in await asyncio.gather(*sends)]
+
+        assert asyncio.run(asyncio.wait_for(go(), 10)) == [ResponseCode.SUCCESS] * 20
+        assert asyncio.run(asyncio.wait_for(go(), 10)) == [ResponseCode.SUCCESS] * 20
+        assert len(made) == 2  # one waiter per loop, not one future per message
+        last = store.commitlog.queue.last
+        assert last is not None and last.flushed_position == last.wrote_position
+    finally:
         store.shutdown()
