@@ -6,11 +6,16 @@ a thread pool of ``max_concurrency`` threads; async ones run on the loop. At mos
 
 Listener results: ``None``/``True``/``CONSUME_SUCCESS``/``SUCCESS`` mean done;
 ``False``/``RECONSUME_LATER``/``SUSPEND_CURRENT_QUEUE_A_MOMENT`` or an exception mean "retry".
+
+Shutdown (:meth:`ListenerRunner.shutdown`) lets the calls already running finish, up to a
+timeout; a call that had not started yet (waiting for a free slot) raises
+:class:`ListenerStopped` instead of running the listener, so its messages stay unconsumed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import logging
@@ -24,7 +29,7 @@ from rmq_core.client.message_queue import MessageQueue
 from rmq_core.client.results import ConsumeOrderlyStatus, ConsumeStatus
 from rmq_core.common.message import MessageConst, MessageExt
 
-__all__ = ["ListenerRunner", "MessageListener", "is_success"]
+__all__ = ["ListenerRunner", "ListenerStopped", "MessageListener", "is_success"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,10 @@ def is_success(outcome: object) -> bool:
     if outcome is None or outcome is True:
         return True
     return outcome in (ConsumeStatus.CONSUME_SUCCESS, ConsumeOrderlyStatus.SUCCESS)
+
+
+class ListenerStopped(Exception):
+    """The runner is shutting down: the listener was not called for these messages."""
 
 
 class ListenerRunner:
@@ -53,13 +62,20 @@ class ListenerRunner:
         if not self._is_async:
             self._executor = ThreadPoolExecutor(max_concurrency, thread_name_prefix=name)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._stopped = asyncio.Event()
 
     async def call(self, msgs: list[MessageExt]) -> bool:
-        """Run the listener on ``msgs``; True when it consumed them."""
-        now = str(time.time_ns() // 1_000_000)
-        for msg in msgs:
-            msg.properties[MessageConst.PROPERTY_CONSUME_START_TIMESTAMP] = now
+        """Run the listener on ``msgs``; True when it consumed them.
+
+        Raises :class:`ListenerStopped` (without calling the listener) once shutdown began.
+        """
         async with self._semaphore:
+            if self._stopping:
+                raise ListenerStopped(f"not consuming {len(msgs)} message(s): shutting down")
+            now = str(time.time_ns() // 1_000_000)
+            for msg in msgs:
+                msg.properties[MessageConst.PROPERTY_CONSUME_START_TIMESTAMP] = now
             try:
                 if self._executor is None:
                     outcome = await self.listener(msgs)
@@ -85,8 +101,23 @@ class ListenerRunner:
     def in_flight(self) -> int:
         return len(self._tasks)
 
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`shutdown` began: no new listener call starts."""
+        return self._stopping
+
+    async def pause(self, delay: float) -> bool:
+        """Sleep ``delay`` s, or less when shutdown begins; True when shutting down."""
+        if not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), delay)
+        return self._stopping
+
     async def shutdown(self, timeout: float) -> None:
-        """Wait up to ``timeout`` s for in-flight calls, cancel the rest, stop the threads."""
+        """Start no new listener call; wait up to ``timeout`` s for the running ones (and the
+        tasks around them), cancel what is left, stop the threads."""
+        self._stopping = True
+        self._stopped.set()
         if self._tasks:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in pending:

@@ -34,6 +34,7 @@ from rmq_core.client.consumer.common import (
 )
 from rmq_core.client.consumer.consume_service import (
     ListenerRunner,
+    ListenerStopped,
     MessageListener,
     chunks,
 )
@@ -256,26 +257,34 @@ class PushConsumer:
         instance.rebalance_immediately()
 
     async def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop pulling, let in-flight listeners finish (up to ``timeout`` s), commit offsets,
-        release orderly locks and leave the group."""
+        """Stop pulling, let in-flight listener calls finish (up to ``timeout`` s), commit the
+        offsets they reached, then drop the queues, release orderly locks and leave the group.
+
+        Pulled messages whose listener call had not started are not consumed; like a message
+        whose listener outlives ``timeout``, they stay uncommitted and come again later.
+        """
         if self._state is not _State.RUNNING:
             self._state = _State.SHUTDOWN
             return
         self._state = _State.SHUTDOWN
         if self._lock_task is not None:
             self._lock_task.cancel()
-        for pq in self._rebalance.process_queue_table.values():
-            pq.dropped = True
         for task in list(self._pull_tasks.values()):
             task.cancel()
+        self._pull_tasks.clear()
         assert self._runner is not None and self._offset_store is not None
         await self._runner.shutdown(timeout)
-        for mq in list(self._rebalance.process_queue_table):
-            with contextlib.suppress(RocketMQError):
+        table = self._rebalance.process_queue_table
+        for mq in sorted(table):
+            try:
                 await self._offset_store.persist(mq)
+            except RocketMQError as exc:
+                log.warning("group %s: committing the offset of %s failed: %s", self.group, mq, exc)
+        for pq in table.values():
+            pq.dropped = True
         if self._needs_locks:
             await self._unlock_all()
-        self._rebalance.process_queue_table.clear()
+        table.clear()
         await self.instance.unregister_consumer(self.group)
 
     async def __aenter__(self) -> PushConsumer:
@@ -462,7 +471,10 @@ class PushConsumer:
         assert self._runner is not None and self._offset_store is not None
         if pq.dropped:
             return
-        ok = await self._runner.call(msgs)
+        try:
+            ok = await self._runner.call(msgs)
+        except ListenerStopped:
+            return  # shutting down: left uncommitted, delivered again later
         if pq.dropped:
             return
         retry_later: list[MessageExt] = []
@@ -484,14 +496,15 @@ class PushConsumer:
         offset = pq.remove_messages(done)
         if offset >= 0 and not pq.dropped:
             self._offset_store.update_offset(mq, offset, increase_only=True)
-        if retry_later:
+        if retry_later and not self._runner.stopping:
             self._runner.spawn(self._consume_later(retry_later, pq, mq))
 
     async def _consume_later(
         self, msgs: list[MessageExt], pq: ProcessQueue[MessageExt], mq: MessageQueue
     ) -> None:
-        await asyncio.sleep(LOCAL_RETRY_DELAY)
-        await self._consume_concurrently(msgs, pq, mq)
+        assert self._runner is not None
+        if not await self._runner.pause(LOCAL_RETRY_DELAY):
+            await self._consume_concurrently(msgs, pq, mq)
 
     def _max_reconsume_times(self) -> int:
         if self.config.max_reconsume_times >= 0:
@@ -550,14 +563,18 @@ class PushConsumer:
                 msgs = pq.take_messages(self.config.consume_message_batch_max_size)
                 if not msgs:
                     return
-                ok = await self._runner.call(msgs)
+                try:
+                    ok = await self._runner.call(msgs)
+                except ListenerStopped:
+                    pq.make_messages_to_consume_again(msgs)
+                    return
                 if pq.dropped:
                     return
                 if not ok and not await self._orderly_give_up(msgs, mq):
                     for msg in msgs:
                         msg.reconsume_times += 1
                     pq.make_messages_to_consume_again(msgs)
-                    await asyncio.sleep(self.config.suspend_current_queue_time)
+                    await self._runner.pause(self.config.suspend_current_queue_time)
                     continue
                 offset = pq.commit()
                 if offset >= 0:
