@@ -49,6 +49,7 @@ from rmq_core.remoting.pop_headers import (
     QueueOffsets,
     pop_retry_topic,
 )
+from rmq_core.store.results import GetMessageResult
 
 __all__ = [
     "MAX_INVISIBLE_TIME_MS",
@@ -88,7 +89,12 @@ def now_ms() -> int:
 
 @dataclass(slots=True)
 class PopBatch:
-    """What one pop found: stored records (body order) and the per-queue offset info."""
+    """What one pop found: stored records (body order) and the per-queue offset info.
+
+    ``watermarks`` maps each ``(topic, queue_id)`` the pop read to the queue's max offset taken
+    *before* reading it: a parked pop compares them with the max offsets after its park to
+    notice a message that arrived in between (see :mod:`rmq_core.broker.pop.long_polling`).
+    """
 
     pop_time: int
     invisible_time: int
@@ -96,6 +102,7 @@ class PopBatch:
     start_offsets: list[QueueOffsets] = field(default_factory=list)
     msg_offsets: list[QueueOffsets] = field(default_factory=list)
     rest_num: int = 0
+    watermarks: dict[tuple[str, int], int] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -285,6 +292,9 @@ class PopService:
         init_mode: int,
     ) -> None:
         key = (group, topic, queue_id)
+        batch.watermarks[(topic, queue_id)] = self.ctx.store.get_max_offset_in_queue(
+            topic, queue_id
+        )
         state = self._state(group, topic, queue_id, init_mode)
         if state.full:
             batch.rest_num += self._rest(topic, queue_id, state)
@@ -293,7 +303,7 @@ class PopService:
         result = self.ctx.store.get_message(
             group, topic, queue_id, start, max_nums - batch.count, message_filter
         )
-        status = _status_name(result)
+        status = result.status.name
         offsets: list[int] = []
         for record, offset in zip(result.messages, result.message_queue_offsets, strict=False):
             data = bytes(record)
@@ -311,7 +321,9 @@ class PopService:
             batch.start_offsets.append(QueueOffsets(retry_topic, queue_id, (start,)))
             batch.msg_offsets.append(QueueOffsets(retry_topic, queue_id, tuple(offsets)))
 
-    def _advance(self, key: PopKey, state: QueueState, status: str, result: Any) -> None:
+    def _advance(
+        self, key: PopKey, state: QueueState, status: str, result: GetMessageResult
+    ) -> None:
         """Move ``pop_offset`` as the store's answer says."""
         if status in _ADVANCE_STATUSES:
             if result.next_begin_offset > state.pop_offset or status == "OFFSET_TOO_SMALL":
@@ -417,7 +429,7 @@ class PopService:
             original, retry.RetryDecision(target, 0, dead), 0, self.ctx.broker_addr
         )
         result = self.ctx.store.put_message(msg)
-        status = _status_name(result)
+        status = result.status.name
         if status not in _STORED:
             logger.warning("pop: revive of %s into %s failed (%s); retrying", original.msg_id,
                            target, status)  # fmt: skip
@@ -457,8 +469,3 @@ def _retry_target(group: str, topic: str) -> str:
     the retry topic stays there)."""
     prefix = pop_retry_topic(group, "")
     return topic if topic.startswith(prefix) else pop_retry_topic(group, topic)
-
-
-def _status_name(result: Any) -> str:
-    status = getattr(result, "status", None)
-    return str(getattr(status, "name", status))

@@ -90,7 +90,11 @@ class PopProcessor(BrokerProcessor):
     def __init__(self, ctx: BrokerContext, service: PopService) -> None:
         super().__init__(ctx)
         self.service = service
-        self.hold_service = PopHoldService(self._reexecute, max_held=ctx.config.max_suspended_pulls)
+        self.hold_service = PopHoldService(
+            self._reexecute,
+            max_held=ctx.config.max_suspended_pulls,
+            queue_max_offset=ctx.store.get_max_offset_in_queue,
+        )
         service.hold_service = self.hold_service
 
     async def process(
@@ -139,12 +143,18 @@ class PopProcessor(BrokerProcessor):
                 deadline = loop.time() + min(header.poll_time, MAX_POLL_TIME_MS) / 1000.0
             if deadline > loop.time():
                 held = HeldPop(
-                    request,
-                    connection,
-                    (header.topic, pop_retry_topic(header.consumer_group, header.topic)),
-                    message_filter,
-                    deadline,
+                    request=request,
+                    connection=connection,
+                    group=header.consumer_group,
+                    topics=(header.topic, pop_retry_topic(header.consumer_group, header.topic)),
+                    queue_id=header.queue_id,
+                    message_filter=message_filter,
+                    deadline=deadline,
+                    watermarks=batch.watermarks,
                 )
+                # A message that became readable after the read above and whose arrival found
+                # nothing parked yet shows in the watermarks: the hold service re-reads them
+                # once the pop is registered and wakes it.
                 if self.hold_service.suspend(held):
                     return None
                 return self._empty(request, batch, ResponseCode.POLLING_FULL, "polling full")
