@@ -3,11 +3,18 @@
 Offsets cross the JVM as JSON (Spark compares them as text), so they are kept as
 ``{topic: {"<brokerName>:<queueId>": next_offset}}`` with sorted keys, int values only. A
 queue's range ``[start, end)`` becomes one input partition (:class:`QueueRange`).
+
+A stream's offsets also carry ``"@partitions": {topic: [queue key, ...]}``: the topic's
+queues in order of their ``partition`` index (the queues present at the start sorted by
+broker name and queue id, then each later queue appended as it appears), so a queue keeps
+its index for the life of the query. ``@`` is not allowed in a topic name, so the entry
+never clashes with a topic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from pyspark.sql.datasource import InputPartition
 
@@ -19,15 +26,20 @@ from rmq_spark.queue_client import QueueClient
 __all__ = [
     "QueueRange",
     "discover",
+    "extend_partitions",
     "offsets_from_json",
     "offsets_to_json",
     "partition_indexes",
+    "partitions_from_json",
     "plan_ranges",
     "resolve",
     "share_limit",
 ]
 
-OffsetsJson = dict[str, dict[str, int]]
+OffsetsJson = dict[str, dict[str, Any]]
+"""``{topic: {queue key: offset}}``, plus :data:`PARTITIONS_KEY` in a stream's offsets."""
+
+PARTITIONS_KEY = "@partitions"
 
 
 class QueueRange(InputPartition):
@@ -62,35 +74,72 @@ def discover(client: QueueClient, topics: Iterable[str]) -> list[MessageQueue]:
 
 def partition_indexes(queues: Iterable[MessageQueue]) -> dict[MessageQueue, int]:
     """The ``partition`` column of each queue: its index among its topic's queues sorted by
-    (broker name, queue id). Stable while the set of brokers hosting the topic is."""
-    by_topic: dict[str, list[MessageQueue]] = {}
-    for mq in queues:
-        by_topic.setdefault(mq.topic, []).append(mq)
-    indexes = {}
-    for members in by_topic.values():
-        for index, mq in enumerate(sorted(members, key=lambda q: (q.broker_name, q.queue_id))):
-            indexes[mq] = index
+    (broker name, queue id)."""
+    return extend_partitions({}, queues)
+
+
+def extend_partitions(
+    known: Mapping[MessageQueue, int], queues: Iterable[MessageQueue]
+) -> dict[MessageQueue, int]:
+    """``known`` indexes kept, each other queue of ``queues`` given the next index of its
+    topic (after the topic's highest), in (broker name, queue id) order. Indexes of a topic
+    stay 0..n-1 when ``known``'s are."""
+    indexes = dict(known)
+    next_index: dict[str, int] = {}
+    for mq, index in known.items():
+        next_index[mq.topic] = max(next_index.get(mq.topic, 0), index + 1)
+    for mq in sorted(set(queues) - set(known), key=lambda q: (q.topic, q.broker_name, q.queue_id)):
+        indexes[mq] = next_index.get(mq.topic, 0)
+        next_index[mq.topic] = indexes[mq] + 1
     return indexes
 
 
-def offsets_to_json(offsets: Mapping[MessageQueue, int]) -> OffsetsJson:
-    """``{topic: {"broker:queue": offset}}`` with sorted keys (stable JSON text)."""
+def offsets_to_json(
+    offsets: Mapping[MessageQueue, int], partitions: Mapping[MessageQueue, int] | None = None
+) -> OffsetsJson:
+    """``{topic: {"broker:queue": offset}}`` with sorted keys (stable JSON text); with
+    ``partitions`` (a stream's indexes, 0..n-1 per topic) also :data:`PARTITIONS_KEY`."""
     result: OffsetsJson = {}
     for mq in sorted(offsets):
         result.setdefault(mq.topic, {})[queue_key(mq.broker_name, mq.queue_id)] = int(offsets[mq])
+    if partitions is not None:
+        order: dict[str, list[str]] = {}
+        for mq in sorted(partitions, key=lambda q: (q.topic, partitions[q])):
+            order.setdefault(mq.topic, []).append(queue_key(mq.broker_name, mq.queue_id))
+        result[PARTITIONS_KEY] = order
     return result
 
 
-def offsets_from_json(data: Mapping[str, Mapping[str, int]]) -> dict[MessageQueue, int]:
-    """Inverse of :func:`offsets_to_json` (ValueError on a malformed key)."""
+def offsets_from_json(data: Mapping[str, Mapping[str, Any]]) -> dict[MessageQueue, int]:
+    """Inverse of :func:`offsets_to_json`, without the partition indexes (ValueError on a
+    malformed key)."""
     result = {}
     for topic, queues in data.items():
+        if topic == PARTITIONS_KEY:
+            continue
         for key, offset in queues.items():
-            parsed = parse_queue_key(key)
-            if parsed is None:
-                raise ValueError(f"malformed queue key {key!r} in offsets of {topic}")
-            result[MessageQueue(topic, parsed[0], parsed[1])] = int(offset)
+            result[_parse_key(topic, key)] = int(offset)
     return result
+
+
+def partitions_from_json(data: Mapping[str, Mapping[str, Any]]) -> dict[MessageQueue, int]:
+    """The partition index of every queue of stream offsets ``data``: as listed under
+    :data:`PARTITIONS_KEY`, queues it leaves out (offsets written without it) extended in
+    (broker name, queue id) order. ValueError on a malformed entry."""
+    known: dict[MessageQueue, int] = {}
+    for topic, keys in data.get(PARTITIONS_KEY, {}).items():
+        if not isinstance(keys, list):
+            raise ValueError(f"{PARTITIONS_KEY} of {topic} is not a list of queue keys")
+        for index, key in enumerate(keys):
+            known[_parse_key(topic, key)] = index
+    return extend_partitions(known, offsets_from_json(data))
+
+
+def _parse_key(topic: str, key: object) -> MessageQueue:
+    parsed = parse_queue_key(key) if isinstance(key, str) else None
+    if parsed is None:
+        raise ValueError(f"malformed queue key {key!r} in offsets of {topic}")
+    return MessageQueue(topic, parsed[0], parsed[1])
 
 
 def _check_known(spec: OffsetSpec, option: str, queues: Sequence[MessageQueue]) -> None:

@@ -4,9 +4,11 @@ What runs where (PySpark 4.3): ``initialOffset``, ``latestOffset``, ``partitions
 ``commit`` and ``prepareForTriggerAvailableNow`` run in one long-lived Python process on the
 driver per query run; ``read`` runs in Python workers on a pickled copy of this reader.
 
-- Offsets are ``{topic: {"<broker>:<queueId>": next_offset}}`` (JSON, sorted keys). Spark
-  stores them in its checkpoint; a restart replays the unfinished batch with the same
-  ranges and continues after the last finished one, so every message is read exactly once.
+- Offsets are ``{topic: {"<broker>:<queueId>": next_offset}}`` (JSON, sorted keys) plus the
+  queues' ``partition`` indexes (``"@partitions"``, see :mod:`rmq_spark.planning`), which a
+  queue keeps for the life of the query. Spark stores them in its checkpoint; a restart
+  replays the unfinished batch with the same ranges and continues after the last finished
+  one, so every message is read exactly once.
 - ``latestOffset(start, limit)`` looks up every queue's end; a queue that appeared since the
   last batch (new broker, more queues) joins the returned offsets at its earliest offset and
   is read from the next batch on. A batch's plan is therefore a function of its (start, end)
@@ -40,9 +42,11 @@ from rmq_spark.planning import (
     OffsetsJson,
     QueueRange,
     discover,
+    extend_partitions,
     offsets_from_json,
     offsets_to_json,
     partition_indexes,
+    partitions_from_json,
     plan_ranges,
     resolve,
     share_limit,
@@ -82,7 +86,7 @@ class RocketMQStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             "startingTimestamp" if by_timestamp else "startingOffsets",
             timestamp_ms=options.starting_timestamp_ms,
         )
-        return offsets_to_json(start)
+        return offsets_to_json(start, partition_indexes(start))
 
     def _ends(self) -> dict[MessageQueue, int]:
         client = self._client()
@@ -109,7 +113,7 @@ class RocketMQStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         # new queues end this batch where they start: their first range is planned from
         # offsets recorded in the checkpoint, never from a second look at the broker
         latest.update(self._joining(begin, ends))
-        return offsets_to_json(latest)
+        return offsets_to_json(latest, extend_partitions(partitions_from_json(start), latest))
 
     def getDefaultReadLimit(self) -> ReadLimit:
         if self.options.max_messages_per_trigger is not None:
@@ -123,8 +127,9 @@ class RocketMQStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self._target = self._ends()
 
     def partitions(self, start: OffsetsJson, end: OffsetsJson) -> list[QueueRange]:
-        finish = offsets_from_json(end)
-        return plan_ranges(offsets_from_json(start), finish, partition_indexes(finish))
+        return plan_ranges(
+            offsets_from_json(start), offsets_from_json(end), partitions_from_json(end)
+        )
 
     def commit(self, end: OffsetsJson) -> None:
         options = self.options

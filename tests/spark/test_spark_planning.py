@@ -7,9 +7,11 @@ import json
 import pytest
 from rmq_spark.planning import (
     QueueRange,
+    extend_partitions,
     offsets_from_json,
     offsets_to_json,
     partition_indexes,
+    partitions_from_json,
     plan_ranges,
     share_limit,
 )
@@ -33,6 +35,26 @@ def test_offsets_json_round_trip_is_stable_text() -> None:
 
 def test_partition_index_orders_by_broker_then_queue() -> None:
     assert partition_indexes([B0, A1, A0]) == {A0: 0, A1: 1, B0: 2}
+
+
+def test_partition_indexes_persist_in_stream_offsets_and_only_grow() -> None:
+    s0 = MessageQueue("S", "broker-a", 0)
+    indexes = extend_partitions({B0: 0, A1: 1}, [A0, A1, B0, s0])  # A0 and S appear later
+    assert indexes == {B0: 0, A1: 1, A0: 2, s0: 0}
+    data = offsets_to_json({A0: 1, A1: 2, B0: 3, s0: 4}, indexes)
+    assert json.dumps(data) == (
+        '{"S": {"broker-a:0": 4}, "T": {"broker-a:0": 1, "broker-a:1": 2, "broker-b:0": 3}, '
+        '"@partitions": {"S": ["broker-a:0"], "T": ["broker-b:0", "broker-a:1", "broker-a:0"]}}'
+    )
+    parsed = json.loads(json.dumps(data))
+    assert partitions_from_json(parsed) == indexes
+    assert offsets_from_json(parsed) == {A0: 1, A1: 2, B0: 3, s0: 4}
+    # offsets written without the entry: sorted order, as when the stream started
+    assert partitions_from_json({"T": {"broker-b:0": 1, "broker-a:0": 2}}) == {A0: 0, B0: 1}
+    with pytest.raises(ValueError, match="malformed queue key"):
+        partitions_from_json({"T": {"broker-a:0": 1}, "@partitions": {"T": ["x"]}})
+    with pytest.raises(ValueError, match="not a list"):
+        partitions_from_json({"T": {"broker-a:0": 1}, "@partitions": {"T": "broker-a:0"}})
 
 
 def test_plan_ranges_one_per_queue_with_data_and_none_for_joining_queues() -> None:

@@ -76,3 +76,21 @@ def test_a_replayed_batch_plans_the_same_ranges_after_retention_moved(
     ranges = _plan(reader.partitions(end, following))
     assert [(mq, first) for mq, first, _, _ in ranges if mq == B1] == [(B1, 0)]
     assert {mq: last for mq, _, last, _ in planned + ranges} == {B0: 4, B1: 10}
+
+
+def test_partition_index_of_a_queue_survives_a_new_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeQueues({B0: (0, 0), B1: (0, 0)})
+    reader = _reader(fake, monkeypatch)
+    offsets = _through_spark(reader.initialOffset())
+    seen: dict[MessageQueue, set[int]] = {}
+    for step in range(1, 5):
+        if step == 2:
+            fake.ranges[A0] = (0, 0)  # broker-a joins the topic
+        fake.ranges = {mq: (0, high + 3) for mq, (_, high) in fake.ranges.items()}
+        end = _through_spark(reader.latestOffset(offsets, ReadAllAvailable()))
+        for mq, _, _, partition in _plan(reader.partitions(offsets, end)):
+            seen.setdefault(mq, set()).add(partition)
+        offsets = end
+    assert seen == {B0: {0}, B1: {1}, A0: {2}}
