@@ -72,26 +72,25 @@ class Cluster:
     def forget(self, rmq_topic: str) -> None:
         self._routes.pop(rmq_topic, None)
 
-    async def read_queues(self, topic: str, *, refresh: bool = False) -> list[MessageQueue]:
-        """The queues consumers read, in partition order (UnknownTopicOrPartitionError)."""
+    async def _route_or_unknown(self, topic: str, refresh: bool) -> tuple[str, TopicRouteData]:
+        """The rmq name and route of Kafka ``topic``; UnknownTopicOrPartitionError when the
+        NameServer has no route for it."""
         rmq_topic = names.topic_to_rmq(topic)
         try:
-            route = await self.route(rmq_topic, refresh=refresh)
+            return rmq_topic, await self.route(rmq_topic, refresh=refresh)
         except TopicNotExistError as exc:
             raise errors.UnknownTopicOrPartitionError(
                 f"topic {topic!r} does not exist (no route on the NameServer)"
             ) from exc
+
+    async def read_queues(self, topic: str, *, refresh: bool = False) -> list[MessageQueue]:
+        """The queues consumers read, in partition order (UnknownTopicOrPartitionError)."""
+        rmq_topic, route = await self._route_or_unknown(topic, refresh)
         return subscribe_queues(rmq_topic, route)
 
     async def write_queues(self, topic: str, *, refresh: bool = False) -> list[MessageQueue]:
         """The queues producers write, in partition order (UnknownTopicOrPartitionError)."""
-        rmq_topic = names.topic_to_rmq(topic)
-        try:
-            route = await self.route(rmq_topic, refresh=refresh)
-        except TopicNotExistError as exc:
-            raise errors.UnknownTopicOrPartitionError(
-                f"topic {topic!r} does not exist (no route on the NameServer)"
-            ) from exc
+        rmq_topic, route = await self._route_or_unknown(topic, refresh)
         return sorted(publish_queues(rmq_topic, route).queues)
 
     async def queue_of(self, tp: TopicPartition) -> MessageQueue:
