@@ -53,20 +53,10 @@ class PartitionSource(Protocol):
 
 
 class Partitioner(ABC):
-    @abstractmethod
-    def partition(
-        self,
-        topic: str,
-        key: Any,
-        serialized_key: bytes | None,
-        value: Any,
-        serialized_value: bytes | None,
-        cluster: PartitionSource,
-    ) -> int: ...
-
-
-class DefaultPartitioner(Partitioner):
-    """``murmur2(key) & 0x7fffffff`` modulo the partition count; a random partition if no key."""
+    """Base of partitioners: :meth:`partition` (what the producer calls) looks up the topic's
+    partitions and hands them to :meth:`choose`, which subclasses implement with kafka-python's
+    partitioner arguments. Any object with a ``partition`` method of this signature serves as
+    ``partitioner`` too (for choices that need the record's key or value objects)."""
 
     def partition(
         self,
@@ -77,10 +67,28 @@ class DefaultPartitioner(Partitioner):
         serialized_value: bytes | None,
         cluster: PartitionSource,
     ) -> int:
+        """The partition number of a record for ``topic`` (ValueError when it has none)."""
         every = sorted(cluster.partitions_for_topic(topic) or ())
         if not every:
             raise ValueError(f"topic {topic} has no partitions")
-        if serialized_key is not None:
-            return every[(murmur2(bytes(serialized_key)) & 0x7FFFFFFF) % len(every)]
         available = sorted(cluster.available_partitions_for_topic(topic) or ())
-        return random.choice(available or every)
+        return self.choose(serialized_key, every, available)
+
+    @abstractmethod
+    def choose(
+        self, serialized_key: bytes | None, all_partitions: list[int], available: list[int]
+    ) -> int:
+        """One of ``all_partitions`` (sorted, not empty); ``available`` (sorted, maybe empty)
+        are those with a leader."""
+
+
+class DefaultPartitioner(Partitioner):
+    """``murmur2(key) & 0x7fffffff`` modulo the partition count; a random partition if no key."""
+
+    def choose(
+        self, serialized_key: bytes | None, all_partitions: list[int], available: list[int]
+    ) -> int:
+        if serialized_key is not None:
+            index = (murmur2(bytes(serialized_key)) & 0x7FFFFFFF) % len(all_partitions)
+            return all_partitions[index]
+        return random.choice(available or all_partitions)
