@@ -45,8 +45,8 @@ from rmq_core.client.simple_consumer import (
     ReceiptHandle,
     SimpleConsumer,
     SimpleConsumerConfig,
-    SyncSimpleConsumer,
 )
+from rmq_core.client.sync import SimpleConsumer as SyncSimpleConsumer
 from rmq_core.client.transaction_producer import (
     LocalTransactionState,
     TransactionListener,

@@ -29,8 +29,8 @@ once::
 
 A group with no position starts at the first message of each queue
 (``consume_from_where=CONSUME_FROM_FIRST_OFFSET``, RocketMQ's init mode MIN) or at the end
-(``CONSUME_FROM_LAST_OFFSET``). :class:`SyncSimpleConsumer` is the blocking facade (same
-arguments) for threaded code.
+(``CONSUME_FROM_LAST_OFFSET``). :class:`rmq_core.client.sync.SimpleConsumer` is the blocking
+facade (same arguments) for threaded code, also exported as ``SyncSimpleConsumer``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from rmq_core.client.heartbeat import ConsumerData, SubscriptionData
 from rmq_core.client.instance import ClientInstance
 from rmq_core.client.message_selector import MessageSelector
 from rmq_core.client.route import MASTER_ID, TopicRouteData
-from rmq_core.client.sync import CALL_MARGIN, run_sync
 from rmq_core.client.validators import check_group, check_topic
 from rmq_core.common.message import MessageConst, MessageExt
 from rmq_core.common.message_codec import decode_records
@@ -80,7 +79,6 @@ __all__ = [
     "ReceiptHandle",
     "SimpleConsumer",
     "SimpleConsumerConfig",
-    "SyncSimpleConsumer",
 ]
 
 log = logging.getLogger(__name__)
@@ -579,70 +577,3 @@ def _check_duration(name: str, value: float, *, positive: bool) -> None:
     if value < 0 or (positive and value <= 0) or value > 12 * 3600:
         bound = "(0" if positive else "[0"
         raise ClientError(f"{name} must be in {bound}, 43200] seconds, got {value}")
-
-
-class SyncSimpleConsumer:
-    """Blocking :class:`SimpleConsumer` (same arguments), running on the client loop thread
-    of :mod:`rmq_core.client.sync`."""
-
-    def __init__(
-        self,
-        group: str | None = None,
-        namesrv_addr: str | Sequence[str] | None = None,
-        *,
-        config: SimpleConsumerConfig | None = None,
-        **options: Any,
-    ) -> None:
-        self.async_consumer = SimpleConsumer(group, namesrv_addr, config=config, **options)
-
-    @property
-    def config(self) -> SimpleConsumerConfig:
-        return self.async_consumer.config
-
-    def _timeout(self) -> float:
-        return self.config.mq_client_api_timeout + CALL_MARGIN
-
-    def subscribe(self, topic: str, expression: str | MessageSelector | None = "*") -> None:
-        self.async_consumer.subscribe(topic, expression)
-
-    def start(self) -> None:
-        run_sync(self.async_consumer.start())
-
-    def shutdown(self) -> None:
-        run_sync(self.async_consumer.shutdown())
-
-    def __enter__(self) -> SyncSimpleConsumer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-
-    def receive(
-        self,
-        max_messages: int = 16,
-        invisible_duration: float | None = None,
-        *,
-        await_duration: float | None = None,
-        topic: str | None = None,
-    ) -> list[MessageExt]:
-        wait = self.config.await_duration if await_duration is None else await_duration
-        coro = self.async_consumer.receive(
-            max_messages, invisible_duration, await_duration=await_duration, topic=topic
-        )
-        return run_sync(coro, wait + self._timeout())
-
-    def ack(self, message: Receipt) -> None:
-        run_sync(self.async_consumer.ack(message), self._timeout())
-
-    def change_invisible_duration(
-        self, message: Receipt, invisible_duration: float
-    ) -> ReceiptHandle:
-        coro = self.async_consumer.change_invisible_duration(message, invisible_duration)
-        return run_sync(coro, self._timeout())
-
-    def ack_batch(self, messages: Iterable[Receipt]) -> None:
-        run_sync(self.async_consumer.ack_batch(list(messages)), self._timeout())
-
-    def forward_to_dead_letter(self, message: MessageExt) -> None:
-        run_sync(self.async_consumer.forward_to_dead_letter(message), self._timeout() * 2)

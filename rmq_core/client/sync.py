@@ -1,4 +1,5 @@
-"""Blocking facade: ``Producer``, ``PushConsumer``, ``LitePullConsumer`` for threaded code.
+"""Blocking facade for threaded code: ``Producer``, ``TransactionProducer``, ``PushConsumer``,
+``LitePullConsumer`` and ``SimpleConsumer``, each wrapping the async client of that name.
 
 The async clients run on one background event loop per process (a daemon thread started on
 first use). Every blocking method submits a coroutine to that loop and waits for its result,
@@ -22,23 +23,37 @@ from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from rmq_core.client import producer as _producer
+from rmq_core.client import simple_consumer as _simple
+from rmq_core.client import transaction_producer as _tx
 from rmq_core.client.config import LitePullConsumerConfig, ProducerConfig, PushConsumerConfig
 from rmq_core.client.consumer import lite_pull as _lite
 from rmq_core.client.consumer import push as _push
 from rmq_core.client.consumer.consume_service import MessageListener
 from rmq_core.client.message_queue import MessageQueue
+from rmq_core.client.message_selector import MessageSelector
 from rmq_core.client.rebalance.strategies import AllocateMessageQueueStrategy
 from rmq_core.client.results import SendResult
 from rmq_core.client.selector import MessageQueueSelector
 from rmq_core.common.message import Message, MessageExt
 from rmq_core.errors import ClientError
 
-__all__ = ["BackgroundLoop", "LitePullConsumer", "Producer", "PushConsumer", "run_sync"]
+__all__ = [
+    "BackgroundLoop",
+    "LitePullConsumer",
+    "Producer",
+    "PushConsumer",
+    "SimpleConsumer",
+    "TransactionProducer",
+    "run_sync",
+]
 
 T = TypeVar("T")
 
-LIFECYCLE_TIMEOUT = 60.0  # s for start()/shutdown()
+LIFECYCLE_TIMEOUT = 60.0  # s for start()/shutdown() (on top of a shutdown's own timeout)
 CALL_MARGIN = 5.0  # s added to a call's own timeout before the facade gives up waiting
+PRODUCER_SHUTDOWN_TIMEOUT = 5.0  # s a producer's shutdown waits for pending async sends
+CONSUMER_SHUTDOWN_TIMEOUT = 10.0  # s a push consumer's shutdown waits for running listeners
+DEFAULT_LOCAL_TRANSACTION_TIMEOUT = 60.0  # s a transactional send waits for the local transaction
 
 
 class BackgroundLoop:
@@ -132,8 +147,10 @@ class Producer:
     def start(self) -> None:
         run_sync(self.async_producer.start())
 
-    def shutdown(self) -> None:
-        run_sync(self.async_producer.shutdown())
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Wait up to ``timeout`` s (default 5) for pending async sends, then stop."""
+        wait = PRODUCER_SHUTDOWN_TIMEOUT if timeout is None else timeout
+        run_sync(self.async_producer.shutdown(wait), wait + LIFECYCLE_TIMEOUT)
 
     def __enter__(self) -> Producer:
         self.start()
@@ -223,6 +240,66 @@ class Producer:
         return run_sync(self.async_producer.fetch_publish_message_queues(topic), CALL_MARGIN * 2)
 
 
+class TransactionProducer(Producer):
+    """Blocking :class:`rmq_core.client.transaction_producer.TransactionProducer` (same
+    arguments): every send of :class:`Producer` plus transactional messages.
+
+    The listener's methods run in client threads (plain functions) or on the client loop
+    (coroutine functions). Without a listener it is an ordinary producer whose group's
+    transaction checks are answered UNKNOW.
+    """
+
+    def __init__(
+        self,
+        group: str | None = None,
+        namesrv_addr: str | Sequence[str] | None = None,
+        *,
+        listener: _tx.TransactionListener | None = None,
+        check_thread_pool_size: int = _tx.DEFAULT_CHECK_THREAD_POOL_SIZE,
+        check_request_hold_max: int = _tx.DEFAULT_CHECK_REQUEST_HOLD_MAX,
+        config: ProducerConfig | None = None,
+        **options: Any,
+    ) -> None:
+        self.async_producer: _tx.TransactionProducer = _tx.TransactionProducer(
+            group,
+            namesrv_addr,
+            listener=listener,
+            check_thread_pool_size=check_thread_pool_size,
+            check_request_hold_max=check_request_hold_max,
+            config=config,
+            **options,
+        )
+
+    @property
+    def listener(self) -> _tx.TransactionListener | None:
+        return self.async_producer.listener
+
+    def set_transaction_listener(self, listener: _tx.TransactionListener) -> None:
+        """Set (or replace) the listener."""
+        self.async_producer.set_transaction_listener(listener)
+
+    def __enter__(self) -> TransactionProducer:
+        self.start()
+        return self
+
+    def send_message_in_transaction(
+        self,
+        msg: Message,
+        arg: Any = None,
+        *,
+        timeout: float | None = None,
+        local_transaction_timeout: float = DEFAULT_LOCAL_TRANSACTION_TIMEOUT,
+    ) -> _tx.TransactionSendResult:
+        """Half send, local transaction, END_TRANSACTION; blocks until all are done.
+
+        ``timeout`` (s) bounds the half send; the call gives up (TimeoutError) after that
+        plus ``local_transaction_timeout`` s. A transaction given up on is resolved by the
+        broker's check later.
+        """
+        coro = self.async_producer.send_message_in_transaction(msg, arg, timeout=timeout)
+        return run_sync(coro, self._timeout(timeout) + local_transaction_timeout)
+
+
 class PushConsumer:
     """Blocking :class:`rmq_core.client.consumer.push.PushConsumer` (same arguments)."""
 
@@ -257,8 +334,11 @@ class PushConsumer:
     def start(self) -> None:
         run_sync(self.async_consumer.start())
 
-    def shutdown(self) -> None:
-        run_sync(self.async_consumer.shutdown())
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop pulling, give running listener calls up to ``timeout`` s (default 10),
+        commit their offsets and leave the group."""
+        wait = CONSUMER_SHUTDOWN_TIMEOUT if timeout is None else timeout
+        run_sync(self.async_consumer.shutdown(wait), wait + LIFECYCLE_TIMEOUT)
 
     def __enter__(self) -> PushConsumer:
         self.start()
@@ -309,8 +389,10 @@ class LitePullConsumer:
     def start(self) -> None:
         run_sync(self.async_consumer.start())
 
-    def shutdown(self) -> None:
-        run_sync(self.async_consumer.shutdown())
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop pulling, commit (with ``auto_commit``) and leave the group; gives up
+        (TimeoutError) after ``timeout`` s (default 60)."""
+        run_sync(self.async_consumer.shutdown(), LIFECYCLE_TIMEOUT if timeout is None else timeout)
 
     def __enter__(self) -> LitePullConsumer:
         self.start()
@@ -346,3 +428,71 @@ class LitePullConsumer:
 
     def fetch_message_queues(self, topic: str) -> list[MessageQueue]:
         return run_sync(self.async_consumer.fetch_message_queues(topic), CALL_MARGIN * 2)
+
+
+class SimpleConsumer:
+    """Blocking :class:`rmq_core.client.simple_consumer.SimpleConsumer` (same arguments);
+    ``rmq_core.client.SyncSimpleConsumer`` names it too."""
+
+    def __init__(
+        self,
+        group: str | None = None,
+        namesrv_addr: str | Sequence[str] | None = None,
+        *,
+        config: _simple.SimpleConsumerConfig | None = None,
+        **options: Any,
+    ) -> None:
+        self.async_consumer = _simple.SimpleConsumer(group, namesrv_addr, config=config, **options)
+
+    @property
+    def config(self) -> _simple.SimpleConsumerConfig:
+        return self.async_consumer.config
+
+    def _timeout(self) -> float:
+        return self.config.mq_client_api_timeout + CALL_MARGIN
+
+    def subscribe(self, topic: str, expression: str | MessageSelector | None = "*") -> None:
+        self.async_consumer.subscribe(topic, expression)
+
+    def start(self) -> None:
+        run_sync(self.async_consumer.start())
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Leave the group; gives up (TimeoutError) after ``timeout`` s (default 60)."""
+        run_sync(self.async_consumer.shutdown(), LIFECYCLE_TIMEOUT if timeout is None else timeout)
+
+    def __enter__(self) -> SimpleConsumer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def receive(
+        self,
+        max_messages: int = 16,
+        invisible_duration: float | None = None,
+        *,
+        await_duration: float | None = None,
+        topic: str | None = None,
+    ) -> list[MessageExt]:
+        wait = self.config.await_duration if await_duration is None else await_duration
+        coro = self.async_consumer.receive(
+            max_messages, invisible_duration, await_duration=await_duration, topic=topic
+        )
+        return run_sync(coro, wait + self._timeout())
+
+    def ack(self, message: _simple.Receipt) -> None:
+        run_sync(self.async_consumer.ack(message), self._timeout())
+
+    def change_invisible_duration(
+        self, message: _simple.Receipt, invisible_duration: float
+    ) -> _simple.ReceiptHandle:
+        coro = self.async_consumer.change_invisible_duration(message, invisible_duration)
+        return run_sync(coro, self._timeout())
+
+    def ack_batch(self, messages: Iterable[_simple.Receipt]) -> None:
+        run_sync(self.async_consumer.ack_batch(list(messages)), self._timeout())
+
+    def forward_to_dead_letter(self, message: MessageExt) -> None:
+        run_sync(self.async_consumer.forward_to_dead_letter(message), self._timeout() * 2)

@@ -38,6 +38,7 @@ from typing import Any
 
 from rmq_core import Message, SelectMessageQueueByHash, SendResult
 from rmq_core.client import TransactionSendResult
+from rmq_core.client.sync import TransactionProducer
 from rmq_integrations import signals
 from rmq_integrations.spring.converters import MessageConverter, default_converter
 from rmq_integrations.spring.messaging import (
@@ -47,7 +48,6 @@ from rmq_integrations.spring.messaging import (
 )
 from rmq_integrations.spring.transaction import (
     DEFAULT_LOCAL_TRANSACTION_TIMEOUT,
-    BlockingTransactionProducer,
     TransactionListenerAdapter,
 )
 
@@ -89,7 +89,7 @@ class RocketMQTemplate:
         self.signal_sender = self if signal_sender is None else signal_sender
         self.local_transaction_timeout = local_transaction_timeout
         self._context = context or nullcontext
-        self.producer = BlockingTransactionProducer(
+        self.producer = TransactionProducer(
             producer_group, namesrv_addr, send_msg_timeout=send_timeout, **producer_options
         )
         if transaction_listener is not None:

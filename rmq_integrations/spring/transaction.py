@@ -1,4 +1,4 @@
-"""``@rocketmq_transaction_listener`` and the blocking transactional producer behind the template.
+"""``@rocketmq_transaction_listener`` and the adapter that hands such a listener to the client.
 
 A transaction listener is a class (or instance) with::
 
@@ -10,37 +10,31 @@ to ``send_message_in_transaction``); ``check_local_transaction`` answers the bro
 never heard the outcome (UNKNOWN, or a lost END_TRANSACTION). Returning COMMIT makes the
 message visible, ROLLBACK drops it, UNKNOWN (or raising) leaves it to a later check. Both run
 in client threads, inside the template's context (the app context under Flask).
-``LocalTransactionState`` values (the client's names) are accepted as well.
+``LocalTransactionState`` values (the client's names) are accepted as well. The template
+sends through :class:`rmq_core.client.sync.TransactionProducer`.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from rmq_core import Message, MessageExt
-from rmq_core.client import (
-    LocalTransactionState,
-    ProducerConfig,
-    TransactionProducer,
-    TransactionSendResult,
-)
-from rmq_core.client.sync import Producer, run_sync
+from rmq_core.client import LocalTransactionState
+from rmq_core.client.sync import DEFAULT_LOCAL_TRANSACTION_TIMEOUT
 from rmq_integrations.spring.errors import ListenerDeclarationError
 
 __all__ = [
+    "DEFAULT_LOCAL_TRANSACTION_TIMEOUT",
     "TRANSACTION_LISTENER_ATTRIBUTE",
-    "BlockingTransactionProducer",
     "RocketMQLocalTransactionState",
     "TransactionListenerAdapter",
     "rocketmq_transaction_listener",
 ]
 
 TRANSACTION_LISTENER_ATTRIBUTE = "__rocketmq_transaction_listener__"
-DEFAULT_LOCAL_TRANSACTION_TIMEOUT = 60.0  # s a blocking transactional send waits for the listener
-CALL_MARGIN = 5.0  # s of slack on top of the client's own timeouts
 
 C = TypeVar("C", bound=type)
 
@@ -116,47 +110,3 @@ class TransactionListenerAdapter:
     def check_local_transaction(self, msg: MessageExt) -> LocalTransactionState:
         with self._context():
             return to_client_state(self.listener.check_local_transaction(msg))  # type: ignore[attr-defined]
-
-
-class BlockingTransactionProducer(Producer):
-    """The blocking :class:`~rmq_core.client.sync.Producer` over a
-    :class:`~rmq_core.client.TransactionProducer`: every plain send of
-    the facade plus :meth:`send_message_in_transaction`. Without a listener it is an ordinary
-    producer (broker checks for its group are answered UNKNOWN)."""
-
-    def __init__(
-        self,
-        group: str | None = None,
-        namesrv_addr: str | Sequence[str] | None = None,
-        *,
-        config: ProducerConfig | None = None,
-        **options: Any,
-    ) -> None:
-        self.async_producer: TransactionProducer = TransactionProducer(
-            group, namesrv_addr, config=config, **options
-        )
-
-    def set_transaction_listener(self, listener: Any) -> None:
-        self.async_producer.set_transaction_listener(listener)
-
-    @property
-    def has_transaction_listener(self) -> bool:
-        return self.async_producer.listener is not None
-
-    def send_message_in_transaction(
-        self,
-        msg: Message,
-        arg: Any = None,
-        *,
-        timeout: float | None = None,
-        local_transaction_timeout: float = DEFAULT_LOCAL_TRANSACTION_TIMEOUT,
-    ) -> TransactionSendResult:
-        """Half send, local transaction, END_TRANSACTION; blocks until all are done.
-
-        ``timeout`` (s) bounds the half send; the whole call gives up (TimeoutError) after
-        that plus ``local_transaction_timeout`` s. A transaction given up on is resolved by
-        the broker's check later.
-        """
-        coro = self.async_producer.send_message_in_transaction(msg, arg, timeout=timeout)
-        send_timeout = timeout or self.config.send_msg_timeout
-        return run_sync(coro, send_timeout + local_transaction_timeout + CALL_MARGIN)
