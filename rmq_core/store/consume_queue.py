@@ -162,6 +162,18 @@ class ConsumeQueue:
         self.max_physic_offset = phys + size
         return True
 
+    def put_needs_new_file(self, phys: int, size: int, queue_offset: int) -> bool:
+        """True when :meth:`put` of this unit would create a file (the queue has none yet, or
+        the unit lies past the end of the last file); False when it writes into the last file
+        or skips a unit already present."""
+        if phys + size <= self.max_physic_offset:
+            return False
+        files = self.queue.files
+        if not files:
+            return True
+        last = files[-1]
+        return (queue_offset + 1) * CQ_UNIT_SIZE > last.file_from_offset + self.file_size
+
     @staticmethod
     def _fill_blank(mapped: MappedFile, until: int) -> None:
         pos = mapped.wrote_position

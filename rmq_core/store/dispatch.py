@@ -8,6 +8,11 @@ It goes from ``reput_from`` up to the commit log's end. Records the writer descr
 it). Each :class:`~rmq_core.store.commitlog.DispatchRequest` goes to ``dispatch``. BLANK records
 move it to the next segment. Re-dispatching a record is harmless: consume queues and the index
 skip what they already hold.
+
+Inline dispatch (on the writer's thread, right after an append) never creates a file: it stops
+at the first record whose consume queue or index needs a new file (``needs_new_file``) and
+leaves it, and everything after it, to the dispatcher thread. Records are still dispatched
+exactly once and in commit-log order; that record only becomes readable a thread hop later.
 """
 
 from __future__ import annotations
@@ -38,12 +43,16 @@ class ReputService(Service):
         commitlog: CommitLog,
         dispatch: Callable[[DispatchRequest], None],
         interval: float = 0.001,
+        needs_new_file: Callable[[DispatchRequest], bool] | None = None,
     ) -> None:
         super().__init__("ReputMessageService", interval)
         self.commitlog = commitlog
         self.dispatch = dispatch
+        self.needs_new_file = needs_new_file
         self.reput_from = 0
         self.dispatched = 0
+        self.handed_over = 0
+        """Times inline dispatch left a record needing a new file to the thread."""
         self._lock = threading.Lock()
 
     @property
@@ -54,7 +63,7 @@ class ReputService(Service):
     def run_once(self, now: float = 0.0) -> None:
         """Dispatch every record written so far."""
         with self._lock:
-            self._catch_up()
+            self._catch_up(None)
 
     def dispatch_inline(self) -> None:
         """Dispatch what was appended so far on the caller's thread (the writer, right after
@@ -63,20 +72,25 @@ class ReputService(Service):
         Under the GIL a hand-off to the dispatcher thread buys no parallelism and costs a
         thread switch per append (tens of µs, and latency while the threads trade the GIL);
         dispatching inline makes a message readable, and wakes long-polling pulls, before
-        the writer answers. The thread remains for whatever inline dispatch leaves behind.
+        the writer answers. The thread remains for whatever inline dispatch leaves behind,
+        including every record whose dispatch would create a file (see the module docstring).
         """
         if not self._lock.acquire(blocking=False):
             self.wakeup()
             return
         try:
-            self._catch_up()
+            if not self._catch_up(self.needs_new_file):
+                self.handed_over += 1
+                self.wakeup()
         except Exception:
             log.exception("inline dispatch failed; the dispatcher thread will retry")
             self.wakeup()
         finally:
             self._lock.release()
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, stop_before: Callable[[DispatchRequest], bool] | None) -> bool:
+        """Dispatch up to the commit log's end; False if it stopped at a record for which
+        ``stop_before`` is true (that record not dispatched, ``reput_from`` at it)."""
         commitlog = self.commitlog
         queue = commitlog.queue
         levels = commitlog.delay_levels
@@ -90,20 +104,23 @@ class ReputService(Service):
                     pending.popleft()
                     continue
                 if head[0] == offset:
+                    described = request_from_pending(head, levels)
+                    if stop_before is not None and stop_before(described):
+                        return False
                     pending.popleft()
-                    dispatch(request_from_pending(head, levels))
+                    dispatch(described)
                     self.dispatched += 1
                     offset = self.reput_from = offset + head[1]
                     continue
                 break
             if offset >= commitlog.max_offset:
-                return
+                return True
             mapped = queue.find(offset)
             if mapped is None:
                 if offset < commitlog.min_offset:
                     self.reput_from = commitlog.min_offset
                     continue
-                return
+                return True
             pos = offset - mapped.file_from_offset
             base = mapped.file_from_offset
             wrote = mapped.wrote_position
@@ -112,6 +129,9 @@ class ReputService(Service):
                     mapped.mm, pos, wrote - pos, base, levels
                 )
                 if request is not None:
+                    if stop_before is not None and stop_before(request):
+                        self.reput_from = base + pos
+                        return False
                     dispatch(request)
                     self.dispatched += 1
                     pos += size
@@ -125,4 +145,5 @@ class ReputService(Service):
                     break
             self.reput_from = base + pos
             if pos < mapped.file_size:
-                return
+                return True
+        return True

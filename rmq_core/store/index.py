@@ -248,23 +248,29 @@ class IndexService:
             h -= 0x100000000
         return 0 if h == -(2**31) else abs(h)
 
+    def needs_new_file(self, req: DispatchRequest) -> bool:
+        """True when :meth:`build_index` of ``req`` would create an index file."""
+        files = self.files
+        room = 0
+        if files:
+            last = files[-1]
+            room = last.max_index - last.index_count
+            if room > 2 + len(req.keys or "") // 2:  # more than a record can have: cheap answer
+                return False
+            if last.has_entries and req.commitlog_offset <= last.end_phy:
+                return False
+        if not self.enabled or _is_rollback(req):
+            return False
+        return len(_keys_of(req)) > room
+
     def build_index(self, req: DispatchRequest) -> None:
         """Index the keys of one dispatched record."""
-        if not self.enabled:
-            return
-        if req.sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK == (
-            MessageSysFlag.TRANSACTION_ROLLBACK_TYPE
-        ):
+        if not self.enabled or _is_rollback(req):
             return
         last = self.files[-1] if self.files else None
         if last is not None and last.has_entries and req.commitlog_offset <= last.end_phy:
             return
-        keys: list[str] = []
-        if req.uniq_key:
-            keys.append(req.uniq_key)
-        if req.keys:
-            keys.extend(k for k in req.keys.split(" ") if k)
-        for key in keys:
+        for key in _keys_of(req):
             hashed = self._hash(req.topic, key)
             if last is None or not last.put(hashed, req.commitlog_offset, req.store_timestamp):
                 last = self._new_file()
@@ -342,3 +348,19 @@ class IndexService:
         for index_file in self.files:
             index_file.mapped.try_close()
         self.files = []
+
+
+def _is_rollback(req: DispatchRequest) -> bool:
+    rollback = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE
+    return req.sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK == rollback
+
+
+def _keys_of(req: DispatchRequest) -> list[str]:
+    """The keys indexed for a record: UNIQ_KEY, then every non-empty KEYS token (at most
+    ``2 + len(KEYS) // 2`` of them)."""
+    keys: list[str] = []
+    if req.uniq_key:
+        keys.append(req.uniq_key)
+    if req.keys:
+        keys.extend(k for k in req.keys.split(" ") if k)
+    return keys

@@ -91,7 +91,9 @@ class MessageStore:
             config.message_index_enable,
         )
         self.consume_queues: dict[str, dict[int, ConsumeQueue]] = {}
-        self.reput = ReputService(self.commitlog, self._dispatch, config.reput_interval)
+        self.reput = ReputService(
+            self.commitlog, self._dispatch, config.reput_interval, self._needs_new_file
+        )
         self.group_commit: GroupCommitService | None = None
         self.flush_commitlog: FlushCommitLogService | None = None
         if config.sync_flush:
@@ -316,6 +318,18 @@ class MessageStore:
                     queues[queue_id] = cq
                     self.consume_queues[topic] = queues
         return cq
+
+    def _needs_new_file(self, req: DispatchRequest) -> bool:
+        """True when dispatching ``req`` would create a consume-queue or index file: inline
+        dispatch leaves such records to the dispatcher thread (nothing slow on the writer)."""
+        if req.consumable:
+            queues = self.consume_queues.get(req.topic)
+            cq = None if queues is None else queues.get(req.queue_id)
+            if cq is None or cq.put_needs_new_file(
+                req.commitlog_offset, req.size, req.queue_offset
+            ):
+                return True
+        return self.index.needs_new_file(req)
 
     def _dispatch(self, req: DispatchRequest) -> None:
         consumable = req.consumable
