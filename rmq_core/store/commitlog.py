@@ -355,6 +355,27 @@ _Prepared = tuple[MessageExtBrokerInner | MessageExt, bytes, bytes, int, int, in
 """message, body, tail (topic + properties), magic, size, sys flag, body CRC, hosts."""
 
 
+def _pack_record(
+    mm: mmap.mmap, pos: int, prep: _Prepared, queue_offset: int, phys: int, now: int, extra: int
+) -> None:
+    """Write one record at ``pos`` of ``mm`` in the layout of reference §4.1: the only packer,
+    used by single and batch appends. ``extra`` is the length of the ``__CRC32#`` property to
+    append (0 for none); ``now`` the store timestamp (ms)."""
+    msg, body, tail, magic, size, sys_flag, crc, hosts = prep
+    head = hosts[5]
+    head.pack_into(mm, pos, size, magic, crc, msg.queue_id, msg.flag, queue_offset, phys,
+                   sys_flag, msg.born_timestamp, hosts[0], hosts[1], now, hosts[2], hosts[3],
+                   msg.reconsume_times, msg.prepared_transaction_offset, len(body))  # fmt: skip
+    p = pos + head.size
+    end = p + len(body)
+    mm[p:end] = body
+    mm[end : end + len(tail)] = tail
+    if extra:
+        end = pos + size
+        record_crc = zlib.crc32(mm[pos : end - PROP_CRC_LENGTH]) & 0x7FFFFFFF
+        mm[end - PROP_CRC_LENGTH : end] = crc_property(record_crc)
+
+
 class CommitLog:
     """The commit log of a store: appends, reads by offset and the queue-offset table."""
 
@@ -476,7 +497,8 @@ class CommitLog:
         """Append one message; raises :class:`AppendRefused` for a message it cannot store.
 
         Sets ``msg.queue_offset``, ``msg.commitlog_offset`` and ``msg.store_timestamp``.
-        This is the hot path: :meth:`_prepare` and :meth:`_write` inlined.
+        This is the hot path: :meth:`_prepare` and :meth:`_write` inlined, but the bytes are
+        packed by the same :func:`_pack_record` as a batch's.
         """
         topic = msg.topic
         topic_prefix, magic = self._topics.get(topic) or self._topic_prefix(topic)
@@ -527,19 +549,8 @@ class CommitLog:
                 table[key] = queue_offset + 1
             else:
                 queue_offset = 0
-            mm = mapped.mm
-            head.pack_into(mm, pos, size, magic, crc, queue_id, msg.flag, queue_offset, phys,
-                           sys_flag, msg.born_timestamp, hosts[0], hosts[1], now, hosts[2],
-                           hosts[3], msg.reconsume_times, msg.prepared_transaction_offset,
-                           body_len)  # fmt: skip
-            p = pos + head.size
-            end = p + body_len
-            mm[p:end] = body
-            mm[end : end + len(tail)] = tail
-            if extra:
-                end = pos + size
-                record_crc = zlib.crc32(mm[pos : end - PROP_CRC_LENGTH]) & 0x7FFFFFFF
-                mm[end - PROP_CRC_LENGTH : end] = crc_property(record_crc)
+            _pack_record(mapped.mm, pos, (msg, body, tail, magic, size, sys_flag, crc, hosts),
+                         queue_offset, phys, now, extra)  # fmt: skip
             mapped.wrote_position = pos + size
             self.last_store_timestamp = now
             pending = self.pending_dispatch
@@ -611,44 +622,15 @@ class CommitLog:
 
     def _write(self, mm: mmap.mmap, pos: int, prep: _Prepared, phys: int, now: int) -> int:
         """Write a prepared record at ``pos``; assign and return its queue offset (lock held)."""
-        msg, body, tail, magic, size, sys_flag, crc, hosts = prep
-        if sys_flag & MessageSysFlag.TRANSACTION_PREPARED_TYPE:  # PREPARED or ROLLBACK
+        msg = prep[0]
+        if prep[5] & MessageSysFlag.TRANSACTION_PREPARED_TYPE:  # PREPARED or ROLLBACK
             queue_offset = 0
         else:
             key = (msg.topic, msg.queue_id)
             table = self.topic_queue_table
             queue_offset = table.get(key, 0)
             table[key] = queue_offset + 1
-        head = hosts[5]
-        head.pack_into(
-            mm,
-            pos,
-            size,
-            magic,
-            crc,
-            msg.queue_id,
-            msg.flag,
-            queue_offset,
-            phys,
-            sys_flag,
-            msg.born_timestamp,
-            hosts[0],
-            hosts[1],
-            now,
-            hosts[2],
-            hosts[3],
-            msg.reconsume_times,
-            msg.prepared_transaction_offset,
-            len(body),
-        )
-        p = pos + head.size
-        end = p + len(body)
-        mm[p:end] = body
-        mm[end : end + len(tail)] = tail
-        if self._crc_extra:
-            end = pos + size
-            record_crc = zlib.crc32(mm[pos : end - PROP_CRC_LENGTH]) & 0x7FFFFFFF
-            mm[end - PROP_CRC_LENGTH : end] = crc_property(record_crc)
+        _pack_record(mm, pos, prep, queue_offset, phys, now, self._crc_extra)
         return queue_offset
 
     def _fill_blank(self, mapped: MappedFile, pos: int) -> None:
