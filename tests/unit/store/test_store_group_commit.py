@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import errno
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -196,3 +197,113 @@ def test_wait_flushed_defaults_to_the_sync_flush_timeout(
     started = time.monotonic()
     assert stuck.wait_flushed() is PutMessageStatus.FLUSH_DISK_TIMEOUT
     assert time.monotonic() - started < 5
+
+
+class SyncSpy:
+    """Wraps os.fdatasync to record, per commit-log segment, how many bytes had been written
+    before a completed fdatasync of it began: what that sync is known to have made durable."""
+
+    def __init__(self, store: MessageStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self.synced: dict[int, int] = {}  # segment start offset -> durable bytes in it
+        self.calls = 0
+        real = os.fdatasync
+
+        def fdatasync(fd: int) -> None:
+            files = store.commitlog.queue.files
+            mapped = next((m for m in files if m.fd == fd), None)
+            extent = None if mapped is None else mapped.wrote_position
+            real(fd)
+            if mapped is not None and extent is not None:
+                with self._lock:
+                    self.calls += 1
+                    start = mapped.file_from_offset
+                    self.synced[start] = max(self.synced.get(start, 0), extent)
+
+        monkeypatch.setattr(os, "fdatasync", fdatasync)
+
+    def covers(self, end_offset: int) -> bool:
+        """True when every commit-log byte below ``end_offset`` was synced."""
+        size = self._store.commitlog.file_size
+        with self._lock:
+            return all(
+                self.synced.get(start, 0) >= min(size, end_offset - start)
+                for start in range(0, end_offset, size)
+            )
+
+
+def test_every_acknowledged_future_is_within_what_fdatasync_covered(
+    tiny_config: StoreConfig,
+    open_store: OpenStore,
+    make_message: MakeMessage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = open_store(tiny_config.replace(flush_disk_type="SYNC_FLUSH"))
+    spy = SyncSpy(store, monkeypatch)
+    violations: list[int] = []
+    results: list[PutMessageResult] = []
+    lock = threading.Lock()
+
+    def check(end: int) -> Callable[[Future[bool]], None]:
+        def on_done(future: Future[bool]) -> None:  # runs where it is resolved, at that moment
+            if future.result() and not spy.covers(end):
+                violations.append(end)
+
+        return on_done
+
+    def writer(n: int) -> None:
+        for i in range(60):  # ~110 bytes each: 4 writers roll several 4 KiB segments
+            result = store.put_message(make_message(f"w{n}-{i}".encode()))
+            assert result.flush_future is not None
+            result.flush_future.add_done_callback(check(_end(result)))
+            with lock:
+                results.append(result)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [r.wait_flushed(10) for r in results] == [PutMessageStatus.PUT_OK] * 240
+    assert violations == []
+    assert spy.calls >= 1 and len(spy.synced) >= 2  # several segments were synced
+
+
+def test_every_released_waiter_is_within_what_fdatasync_covered(
+    tiny_config: StoreConfig,
+    open_store: OpenStore,
+    make_message: MakeMessage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = open_store(tiny_config.replace(flush_disk_type="SYNC_FLUSH"))
+    spy = SyncSpy(store, monkeypatch)
+    stop = threading.Event()
+
+    def background_writer() -> None:  # appends from another thread while the loop waits
+        i = 0
+        while not stop.is_set() and i < 2000:
+            store.put_message(make_message(f"bg{i}".encode()), flush_future=False)
+            i += 1
+            time.sleep(0.0005)
+
+    async def scenario() -> list[tuple[bool, bool]]:
+        waiter = store.flush_waiter(asyncio.get_running_loop())
+        assert waiter is not None
+
+        async def one(i: int) -> tuple[bool, bool]:
+            await asyncio.sleep(i * 0.001)
+            end = _end(store.put_message(make_message(f"a{i}".encode()), flush_future=False))
+            flushed = await waiter.wait(end)
+            return flushed, spy.covers(end)  # checked the moment the waiter was released
+
+        return await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(150))), 30)
+
+    thread = threading.Thread(target=background_writer)
+    thread.start()
+    try:
+        outcomes = asyncio.run(scenario())
+    finally:
+        stop.set()
+        thread.join(10)
+    assert outcomes == [(True, True)] * 150
