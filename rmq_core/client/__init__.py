@@ -49,6 +49,7 @@ from rmq_core.client.simple_consumer import (
 from rmq_core.client.sync import SimpleConsumer as SyncSimpleConsumer
 from rmq_core.client.transaction_producer import (
     LocalTransactionState,
+    TransactionHandle,
     TransactionListener,
     TransactionProducer,
     TransactionSendResult,
@@ -95,6 +96,7 @@ __all__ = [
     "SimpleConsumerConfig",
     "SqliteIdStore",
     "SyncSimpleConsumer",
+    "TransactionHandle",
     "TransactionListener",
     "TransactionProducer",
     "TransactionSendResult",

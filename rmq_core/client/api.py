@@ -33,12 +33,18 @@ from rmq_core.remoting.headers import (
     CommandHeader,
     ConsumerSendMsgBackRequestHeader,
     CreateTopicRequestHeader,
+    DeleteKVConfigRequestHeader,
+    DeleteSubscriptionGroupRequestHeader,
     DeleteTopicFromNamesrvRequestHeader,
     DeleteTopicRequestHeader,
+    EndTransactionRequestHeader,
     GetConsumerListByGroupRequestHeader,
     GetConsumeStatsRequestHeader,
     GetEarliestMsgStoretimeRequestHeader,
     GetEarliestMsgStoretimeResponseHeader,
+    GetKVConfigRequestHeader,
+    GetKVConfigResponseHeader,
+    GetKVListByNamespaceRequestHeader,
     GetMaxOffsetRequestHeader,
     GetMaxOffsetResponseHeader,
     GetMinOffsetRequestHeader,
@@ -47,6 +53,7 @@ from rmq_core.remoting.headers import (
     GetTopicStatsInfoRequestHeader,
     PullMessageRequestHeader,
     PullMessageResponseHeader,
+    PutKVConfigRequestHeader,
     QueryConsumerOffsetRequestHeader,
     QueryConsumerOffsetResponseHeader,
     SearchOffsetRequestHeader,
@@ -261,6 +268,50 @@ class ClientAPI:
         response = await self.invoke(addr, request, self.timeout, f"delete topic {topic}")
         self.check(response, f"delete topic {topic} on NameServer {addr}")
 
+    async def put_kv_config(self, addr: str, namespace: str, key: str, value: str) -> None:
+        """PUT_KV_CONFIG on the NameServer at ``addr``."""
+        header = PutKVConfigRequestHeader(namespace=namespace, key=key, value=value)
+        context = f"put KV config {namespace}/{key}"
+        request = RemotingCommand.request(RequestCode.PUT_KV_CONFIG, header)
+        response = await self.invoke(addr, request, self.timeout, context)
+        self.check(response, f"{context} on NameServer {addr}")
+
+    async def delete_kv_config(self, addr: str, namespace: str, key: str) -> None:
+        """DELETE_KV_CONFIG on the NameServer at ``addr`` (a missing key is no error)."""
+        header = DeleteKVConfigRequestHeader(namespace=namespace, key=key)
+        context = f"delete KV config {namespace}/{key}"
+        request = RemotingCommand.request(RequestCode.DELETE_KV_CONFIG, header)
+        response = await self.invoke(addr, request, self.timeout, context)
+        self.check(response, f"{context} on NameServer {addr}")
+
+    async def get_kv_config(self, namespace: str, key: str) -> str | None:
+        """GET_KV_CONFIG from the NameServers (fail-over); None when the key is unknown."""
+        header = GetKVConfigRequestHeader(namespace=namespace, key=key)
+        context = f"KV config {namespace}/{key}"
+        response = await self.invoke_namesrv(
+            lambda: RemotingCommand.request(RequestCode.GET_KV_CONFIG, header), context
+        )
+        if response.code == ResponseCode.QUERY_NOT_FOUND:
+            return None
+        self.check(response, context)
+        return _decode(response, GetKVConfigResponseHeader, context).value
+
+    async def get_kv_list(self, namespace: str) -> dict[str, str]:
+        """GET_KVLIST_BY_NAMESPACE from the NameServers (fail-over); empty when none."""
+        header = GetKVListByNamespaceRequestHeader(namespace=namespace)
+        context = f"KV list of {namespace}"
+        response = await self.invoke_namesrv(
+            lambda: RemotingCommand.request(RequestCode.GET_KVLIST_BY_NAMESPACE, header), context
+        )
+        if response.code == ResponseCode.QUERY_NOT_FOUND:
+            return {}
+        self.check(response, context)
+        body = _json_body(response, context) if response.body else {}
+        table = body.get("table") if isinstance(body, dict) else None
+        if not isinstance(table, dict):
+            raise RemoteProtocolError(f"malformed response body ({context}): no table")
+        return {str(k): str(v) for k, v in table.items()}
+
     # --- producer --------------------------------------------------------------------------
 
     async def send_message(
@@ -291,6 +342,16 @@ class ClientAPI:
         region = response.ext_fields.get("MSG_REGION", "DefaultRegion")
         trace_on = response.ext_fields.get("TRACE_ON", "true") != "false"
         return RawSendResponse(status, resp_header, region, trace_on)
+
+    async def end_transaction(
+        self, addr: str, header: EndTransactionRequestHeader, timeout: float, remark: str | None
+    ) -> None:
+        """END_TRANSACTION, waiting for the broker's answer (raises its error)."""
+        request = RemotingCommand.request(RequestCode.END_TRANSACTION, header)
+        request.remark = remark
+        context = f"end transaction {header.msg_id} of group {header.producer_group}"
+        response = await self.invoke(addr, request, timeout, context)
+        self.check(response, f"{context} on broker {addr}")
 
     # --- consumer --------------------------------------------------------------------------
 
@@ -498,3 +559,43 @@ class ClientAPI:
         response = await self.invoke(addr, request, self.timeout, context)
         self.check(response, f"{context} on broker {addr}")
         return _json_body(response, context)
+
+    async def get_all_subscription_group_config(self, addr: str) -> dict[str, Any]:
+        """GET_ALL_SUBSCRIPTIONGROUP_CONFIG: the broker's ``subscriptionGroupTable``
+        (group name -> its config object as parsed JSON)."""
+        context = "subscription groups"
+        request = RemotingCommand.request(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG)
+        response = await self.invoke(addr, request, self.timeout, context)
+        self.check(response, f"{context} on broker {addr}")
+        body = _json_body(response, context) if response.body else {}
+        table = body.get("subscriptionGroupTable") if isinstance(body, dict) else None
+        if not isinstance(table, dict):
+            return {}
+        return {str(name): config for name, config in table.items()}
+
+    async def get_all_consumer_offset(self, addr: str) -> dict[tuple[str, str], dict[int, int]]:
+        """GET_ALL_CONSUMER_OFFSET: ``{(topic, group): {queue id: offset}}`` of the broker."""
+        context = "consumer offsets"
+        request = RemotingCommand.request(RequestCode.GET_ALL_CONSUMER_OFFSET)
+        response = await self.invoke(addr, request, self.timeout, context)
+        self.check(response, f"{context} on broker {addr}")
+        body = _json_body(response, context) if response.body else {}
+        table = body.get("offsetTable") if isinstance(body, dict) else None
+        out: dict[tuple[str, str], dict[int, int]] = {}
+        for key, queues in (table or {}).items():
+            topic, sep, group = str(key).partition("@")
+            if not sep or not isinstance(queues, dict):
+                raise RemoteProtocolError(f"malformed response body ({context}): entry {key!r}")
+            try:
+                out[(topic, group)] = {int(str(q)): int(o) for q, o in queues.items()}
+            except (TypeError, ValueError) as exc:
+                raise RemoteProtocolError(f"malformed response body ({context}): {exc}") from exc
+        return out
+
+    async def delete_subscription_group(self, addr: str, group: str, clean_offset: bool) -> None:
+        """DELETE_SUBSCRIPTIONGROUP (and the group's offsets with ``clean_offset``)."""
+        header = DeleteSubscriptionGroupRequestHeader(group_name=group, clean_offset=clean_offset)
+        context = f"delete subscription group {group}"
+        request = RemotingCommand.request(RequestCode.DELETE_SUBSCRIPTIONGROUP, header)
+        response = await self.invoke(addr, request, self.timeout, context)
+        self.check(response, f"{context} on broker {addr}")

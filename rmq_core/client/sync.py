@@ -299,6 +299,18 @@ class TransactionProducer(Producer):
         coro = self.async_producer.send_message_in_transaction(msg, arg, timeout=timeout)
         return run_sync(coro, self._timeout(timeout) + local_transaction_timeout)
 
+    def end_transaction(
+        self,
+        target: SendResult | _tx.TransactionHandle,
+        state: _tx.LocalTransactionState,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Commit or roll back a half message by its send result or handle (see
+        :meth:`rmq_core.client.transaction_producer.TransactionProducer.end_transaction`)."""
+        coro = self.async_producer.end_transaction(target, state, timeout=timeout)
+        run_sync(coro, self._timeout(timeout))
+
 
 class PushConsumer:
     """Blocking :class:`rmq_core.client.consumer.push.PushConsumer` (same arguments)."""

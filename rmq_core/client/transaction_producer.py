@@ -27,6 +27,11 @@ A transaction couples one message with a local transaction (typically a database
    ``fromTransactionCheck``. Any producer of the group can answer, so a restarted or second
    producer resolves transactions of one that died.
 
+:meth:`TransactionProducer.end_transaction` ends a half message by its :class:`SendResult` or
+:class:`TransactionHandle` (a picklable summary of one, for another process): a two-phase
+commit can send half messages in one process and commit or roll them back in another, with
+a producer of the same group.
+
 Listener methods may be plain functions (run in a thread: ``execute`` in asyncio's default
 executor, ``check`` in a pool of ``check_thread_pool_size`` threads) or coroutine functions
 (run on the loop). At most ``check_request_hold_max`` checks wait at once; more are dropped
@@ -48,6 +53,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from rmq_core.client.config import ProducerConfig
 from rmq_core.client.instance import ClientInstance
+from rmq_core.client.message_queue import MessageQueue
 from rmq_core.client.producer import Producer
 from rmq_core.client.results import SendResult, SendStatus
 from rmq_core.common.message import Message, MessageConst, MessageExt, MessageSysFlag
@@ -62,6 +68,7 @@ from rmq_core.remoting.headers import (
 
 __all__ = [
     "LocalTransactionState",
+    "TransactionHandle",
     "TransactionListener",
     "TransactionProducer",
     "TransactionSendResult",
@@ -107,6 +114,39 @@ class TransactionSendResult(SendResult):
     """A :class:`SendResult` plus the local transaction's outcome."""
 
     local_transaction_state: LocalTransactionState = LocalTransactionState.UNKNOW
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionHandle:
+    """What END_TRANSACTION needs to end one half message (picklable, for other processes).
+
+    ``queue_offset`` is the half message's offset in its queue (``tranStateTableOffset``),
+    ``commitlog_offset`` its physical offset (from the offset message id).
+    """
+
+    topic: str
+    broker_name: str
+    queue_offset: int
+    commitlog_offset: int
+    msg_id: str
+    transaction_id: str
+
+    @classmethod
+    def of(cls, result: SendResult) -> TransactionHandle:
+        """The handle of a half message's send result; ClientError when it has no usable
+        offset message id."""
+        try:
+            _host, commitlog_offset = decode_offset_msg_id(result.offset_msg_id.split(",")[0])
+        except MessageFormatError as exc:
+            raise ClientError(f"send result has no usable offset id: {exc}") from exc
+        return cls(
+            result.message_queue.topic,
+            result.message_queue.broker_name,
+            result.queue_offset,
+            commitlog_offset,
+            result.msg_id,
+            result.transaction_id or result.msg_id,
+        )
 
 
 def _as_state(value: object) -> LocalTransactionState:
@@ -249,26 +289,50 @@ class TransactionProducer(Producer):
             local_transaction_state=state,
         )
 
+    async def end_transaction(
+        self,
+        target: SendResult | TransactionHandle,
+        state: LocalTransactionState,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Commit (COMMIT_MESSAGE) or roll back (ROLLBACK_MESSAGE) a half message, waiting
+        for the broker's answer (up to ``timeout`` s, default ``send_msg_timeout``).
+
+        ``target`` is the half message's send result or its :class:`TransactionHandle`, so
+        any process may end it, with a producer of the half message's group (the broker
+        checks it). UNKNOW leaves the message to the broker's checks. Raises the broker's
+        error (or a transport error) when the transaction could not be ended.
+        """
+        self._check_running()
+        handle = target if isinstance(target, TransactionHandle) else TransactionHandle.of(target)
+        addr = await self._broker_addr(MessageQueue(handle.topic, handle.broker_name, 0))
+        wait = self.config.send_msg_timeout if timeout is None else timeout
+        await self.instance.api.end_transaction(addr, self._end_header(handle, state), wait, None)
+
+    def _end_header(
+        self, handle: TransactionHandle, state: LocalTransactionState
+    ) -> EndTransactionRequestHeader:
+        return EndTransactionRequestHeader(
+            topic=handle.topic,
+            producer_group=self.group,
+            tran_state_table_offset=handle.queue_offset,
+            commit_log_offset=handle.commitlog_offset,
+            commit_or_rollback=state.wire_value,
+            from_transaction_check=False,
+            msg_id=handle.msg_id,
+            transaction_id=handle.transaction_id,
+            bname=handle.broker_name,
+        )
+
     async def _end_transaction(
         self, result: SendResult, state: LocalTransactionState, error: BaseException | None
     ) -> None:
-        try:
-            _host, commitlog_offset = decode_offset_msg_id(result.offset_msg_id.split(",")[0])
-        except MessageFormatError as exc:
-            raise ClientError(f"send result has no usable offset id: {exc}") from exc
+        """END_TRANSACTION after the local transaction: oneway, as the Java client sends it."""
+        handle = TransactionHandle.of(result)
         addr = await self._broker_addr(result.message_queue)
-        header = EndTransactionRequestHeader(
-            topic=result.message_queue.topic,
-            producer_group=self.group,
-            tran_state_table_offset=result.queue_offset,
-            commit_log_offset=commitlog_offset,
-            commit_or_rollback=state.wire_value,
-            from_transaction_check=False,
-            msg_id=result.msg_id,
-            transaction_id=result.transaction_id or result.msg_id,
-            bname=result.message_queue.broker_name,
-        )
         remark = f"executeLocalTransactionBranch exception: {error}" if error else None
+        header = self._end_header(handle, state)
         request = RemotingCommand.request(RequestCode.END_TRANSACTION, header, oneway=True)
         request.remark = remark
         await self.instance.api.invoke_oneway(addr, request, f"end transaction {result.msg_id}")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rmq_core import client as client_api
+from rmq_core.admin.sync import AdminClient
 from rmq_core.client import (
     ConsumeFromWhere,
     LocalTransactionState,
@@ -138,3 +139,39 @@ def test_blocking_consumers_shut_down_within_their_timeout(
         lite.subscribe("SyncShut", "*")
         lite.start()
         lite.shutdown(timeout=10.0)
+
+
+def test_blocking_admin_queue_calls_and_end_transaction(
+    client_cluster: Any, tmp_path: Path
+) -> None:
+    with served_cluster(client_cluster, tmp_path) as namesrv:
+        with blocking.TransactionProducer("SyncEndPG", namesrv) as producer:
+            producer.set_transaction_listener(Undecided())
+            half = producer.send_message_in_transaction(Message("SyncEnd", b"half"))
+            producer.end_transaction(half, LocalTransactionState.COMMIT_MESSAGE)
+        mq = half.message_queue
+        with AdminClient(namesrv) as admin:
+            wait_until(lambda: admin.max_offset(mq) == 1, 10, "the committed message")
+            assert admin.min_offset(mq) == 0
+            assert admin.search_offset(mq, time.time() + 3600) == 1
+            assert admin.broker_addr(mq)
+            assert [m.body for m in admin.pull(mq, 0, 8, group="SyncPull").messages] == [b"half"]
+            admin.update_consumer_offset("SyncPull", mq, 1)
+            assert admin.consumer_offset("SyncPull", mq) == 1
+            assert admin.list_consumer_offsets()["SyncPull"] == {mq: 1}
+            assert "SyncPull" in admin.list_subscription_groups()
+            admin.delete_subscription_group("SyncPull")
+            assert "SyncPull" not in admin.list_subscription_groups()
+            admin.put_kv_config("sync.ns", "k", "v")
+            assert admin.get_kv_config("sync.ns", "k") == "v"
+            assert admin.get_kv_list("sync.ns") == {"k": "v"}
+            admin.delete_kv_config("sync.ns", "k")
+            assert admin.get_kv_config("sync.ns", "k") is None
+
+
+class Undecided:
+    def execute_local_transaction(self, msg: Message, arg: Any) -> LocalTransactionState:
+        return LocalTransactionState.UNKNOW
+
+    def check_local_transaction(self, msg: MessageExt) -> LocalTransactionState:
+        return LocalTransactionState.UNKNOW
