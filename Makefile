@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test env interop-env spark-env test-spark flink-env test-flink lint typecheck pytest format clean
+.PHONY: run test test-peers env interop-env spark-env test-spark flink-env test-flink lint typecheck pytest format clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -115,7 +115,12 @@ typecheck: env
 pytest: env
 	$(BIN)/pytest -q --ignore=tests/spark --ignore=tests/flink
 
-test: interop-env lint typecheck pytest test-spark test-flink
+# The bench tests compare rmq with a real Redis side by side: install Debian's redis-server when
+# it is missing (root here; sudo otherwise).
+test-peers:
+	command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) redis-server; }
+
+test: interop-env test-peers lint typecheck pytest test-spark test-flink
 
 format: env
 	$(BIN)/ruff format .
