@@ -1,6 +1,6 @@
 """Blocking access to queues for the connector: routes, offsets, range pulls, group offsets.
 
-Built on :class:`rmq_core.admin.AdminClient` (its :class:`~rmq_core.client.api.ClientAPI`)
+Built on :class:`rmq_core.admin.AdminClient` (its queue calls: offsets and plain pulls)
 running on the client's background event loop (:func:`rmq_core.client.sync.run_sync`), so
 it is usable from Spark's driver and worker threads alike and survives the fork of Spark's
 Python daemon (the loop is re-created in the child). No consumer registers with the broker:
@@ -19,12 +19,9 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from rmq_core.admin import AdminClient
 from rmq_core.client import MessageExt, MessageQueue, PullStatus
-from rmq_core.client.consumer.common import post_process, pull_header
-from rmq_core.client.heartbeat import SubscriptionData
 from rmq_core.client.message_selector import MessageSelector
 from rmq_core.client.route import TopicRouteData, subscribe_queues
 from rmq_core.client.sync import run_sync
@@ -40,12 +37,6 @@ class DataLossError(RuntimeError):
     """Messages of a planned range were deleted (retention) before they could be read."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Route:
-    queues: list[MessageQueue]
-    addrs: dict[str, str]  # broker name -> master (or first) address
-
-
 class QueueClient:
     """One NameServer connection set, shared by the connector's code in one process."""
 
@@ -53,8 +44,6 @@ class QueueClient:
         self.namesrv = namesrv
         self.timeout = timeout
         self._admin = AdminClient(namesrv, timeout=timeout)
-        self._routes: dict[str, _Route] = {}
-        self._lock = threading.Lock()
         run_sync(self._admin.start(), self._wait)
 
     @property
@@ -83,18 +72,6 @@ class QueueClient:
         """The topic's route straight from the NameServer (TopicNotExistError when unknown)."""
         return run_sync(self._admin.topic_route(topic), self._wait)
 
-    def _refresh(self, topic: str) -> _Route:
-        route = self.route(topic)
-        addrs = {}
-        for broker in route.broker_datas:
-            addr = broker.select_addr()
-            if addr is not None:
-                addrs[broker.broker_name] = addr
-        entry = _Route(subscribe_queues(topic, route), addrs)
-        with self._lock:
-            self._routes[topic] = entry
-        return entry
-
     def queues(self, topic: str, *, option: str = "topic") -> list[MessageQueue]:
         """Every readable queue of ``topic``, sorted, freshly from the NameServer.
 
@@ -102,7 +79,7 @@ class QueueClient:
         ``namesrv`` when no NameServer answers.
         """
         try:
-            queues = self._refresh(topic).queues
+            queues = subscribe_queues(topic, self.route(topic))
         except TopicNotExistError:
             raise RocketMQOptionError(
                 option, f"topic {topic!r} does not exist (the NameServer has no route for it)"
@@ -114,37 +91,25 @@ class QueueClient:
         return queues
 
     def broker_addr(self, mq: MessageQueue) -> str:
-        """The address of the broker hosting ``mq`` (route refreshed when unknown)."""
-        with self._lock:
-            entry = self._routes.get(mq.topic)
-        if entry is None or mq.broker_name not in entry.addrs:
-            entry = self._refresh(mq.topic)
-        addr = entry.addrs.get(mq.broker_name)
-        if addr is None:
-            raise TopicNotExistError(17, f"broker {mq.broker_name} of {mq} has no address")
-        return addr
+        """The address of the broker hosting ``mq`` (route fetched when unknown)."""
+        return run_sync(self._admin.broker_addr(mq), self._wait)
 
     # --- offsets ---------------------------------------------------------------------------
 
     def min_offset(self, mq: MessageQueue) -> int:
-        api = self._admin.api
-        return run_sync(api.get_min_offset(self.broker_addr(mq), mq), self._wait)
+        return run_sync(self._admin.min_offset(mq), self._wait)
 
     def max_offset(self, mq: MessageQueue) -> int:
         """The offset the next message of ``mq`` will get (its end, exclusive)."""
-        api = self._admin.api
-        return run_sync(api.get_max_offset(self.broker_addr(mq), mq), self._wait)
+        return run_sync(self._admin.max_offset(mq), self._wait)
 
     def search_offset(self, mq: MessageQueue, timestamp_ms: int) -> int:
         """The first offset of ``mq`` stored at or after ``timestamp_ms``."""
-        api = self._admin.api
-        return run_sync(api.search_offset(self.broker_addr(mq), mq, timestamp_ms), self._wait)
+        return run_sync(self._admin.search_offset(mq, timestamp_ms / 1000), self._wait)
 
     def commit_offset(self, group: str, mq: MessageQueue, offset: int) -> None:
         """Store ``offset`` as ``group``'s consumer offset of ``mq`` (lag shows in admin)."""
-        api = self._admin.api
-        call = api.update_consumer_offset(self.broker_addr(mq), group, mq, offset, oneway=False)
-        run_sync(call, self._wait)
+        run_sync(self._admin.update_consumer_offset(group, mq, offset), self._wait)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -162,23 +127,15 @@ class QueueClient:
         """Messages of ``mq`` with ``start <= queue_offset < end`` that match ``selector``,
         in offset order. Raises DataLossError when part of the range was deleted (unless
         ``fail_on_data_loss`` is False, which skips the lost part)."""
-        subscription = SubscriptionData.build(mq.topic, selector)
         offset = start
         while offset < end:
-            header = pull_header(
-                group,
-                mq,
-                offset,
-                min(batch_size, end - offset),
-                subscription,
-                commit_offset=-1,
-                suspend_ms=0,
+            call = self._admin.pull(
+                mq, offset, min(batch_size, end - offset), selector, group=group
             )
-            call = self._admin.api.pull_message(self.broker_addr(mq), header, self.timeout)
             result = run_sync(call, self._wait)
             following = result.next_begin_offset
             if result.status is PullStatus.FOUND:
-                for msg in post_process(result, subscription, group):
+                for msg in result.messages:
                     if offset <= msg.queue_offset < end:
                         yield msg
             elif result.status is PullStatus.OFFSET_ILLEGAL or (

@@ -37,19 +37,17 @@ from typing import Any
 
 from pyspark.sql.datasource import WriterCommitMessage
 
-from rmq_core.client import Message, MessageQueue, SendStatus
+from rmq_core.client import Message, SendStatus
 from rmq_core.client.sync import run_sync
 from rmq_core.client.transaction_producer import (
     LocalTransactionState,
+    TransactionHandle,
     TransactionProducer,
     TransactionSendResult,
 )
 from rmq_core.common.message import MessageExt
-from rmq_core.common.message_codec import decode_offset_msg_id
 from rmq_core.errors import BrokerError, RocketMQError
-from rmq_core.remoting.codes import RequestCode, ResponseCode
-from rmq_core.remoting.command import RemotingCommand
-from rmq_core.remoting.headers import EndTransactionRequestHeader
+from rmq_core.remoting.codes import ResponseCode
 from rmq_spark.commit_log import CommitLog, CommitRecord
 from rmq_spark.options import WriteOptions
 from rmq_spark.queue_client import queue_client
@@ -76,29 +74,8 @@ END_CONCURRENCY = 64  # END_TRANSACTION requests in flight on the driver
 CALL_MARGIN = 30.0  # s added to a chunk's own timeouts while a blocking call waits
 
 
-@dataclass(frozen=True, slots=True)
-class HalfHandle:
-    """What END_TRANSACTION needs to commit or roll back one half message."""
-
-    topic: str
-    broker: str
-    queue_offset: int  # the half queue's offset (tranStateTableOffset)
-    commitlog_offset: int
-    msg_id: str
-    transaction_id: str
-
-    @classmethod
-    def of(cls, result: TransactionSendResult) -> HalfHandle:
-        first_offset_id = result.offset_msg_id.split(",")[0]
-        _host, commitlog_offset = decode_offset_msg_id(first_offset_id)
-        return cls(
-            result.message_queue.topic,
-            result.message_queue.broker_name,
-            result.queue_offset,
-            commitlog_offset,
-            result.msg_id,
-            result.transaction_id or result.msg_id,
-        )
+HalfHandle = TransactionHandle
+"""What END_TRANSACTION needs to commit or roll back one half message (picklable)."""
 
 
 @dataclass
@@ -269,29 +246,6 @@ def _rollback_quietly(options: WriteOptions, handles: list[HalfHandle]) -> None:
 # --- END_TRANSACTION ------------------------------------------------------------------------
 
 
-async def _end_one(
-    producer: TransactionProducer, handle: HalfHandle, state: LocalTransactionState
-) -> None:
-    instance = producer.instance
-    addr = await instance.find_broker_addr_for_mq(MessageQueue(handle.topic, handle.broker, 0))
-    header = EndTransactionRequestHeader(
-        topic=handle.topic,
-        producer_group=producer.group,
-        tran_state_table_offset=handle.queue_offset,
-        commit_log_offset=handle.commitlog_offset,
-        commit_or_rollback=state.wire_value,
-        from_transaction_check=False,
-        msg_id=handle.msg_id,
-        transaction_id=handle.transaction_id,
-        bname=handle.broker,
-    )
-    request = RemotingCommand.request(RequestCode.END_TRANSACTION, header)
-    context = f"end transaction {handle.msg_id} ({state.value})"
-    response = await instance.api.invoke(addr, request, producer.config.send_msg_timeout, context)
-    if response.code != ResponseCode.SUCCESS:
-        raise BrokerError.for_code(response.code, response.remark or "", context=context)
-
-
 async def _end_all(
     producer: TransactionProducer, handles: Sequence[HalfHandle], state: LocalTransactionState
 ) -> None:
@@ -299,7 +253,7 @@ async def _end_all(
 
     async def one(handle: HalfHandle) -> None:
         async with gate:
-            await _end_one(producer, handle, state)
+            await producer.end_transaction(handle, state)
 
     results = await asyncio.gather(*(one(h) for h in handles), return_exceptions=True)
     for result in results:

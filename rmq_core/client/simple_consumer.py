@@ -71,6 +71,7 @@ from rmq_core.remoting.pop_headers import (
     PopMessageResponseHeader,
     encode_batch_ack_body,
     parse_queue_offsets,
+    pop_retry_topic,
 )
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "ReceiptHandle",
     "SimpleConsumer",
     "SimpleConsumerConfig",
+    "pop_retry_topic",
 ]
 
 log = logging.getLogger(__name__)

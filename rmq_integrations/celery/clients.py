@@ -29,8 +29,8 @@ from rmq_core import (
     SimpleConsumer,
 )
 from rmq_core.admin import AdminClient
+from rmq_core.client.simple_consumer import pop_retry_topic
 from rmq_core.errors import RemotingConnectError, RemotingError, TopicNotExistError
-from rmq_core.remoting.pop_headers import pop_retry_topic
 from rmq_integrations.celery.naming import group_for_topic
 from rmq_integrations.celery.options import TransportOptions
 from rmq_integrations.celery.server_state import Binding, ServerState

@@ -20,19 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
-from rmq_core import BrokerError, RocketMQError
+from rmq_core import RocketMQError
 from rmq_core.admin import AdminClient
-from rmq_core.remoting.codes import RequestCode, ResponseCode
-from rmq_core.remoting.command import RemotingCommand
-from rmq_core.remoting.fastjson import loads as fastjson_loads
-from rmq_core.remoting.headers import (
-    DeleteKVConfigRequestHeader,
-    DeleteSubscriptionGroupRequestHeader,
-    GetKVListByNamespaceRequestHeader,
-    PutKVConfigRequestHeader,
-)
 
 __all__ = ["Binding", "ServerState", "kv_prefix"]
 
@@ -65,44 +55,13 @@ class ServerState:
     # --- KV plumbing -----------------------------------------------------------------------
 
     async def _put(self, namespace: str, key: str, value: str) -> None:
-        header = PutKVConfigRequestHeader(namespace=namespace, key=key, value=value)
-        await self._to_every_namesrv(RequestCode.PUT_KV_CONFIG, header, f"put {namespace}")
+        await self.admin.put_kv_config(namespace, key, value)
 
     async def _delete(self, namespace: str, key: str) -> None:
-        header = DeleteKVConfigRequestHeader(namespace=namespace, key=key)
-        await self._to_every_namesrv(RequestCode.DELETE_KV_CONFIG, header, f"delete {namespace}")
-
-    async def _to_every_namesrv(self, code: int, header: Any, context: str) -> None:
-        api = self.admin.api
-        errors = []
-        for addr in self.admin.namesrv_addrs:
-            request = RemotingCommand.request(code, header)
-            try:
-                response = await api.invoke(addr, request, api.timeout, context)
-                api.check(response, context)
-            except RocketMQError as exc:
-                errors.append(exc)
-                log.warning("%s on NameServer %s failed: %s", context, addr, exc)
-        if len(errors) == len(self.admin.namesrv_addrs):
-            raise errors[-1]
+        await self.admin.delete_kv_config(namespace, key)
 
     async def _list(self, namespace: str) -> dict[str, str]:
-        header = GetKVListByNamespaceRequestHeader(namespace=namespace)
-        api = self.admin.api
-        response = await api.invoke_namesrv(
-            lambda: RemotingCommand.request(RequestCode.GET_KVLIST_BY_NAMESPACE, header),
-            f"read {namespace}",
-        )
-        if response.code == ResponseCode.QUERY_NOT_FOUND:
-            return {}
-        api.check(response, f"read {namespace}")
-        try:
-            table = fastjson_loads(response.body).get("table") or {}
-        except (ValueError, AttributeError, RocketMQError) as exc:
-            raise BrokerError(
-                ResponseCode.SYSTEM_ERROR, f"malformed KV table of {namespace}: {exc}"
-            ) from exc
-        return {str(k): str(v) for k, v in table.items()}
+        return await self.admin.get_kv_list(namespace)
 
     # --- exchanges and bindings ------------------------------------------------------------
 
@@ -150,12 +109,8 @@ class ServerState:
 
     async def delete_group(self, broker_addrs: list[str], group: str) -> None:
         """Delete ``group`` (and its offsets) on every broker in ``broker_addrs``."""
-        api = self.admin.api
-        header = DeleteSubscriptionGroupRequestHeader(group_name=group, clean_offset=True)
         for addr in broker_addrs:
-            request = RemotingCommand.request(RequestCode.DELETE_SUBSCRIPTIONGROUP, header)
             try:
-                response = await api.invoke(addr, request, api.timeout, f"delete group {group}")
-                api.check(response, f"delete group {group}")
+                await self.admin.delete_subscription_group(group, broker_addr=addr)
             except RocketMQError as exc:
                 log.info("deleting group %s on %s failed: %s", group, addr, exc)

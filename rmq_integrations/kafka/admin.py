@@ -19,9 +19,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rmq_core.errors import RocketMQError, TopicNotExistError
-from rmq_core.remoting import fastjson
-from rmq_core.remoting.codes import RequestCode
-from rmq_core.remoting.command import RemotingCommand
 from rmq_integrations.kafka import config as cfg
 from rmq_integrations.kafka import errors, names
 from rmq_integrations.kafka.cluster import Cluster
@@ -258,23 +255,10 @@ class KafkaAdminClient:
 
     # --- groups ---------------------------------------------------------------------------
 
-    async def _broker_json(self, code: RequestCode) -> list[Any]:
-        admin = self._cluster.admin
-        bodies = []
-        for addr in (await admin.cluster_info()).master_addrs():
-            request = RemotingCommand.request(code)
-            response = await admin.api.invoke(addr, request, admin.timeout, f"{code.name}")
-            admin.api.check(response, f"{code.name} on {addr}")
-            bodies.append(fastjson.loads(response.body) if response.body else {})
-        return bodies
-
     async def _groups(self) -> set[str]:
-        found: set[str] = set()
-        for body in await self._broker_json(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG):
-            found.update(str(g) for g in dict(body.get("subscriptionGroupTable") or {}))
-        for body in await self._broker_json(RequestCode.GET_ALL_CONSUMER_OFFSET):
-            for key in dict(body.get("offsetTable") or {}):
-                found.add(str(key).partition("@")[2])
+        admin = self._cluster.admin
+        found = set(await admin.list_subscription_groups())
+        found.update(await admin.list_consumer_offsets())
         return {
             names.group_from_rmq(g)
             for g in found

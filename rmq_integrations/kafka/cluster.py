@@ -26,14 +26,10 @@ from rmq_core.client import MessageQueue
 from rmq_core.client.route import TopicRouteData, publish_queues, subscribe_queues
 from rmq_core.common.message import MessageExt
 from rmq_core.errors import TopicNotExistError
-from rmq_core.remoting.headers import PullMessageRequestHeader
 from rmq_integrations.kafka import errors, names, records
 from rmq_integrations.kafka.structs import TopicPartition
 
 __all__ = ["Cluster"]
-
-_PULL_FLAG_SUBSCRIPTION = 0x4
-_PULL_FLAG_LITE = 0x10
 
 
 class Cluster:
@@ -114,17 +110,6 @@ class Cluster:
             raise errors.UnknownTopicOrPartitionError(f"{mq} is no longer a queue of {topic!r}")
         return TopicPartition(topic, queues.index(mq))
 
-    async def broker_addr(self, mq: MessageQueue) -> str:
-        route = await self.route(mq.topic)
-        broker = route.broker(mq.broker_name)
-        if broker is None or broker.master_addr is None:
-            route = await self.route(mq.topic, refresh=True)
-            broker = route.broker(mq.broker_name)
-        addr = None if broker is None else broker.select_addr()
-        if addr is None:
-            raise errors.LeaderNotAvailableError(f"broker {mq.broker_name} of {mq} has no address")
-        return addr
-
     # --- topics ---------------------------------------------------------------------------
 
     async def topics(self, *, exclude_internal: bool = True) -> set[str]:
@@ -139,43 +124,25 @@ class Cluster:
     # --- offsets --------------------------------------------------------------------------
 
     async def min_offset(self, mq: MessageQueue) -> int:
-        return await self.admin.api.get_min_offset(await self.broker_addr(mq), mq)
+        return await self.admin.min_offset(mq)
 
     async def max_offset(self, mq: MessageQueue) -> int:
-        return await self.admin.api.get_max_offset(await self.broker_addr(mq), mq)
+        return await self.admin.max_offset(mq)
 
     async def search_offset(self, mq: MessageQueue, timestamp_ms: int) -> int:
         """First offset stored at or after ``timestamp_ms`` (the end offset if none)."""
-        return await self.admin.api.search_offset(await self.broker_addr(mq), mq, timestamp_ms)
+        return await self.admin.search_offset(mq, timestamp_ms / 1000)
 
     async def committed(self, group: str, mq: MessageQueue) -> int | None:
         """``group``'s stored offset of ``mq``; None when it has none (never a stand-in 0)."""
-        addr = await self.broker_addr(mq)
-        return await self.admin.api.query_consumer_offset(
-            addr, group, mq, set_zero_if_not_found=False
-        )
+        return await self.admin.consumer_offset(group, mq)
 
     async def store_offset(self, group: str, mq: MessageQueue, offset: int) -> None:
-        addr = await self.broker_addr(mq)
-        await self.admin.api.update_consumer_offset(addr, group, mq, offset, oneway=False)
+        await self.admin.update_consumer_offset(group, mq, offset)
 
     async def fetch_one(self, group: str, mq: MessageQueue, offset: int) -> MessageExt | None:
         """The message at ``offset`` of ``mq`` (a one-message pull that commits nothing)."""
-        header = PullMessageRequestHeader(
-            consumer_group=group,
-            topic=mq.topic,
-            queue_id=mq.queue_id,
-            queue_offset=offset,
-            max_msg_nums=1,
-            sys_flag=_PULL_FLAG_SUBSCRIPTION | _PULL_FLAG_LITE,
-            commit_offset=0,
-            suspend_timeout_millis=0,
-            subscription="*",
-            sub_version=0,
-            expression_type="TAG",
-        )
-        addr = await self.broker_addr(mq)
-        result = await self.admin.api.pull_message(addr, header, self.admin.timeout, lite=True)
+        result = await self.admin.pull(mq, offset, 1, group=group)
         for msg in result.messages:
             if msg.queue_offset == offset:
                 return msg
