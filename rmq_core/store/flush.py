@@ -99,10 +99,10 @@ class FlushCommitLogService(Service):
         try:
             synced = self.commitlog.queue.flush()
         except OSError as exc:
-            self.failed = True
-            _log_failure(exc)
             if self.on_failure is not None:
                 self.on_failure()
+            self.failed = True
+            _log_failure(exc)
             return
         if synced and timestamp:
             self.checkpoint.physic_msg_timestamp = timestamp
@@ -214,10 +214,10 @@ class GroupCommitService(Service):
         self, exc: OSError, requests: collections.deque[tuple[int, float, Future[bool]]]
     ) -> None:
         """Stop for good after a failed fdatasync: resolve everything False, tell everyone."""
-        self.failed = True
-        _log_failure(exc)
         if self.on_failure is not None:
             self.on_failure()  # first: a writer told False must find the store refusing puts
+        self.failed = True
+        _log_failure(exc)
         with self._lock:
             requests.extend(self._requests)
             self._requests = collections.deque()
