@@ -56,6 +56,11 @@ class ReputService(Service):
         self._lock = threading.Lock()
 
     @property
+    def lock(self) -> threading.Lock:
+        """Held while dispatching: whoever holds it knows no consume queue is being written."""
+        return self._lock
+
+    @property
     def behind_bytes(self) -> int:
         """Commit-log bytes not dispatched yet."""
         return max(self.commitlog.max_offset - self.reput_from, 0)

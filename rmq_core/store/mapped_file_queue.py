@@ -249,6 +249,17 @@ class MappedFileQueue:
         self.files = []
         self.pending_destroy = []
 
+    def move_to(self, directory: str) -> None:
+        """Rename the queue's directory to ``directory`` (same file system; its parent must
+        exist). Mapped files and descriptors stay valid, so a thread still using them is not
+        disturbed, and the old path is free for a new queue at once. A queue without a
+        directory yet (no file) only changes where its files will go."""
+        if os.path.isdir(self.directory):
+            os.rename(self.directory, directory)
+        self.directory = directory
+        for mapped in [*self.files, *self.pending_destroy]:
+            mapped.path = os.path.join(directory, mapped.name)
+
     def destroy_all(self) -> int:
         """Delete every file no reader holds (the rest wait in :attr:`pending_destroy`) and the
         directory once empty; return how many files are still held."""

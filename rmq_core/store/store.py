@@ -8,7 +8,8 @@ loop with ``loop.call_soon_threadsafe``.
 
 Directory layout under ``store_path_root_dir``: ``commitlog/``, ``consumequeue/<topic>/<qid>/``,
 ``index/``, ``checkpoint``, ``abort`` (present while running), ``lock``, ``quarantine/``
-(files recovery could not use) and ``config/`` (the broker's JSON files).
+(files recovery could not use), ``consumequeue_deleted/`` (queues of deleted topics waiting
+for the cleanup thread; emptied at start) and ``config/`` (the broker's JSON files).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import shutil
 import struct
 import threading
 import time
@@ -126,7 +128,9 @@ class MessageStore:
         self.recovery_report: RecoveryReport | None = None
         self._listeners: list[ArrivalListener] = []
         self._cq_lock = threading.Lock()
+        self._cq_flush_lock = threading.Lock()  # held while consume queues are flushed
         self._graveyard: list[MappedFileQueue] = []
+        self._graveyard_dir = os.path.join(self.root, "consumequeue_deleted")
         self._last_dispatched_timestamp = 0
         self._running = False
         self._flush_failed = False
@@ -157,6 +161,7 @@ class MessageStore:
         """
         os.makedirs(self.root, exist_ok=True)
         self._lock_directory()
+        shutil.rmtree(self._graveyard_dir, ignore_errors=True)  # deleted before a crash
         report = RecoveryReport()
         abort_path = os.path.join(self.root, "abort")
         report.abnormal_shutdown = os.path.exists(abort_path)
@@ -231,6 +236,7 @@ class MessageStore:
         self.commitlog.queue.close()
         for queue in self._all_queues():
             queue.queue.close()
+        self._graveyard = [q for q in self._graveyard if q.destroy_all()]
         self.index.close()
         if clean:
             with contextlib.suppress(FileNotFoundError):
@@ -335,7 +341,12 @@ class MessageStore:
         consumable = req.consumable
         if consumable:
             cq = self._find_or_create_queue(req.topic, req.queue_id)
-            cq.put(req.commitlog_offset, req.size, req.tags_code, req.queue_offset)
+            phys, size, queue_offset = req.commitlog_offset, req.size, req.queue_offset
+            if cq.put_needs_new_file(phys, size, queue_offset):
+                with self._cq_lock:  # creating a file (and directories) vs delete_topics
+                    cq.put(phys, size, req.tags_code, queue_offset)
+            else:
+                cq.put(phys, size, req.tags_code, queue_offset)
         self.index.build_index(req)
         self._last_dispatched_timestamp = req.store_timestamp
         if consumable and self._listeners:
@@ -632,7 +643,13 @@ class MessageStore:
 
     def delete_topics(self, topics: set[str]) -> int:
         """Delete the consume queues of ``topics`` (records stay in the commit log until
-        retention); return how many queues were removed."""
+        retention); return how many queues were removed.
+
+        The queues are unhooked at once (a later message of the topic starts a new queue) and
+        their directories renamed into ``consumequeue_deleted/``; the dispatcher or the flusher
+        may still be using their files, so the cleanup thread closes and deletes them while
+        holding both off.
+        """
         removed = 0
         with self._cq_lock:
             for topic in topics:
@@ -641,12 +658,22 @@ class MessageStore:
                     continue
                 for queue_id, cq in queues.items():
                     self.commitlog.topic_queue_table.pop((topic, queue_id), None)
-                    if cq.queue.destroy_all():
-                        self._graveyard.append(cq.queue)
+                    self._bury(cq.queue, f"{time.time_ns()}-{queue_id}-{topic}")
                     removed += 1
                 with contextlib.suppress(OSError):
                     os.rmdir(os.path.join(self.config.consume_queue_dir, topic))
+        if removed:
+            self.cleanup.wakeup()
         return removed
+
+    def _bury(self, queue: MappedFileQueue, name: str) -> None:
+        """Move an unhooked queue's files out of the way and hand them to the cleanup thread."""
+        try:
+            os.makedirs(self._graveyard_dir, exist_ok=True)
+            queue.move_to(os.path.join(self._graveyard_dir, name))
+        except OSError:
+            log.exception("could not move %s aside; it is deleted in place", queue.directory)
+        self._graveyard.append(queue)
 
     def clean_expired_now(self) -> None:
         """Delete expired commit-log files on the next cleanup pass whatever the hour."""
@@ -659,8 +686,9 @@ class MessageStore:
         self._flush_index()
 
     def _flush_consume_queues(self) -> None:
-        for cq in self._all_queues():
-            cq.flush()
+        with self._cq_flush_lock:
+            for cq in self._all_queues():
+                cq.flush()
 
     def _flush_index(self) -> None:
         self.index.flush()
@@ -675,8 +703,21 @@ class MessageStore:
         for cq in self._all_queues():
             if cq.queue.pending_destroy:
                 cq.queue.destroy_pending()
-        self._graveyard = [q for q in self._graveyard if q.destroy_all()]
+        self._destroy_graveyard()
         self.index.destroy_pending()
+
+    def _destroy_graveyard(self) -> None:
+        """Close and delete the queues of deleted topics (cleanup thread), while neither the
+        dispatcher nor the consume-queue flusher runs: one may have looked a queue up before
+        :meth:`delete_topics` unhooked it. Files a reader still holds wait for a later pass."""
+        if not self._graveyard:
+            return
+        with self.reput.lock, self._cq_flush_lock:
+            with self._cq_lock:
+                buried, self._graveyard = self._graveyard, []
+            held = [q for q in buried if q.destroy_all()]
+            with self._cq_lock:
+                self._graveyard.extend(held)
 
     def runtime_info(self) -> dict[str, str]:
         """Store figures as strings, keyed like RocketMQ's broker runtime info."""
