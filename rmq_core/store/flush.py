@@ -330,16 +330,22 @@ class AsyncFlushWaiter:
         return await future
 
     def _sweep(self, interval: float) -> None:
+        """Answer False to waits past their deadline and drop every finished entry (timed
+        out or cancelled), so the heap holds only live waits."""
         now = self._loop.time()
-        alive = False
-        for _end, _seq, future, deadline in self._heap:
+        live: list[tuple[int, int, asyncio.Future[bool], float]] = []
+        for entry in self._heap:
+            future, deadline = entry[2], entry[3]
             if future.done():
                 continue
             if deadline <= now:
                 future.set_result(False)
             else:
-                alive = True
-        if alive:
+                live.append(entry)
+        if len(live) != len(self._heap):
+            heapq.heapify(live)
+            self._heap = live
+        if live:
             self._loop.call_later(interval, self._sweep, interval)
         else:
             self._sweeping = False

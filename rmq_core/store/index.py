@@ -34,6 +34,8 @@ _POW31 = [1]
 for _ in range(4096):
     _POW31.append((_POW31[-1] * 31) & 0xFFFFFFFF)
 _POW31_DESC: dict[int, tuple[int, ...]] = {}
+_TOPIC_PREFIX_LIMIT = 100_000
+"""Most topics whose ``topic#`` hash :class:`IndexService` keeps (cleared when reached)."""
 
 
 def _powers_desc(n: int) -> tuple[int, ...]:
@@ -237,6 +239,8 @@ class IndexService:
         prefix = self._topic_prefix.get(topic)
         if prefix is None:
             prefix = (java_string_hash(topic + "#") & 0xFFFFFFFF, 0)
+            if len(self._topic_prefix) >= _TOPIC_PREFIX_LIMIT:
+                self._topic_prefix.clear()  # bounded: a cache, however many topics come and go
             self._topic_prefix[topic] = prefix
         if not key.isascii() or len(key) >= len(_POW31):
             return key_hash(topic, key)

@@ -307,3 +307,30 @@ def test_every_released_waiter_is_within_what_fdatasync_covered(
         stop.set()
         thread.join(10)
     assert outcomes == [(True, True)] * 150
+
+
+def test_timed_out_waits_leave_the_waiter_heap(
+    tiny_config: StoreConfig, open_store: OpenStore
+) -> None:
+    store = open_store(tiny_config)
+    group = GroupCommitService(store.commitlog, store.checkpoint)  # never started: no flushes
+
+    async def scenario() -> tuple[list[bool], int, int]:
+        waiter = AsyncFlushWaiter(group, asyncio.get_running_loop())
+        results = await asyncio.wait_for(
+            asyncio.gather(*(waiter.wait(10**9 + i, 0.01) for i in range(50))), 10
+        )
+        cancelled = asyncio.ensure_future(waiter.wait(10**9, 30))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        live = asyncio.ensure_future(waiter.wait(10**9, 30))
+        await asyncio.sleep(0.15)  # a few sweeps
+        held = len(waiter._heap)
+        live.cancel()
+        await asyncio.sleep(0.1)
+        return results, held, len(waiter._heap)
+
+    results, held, after = asyncio.run(scenario())
+    assert results == [False] * 50
+    assert held == 1  # only the live wait: timed-out and cancelled ones were dropped
+    assert after == 0

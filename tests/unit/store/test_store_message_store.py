@@ -7,6 +7,8 @@ import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import pytest
+
 from rmq_core.common.message import MessageExtBrokerInner
 from rmq_core.common.message_codec import decode_record, decode_records, java_string_hash
 from rmq_core.store import (
@@ -347,3 +349,16 @@ def test_second_process_cannot_open_a_locked_store(
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3, proc.stderr
     assert "locked" in proc.stdout
+
+
+def test_index_topic_hash_cache_is_bounded(
+    tiny_config: StoreConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rmq_core.store.index as index_module
+    from rmq_core.store.index import IndexService, key_hash
+
+    monkeypatch.setattr(index_module, "_TOPIC_PREFIX_LIMIT", 4, raising=False)
+    service = IndexService(tiny_config.index_dir, 8, 16)
+    for n in range(20):
+        assert service._hash(f"Topic{n}", "key") == key_hash(f"Topic{n}", "key")
+        assert len(service._topic_prefix) <= 4
