@@ -40,8 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from rmq_core.broker.managers.data_version import DataVersion
-from rmq_core.broker.managers.persistence import ConfigWriter, SyncConfigWriter, load_json
+from rmq_core.broker.managers.persistence import (
+    ConfigWriter,
+    SyncConfigWriter,
+    data_version_of,
+    load_json,
+)
 from rmq_core.common.delay_levels import (
     DEFAULT_MESSAGE_DELAY_LEVEL,
     DELAY_UNIT_MS,
@@ -50,6 +54,7 @@ from rmq_core.common.delay_levels import (
 from rmq_core.common.message import MessageConst, MessageExt, MessageExtBrokerInner, MessageSysFlag
 from rmq_core.common.message_codec import MessageFormatError, decode_record, encode_properties
 from rmq_core.remoting import fastjson
+from rmq_core.remoting.bodies.data_version import DataVersion
 from rmq_core.store.message_filter import MessageFilter
 from rmq_core.store.results import GetMessageResult, PutMessageResult
 
@@ -296,7 +301,7 @@ class ScheduleMessageService:
         self._clock = clock
         self._first_delay = first_delay
         self._levels = {level: _LevelState() for level in range(1, table.max_level + 1)}
-        self.data_version = DataVersion()
+        self.data_version = DataVersion.now()
         self._dirty = False
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -320,7 +325,7 @@ class ScheduleMessageService:
     def _apply_offset_table(self, data: Any) -> None:
         if not isinstance(data, dict):
             return
-        self.data_version = DataVersion.from_json(data.get("dataVersion"))
+        self.data_version = data_version_of(data, self._path)
         table = data.get("offsetTable") or {}
         if not isinstance(table, dict):
             logger.error("%s: offsetTable is not an object; ignored", self._path)

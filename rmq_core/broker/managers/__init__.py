@@ -10,7 +10,6 @@ from rmq_core.broker.managers.consumers import (
     ConsumerGroupInfo,
     ConsumerManager,
 )
-from rmq_core.broker.managers.data_version import DataVersion
 from rmq_core.broker.managers.offsets import ConsumerOffsetManager
 from rmq_core.broker.managers.producers import ProducerManager
 from rmq_core.broker.managers.subscription_groups import (
@@ -18,6 +17,7 @@ from rmq_core.broker.managers.subscription_groups import (
     SubscriptionGroupManager,
 )
 from rmq_core.broker.managers.topics import TopicConfig, TopicConfigManager
+from rmq_core.remoting.bodies.data_version import DataVersion
 
 __all__ = [
     "ClientChannelInfo",

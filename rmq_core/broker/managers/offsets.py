@@ -13,14 +13,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rmq_core.broker.managers.data_version import DataVersion
 from rmq_core.broker.managers.persistence import (
     ConfigWriter,
     SyncConfigWriter,
+    data_version_of,
     load_json,
     table_of,
 )
 from rmq_core.remoting import fastjson
+from rmq_core.remoting.bodies.data_version import DataVersion
 
 __all__ = ["TOPIC_GROUP_SEPARATOR", "ConsumerOffsetManager"]
 
@@ -40,7 +41,7 @@ class ConsumerOffsetManager:
         self._path = path
         self._writer: ConfigWriter = writer or SyncConfigWriter()
         self._table: dict[str, dict[int, int]] = {}
-        self.data_version = DataVersion()
+        self.data_version = DataVersion.now()
         self._dirty = False
 
     def load(self) -> None:
@@ -55,7 +56,7 @@ class ConsumerOffsetManager:
         if data is None:
             return
         table = table_of(data, "offsetTable", self._path)
-        self.data_version = DataVersion.from_json(data.get("dataVersion"))
+        self.data_version = data_version_of(data, self._path)
         for key, queues in table.items():
             if not isinstance(key, str) or TOPIC_GROUP_SEPARATOR not in key:
                 continue

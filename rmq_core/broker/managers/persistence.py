@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rmq_core.broker.config import ConfigError
+from rmq_core.errors import RocketMQError
 from rmq_core.remoting import fastjson
+from rmq_core.remoting.bodies.data_version import DataVersion
 from rmq_core.store.config_file import (
     ConfigFileError,
     read_json_with_backup,
@@ -33,6 +35,7 @@ __all__ = [
     "SyncConfigWriter",
     "ThreadedConfigWriter",
     "config_path",
+    "data_version_of",
     "load_json",
     "table_of",
 ]
@@ -140,6 +143,19 @@ def load_json(path: Path) -> dict[Any, Any] | None:
     except ConfigFileError as exc:
         raise ConfigError(f"cannot load broker metadata: {exc}") from exc
     return data if isinstance(data, dict) else None
+
+
+def data_version_of(data: dict[Any, Any], path: Path | None) -> DataVersion:
+    """The ``dataVersion`` of a loaded file; a fresh one (counter 0, now) when it is missing
+    or malformed (logged: the version only orders changes, the table is still good)."""
+    raw = data.get("dataVersion")
+    if raw is None:
+        return DataVersion.now()
+    try:
+        return DataVersion.from_json(raw)
+    except RocketMQError as exc:
+        logger.warning("%s: unusable dataVersion (%s); starting a new one", path, exc)
+        return DataVersion.now()
 
 
 def table_of(data: dict[Any, Any], key: str, path: Path) -> dict[Any, Any]:

@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from rmq_core.broker.config import BrokerConfig
-from rmq_core.broker.managers.data_version import DataVersion
 from rmq_core.broker.managers.persistence import (
     ConfigWriter,
     SyncConfigWriter,
+    data_version_of,
     load_json,
     table_of,
 )
 from rmq_core.remoting import fastjson
+from rmq_core.remoting.bodies.data_version import DataVersion
 
 __all__ = ["SYS_CONSUMER_GROUP_PREFIX", "SubscriptionGroupConfig", "SubscriptionGroupManager"]
 
@@ -164,7 +165,7 @@ class SubscriptionGroupManager:
             name: SubscriptionGroupConfig(name) for name in BUILTIN_GROUPS
         }
         self._forbidden: dict[str, Any] = {}
-        self.data_version = DataVersion()
+        self.data_version = DataVersion.now()
 
     def load(self) -> None:
         """Merge ``subscriptionGroup.json`` (or its ``.bak``) over the built-in groups.
@@ -179,7 +180,7 @@ class SubscriptionGroupManager:
             return
         table = table_of(data, "subscriptionGroupTable", self._path)
         forbidden = table_of(data, "forbiddenTable", self._path)
-        self.data_version = DataVersion.from_json(data.get("dataVersion"))
+        self.data_version = data_version_of(data, self._path)
         if forbidden:
             self._forbidden = forbidden
         for name, raw in table.items():

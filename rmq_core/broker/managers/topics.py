@@ -14,22 +14,24 @@ queues and the default's perm minus INHERIT. TBW102 only inherits while
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from rmq_core.broker import perm as permission
 from rmq_core.broker import topic_validator as tv
 from rmq_core.broker.config import BrokerConfig
-from rmq_core.broker.managers.data_version import DataVersion
 from rmq_core.broker.managers.persistence import (
     ConfigWriter,
     SyncConfigWriter,
+    data_version_of,
     load_json,
     table_of,
 )
+from rmq_core.errors import RocketMQError
 from rmq_core.remoting import fastjson
+from rmq_core.remoting.bodies.data_version import DataVersion
+from rmq_core.remoting.bodies.topic_config import TopicConfig
 
 __all__ = [
     "DEFAULT_QUEUE_NUMS",
@@ -46,68 +48,21 @@ BENCHMARK_QUEUE_NUMS = 1024
 FILTER_TYPES = ("SINGLE_TAG", "MULTI_TAG")
 
 
-@dataclass(slots=True)
-class TopicConfig:
-    """One topic's settings (Java ``TopicConfig``)."""
-
-    topic_name: str
-    read_queue_nums: int = DEFAULT_QUEUE_NUMS
-    write_queue_nums: int = DEFAULT_QUEUE_NUMS
-    perm: int = permission.PERM_READ | permission.PERM_WRITE
-    topic_filter_type: str = "SINGLE_TAG"
-    topic_sys_flag: int = 0
-    order: bool = False
-    attributes: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """The fastjson object (keys sorted as Java writes them)."""
-        return {
-            "attributes": dict(self.attributes),
-            "order": self.order,
-            "perm": self.perm,
-            "readQueueNums": self.read_queue_nums,
-            "topicFilterType": self.topic_filter_type,
-            "topicName": self.topic_name,
-            "topicSysFlag": self.topic_sys_flag,
-            "writeQueueNums": self.write_queue_nums,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], name: str | None = None) -> TopicConfig:
-        """Read a TopicConfig object; raises ValueError on a malformed member."""
-        topic = data.get("topicName") or name
-        if not isinstance(topic, str) or not topic:
-            raise ValueError("topic config without topicName")
-        attributes = data.get("attributes") or {}
-        if not isinstance(attributes, dict):
-            raise ValueError(f"topic {topic}: attributes must be an object")
-        filter_type = str(data.get("topicFilterType", "SINGLE_TAG"))
-        if filter_type not in FILTER_TYPES:
-            raise ValueError(f"topic {topic}: unknown topicFilterType {filter_type!r}")
-        return cls(
-            topic_name=topic,
-            read_queue_nums=int(data.get("readQueueNums", DEFAULT_QUEUE_NUMS)),
-            write_queue_nums=int(data.get("writeQueueNums", DEFAULT_QUEUE_NUMS)),
-            perm=int(data.get("perm", permission.PERM_READ | permission.PERM_WRITE)),
-            topic_filter_type=filter_type,
-            topic_sys_flag=int(data.get("topicSysFlag", 0)),
-            order=_as_bool(data.get("order", False)),
-            attributes={str(k): str(v) for k, v in attributes.items()},
-        )
-
-    @property
-    def queue_count(self) -> int:
-        """Queues that exist for reads or writes: ``max(read, write)``."""
-        return max(self.read_queue_nums, self.write_queue_nums)
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.lower() == "true"
-    return bool(value)
-
-
 ChangeListener = Callable[[], None]
+
+
+def _topic_from_json(raw: object, name: str) -> TopicConfig:
+    """A ``topics.json`` entry; ValueError (or BodyError) when it is not a usable topic."""
+    item = TopicConfig.from_json(raw, name)
+    if not item.topic_name:
+        item.topic_name = name
+    if not item.topic_name:
+        raise ValueError("topic config without topicName")
+    if item.topic_filter_type not in FILTER_TYPES:
+        raise ValueError(
+            f"topic {item.topic_name}: unknown topicFilterType {item.topic_filter_type!r}"
+        )
+    return item
 
 
 class TopicConfigManager:
@@ -126,7 +81,7 @@ class TopicConfigManager:
         self._writer: ConfigWriter = writer or SyncConfigWriter()
         self._table: dict[str, TopicConfig] = {}
         self._listeners: list[ChangeListener] = []
-        self.data_version = DataVersion()
+        self.data_version = DataVersion.now()
         self._system_topics: frozenset[str] = frozenset()
         self._add_builtin_topics()
 
@@ -177,11 +132,11 @@ class TopicConfigManager:
         if data is None:
             return
         table = table_of(data, "topicConfigTable", self._path)
-        self.data_version = DataVersion.from_json(data.get("dataVersion"))
+        self.data_version = data_version_of(data, self._path)
         for name, raw in table.items():
             try:
-                item = TopicConfig.from_json(raw, str(name))
-            except (TypeError, ValueError) as exc:
+                item = _topic_from_json(raw, str(name))
+            except (RocketMQError, ValueError) as exc:
                 logger.error("%s: skipping topic %r: %s", self._path, name, exc)
                 continue
             self._table[item.topic_name] = item
@@ -316,7 +271,7 @@ class TopicConfigManager:
         """TopicConfigAndMappingSerializeWrapper (GET_ALL_TOPIC_CONFIG, REGISTER_BROKER)."""
         return {
             "dataVersion": self.data_version.to_json(),
-            "mappingDataVersion": DataVersion(timestamp=0).to_json(),
+            "mappingDataVersion": DataVersion().to_json(),
             "topicConfigTable": self.table_json(),
             "topicQueueMappingDetailMap": {},
             "topicQueueMappingInfoMap": {},

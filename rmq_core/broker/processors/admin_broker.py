@@ -19,9 +19,9 @@ from typing import Any
 
 from rmq_core.broker.config import BrokerConfig, ConfigError
 from rmq_core.broker.context import BrokerContext
-from rmq_core.broker.managers.data_version import DataVersion
 from rmq_core.broker.processors.common import BrokerProcessor, standard_json_body
 from rmq_core.broker.properties import dump_properties, parse_properties
+from rmq_core.remoting.bodies.data_version import DataVersion
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import DEFAULT_VERSION, RemotingCommand
 from rmq_core.remoting.headers import GetBrokerConfigResponseHeader
@@ -79,7 +79,7 @@ class BrokerAdminProcessor(BrokerProcessor):
         self._on_config_change = on_config_change
         self._runtime_extra = runtime_extra
         self._delay_offsets = delay_offsets
-        self.config_version = DataVersion()
+        self.config_version = DataVersion.now()
 
     async def process(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
         if request.code == RequestCode.GET_BROKER_CONFIG:

@@ -59,9 +59,7 @@ class TopicConfig:
         """Read the JSON object of topic ``name`` (its ``topicName`` wins when present)."""
         if not isinstance(obj, Mapping):
             raise BodyError(f"topic config of {name!r} must be an object")
-        attributes = as_map(obj, "attributes")
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()):
-            raise BodyError(f"attributes of topic {name!r} must map strings to strings")
+        attributes = _attributes(as_map(obj, "attributes"), name)
         return cls(
             topic_name=as_str(obj, "topicName", name),
             read_queue_nums=as_int(obj, "readQueueNums", 16),
@@ -70,8 +68,13 @@ class TopicConfig:
             topic_filter_type=as_str(obj, "topicFilterType", "SINGLE_TAG"),
             topic_sys_flag=as_int(obj, "topicSysFlag", 0),
             order=as_bool(obj, "order", False),
-            attributes=dict(attributes),
+            attributes=attributes,
         )
+
+    @property
+    def queue_count(self) -> int:
+        """Queues that exist for reads or writes: ``max(read, write)``."""
+        return max(self.read_queue_nums, self.write_queue_nums)
 
     def to_text(self) -> str:
         """``TopicConfig.encode()``: ``name read write perm filterType attributesJson``."""
@@ -105,3 +108,17 @@ class TopicConfig:
             topic_filter_type=parts[4],
             attributes=attributes,
         )
+
+
+def _attributes(raw: Mapping[Any, Any], name: str) -> dict[str, str]:
+    """``Map<String,String>`` as fastjson reads it: numbers and booleans become their text."""
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, int):
+            value = str(value)
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise BodyError(f"attributes of topic {name!r} must map strings to strings")
+        out[key] = value
+    return out
