@@ -44,6 +44,9 @@ def test_offsets_pulls_groups_and_kv(client_cluster: Any, tmp_path: Path) -> Non
                 msg.tags = "A" if i % 2 == 0 else "B"
                 await p.send(msg, mq)
             async with AdminClient(cluster.namesrv) as admin:
+                deadline = time.monotonic() + 10  # the consume queue follows the commit log
+                while await admin.max_offset(mq) < 5 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
                 assert await admin.min_offset(mq) == 0
                 assert await admin.max_offset(mq) == 5
                 assert await admin.search_offset(mq, before - 60) == 0
