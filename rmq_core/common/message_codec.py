@@ -105,6 +105,8 @@ def _head_struct(born_v6: bool, store_v6: bool) -> struct.Struct:
 
 
 _HEAD_STRUCTS = {(b, s): _head_struct(b, s) for b in (False, True) for s in (False, True)}
+_HEAD_V4 = _HEAD_STRUCTS[(False, False)]
+_V6_FLAGS = MessageSysFlag.BORNHOST_V6_FLAG | MessageSysFlag.STOREHOSTADDRESS_V6_FLAG
 
 
 def record_head_struct(sys_flag: int) -> struct.Struct:
@@ -186,10 +188,14 @@ def decode_properties(text: str | bytes | bytearray | memoryview | None) -> dict
         return {}
     if not isinstance(text, str):
         text = str(text, "utf-8", "replace")
+    return _parse_properties(text)
+
+
+def _parse_properties(text: str) -> dict[str, str]:
+    """:func:`decode_properties` of a str. An entry shorter than 3 characters cannot have a
+    separator, a name and a value, so checking those three covers the length rule."""
     result: dict[str, str] = {}
     for entry in text.split(PROPERTY_SEPARATOR):
-        if len(entry) < 3:
-            continue
         name, sep, value = entry.partition(NAME_VALUE_SEPARATOR)
         if sep and name and value:
             result[name] = value
@@ -269,25 +275,49 @@ def decode_record(
 
     Raises MessageFormatError when the bytes are not a whole, well-formed message record (a
     blank end-of-file filler included) or, with ``check_crc``, when the body CRC differs.
+    The fixed head is unpacked once with the IPv4/IPv4 struct (the usual layout) and again
+    only when the sysflag announces an IPv6 host.
     """
     available = len(buf) - offset
-    if available < _PREFIX.size:
+    if available >= _HEAD_V4.size:
+        fields = _HEAD_V4.unpack_from(buf, offset)
+        total, magic, sys_flag = fields[0], fields[1], fields[7]
+        head = _HEAD_V4 if not sys_flag & _V6_FLAGS else record_head_struct(sys_flag)
+    elif available >= _PREFIX.size:
+        total, magic, _, _, _, _, _, sys_flag, _ = _PREFIX.unpack_from(buf, offset)
+        head = record_head_struct(sys_flag)
+    else:
         raise MessageFormatError(f"record at {offset} truncated: {available} bytes left")
-    total, magic, crc, queue_id, flag, queue_offset, phys, sys_flag, born_ts = _PREFIX.unpack_from(
-        buf, offset
-    )
-    if magic not in (MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2):
+    if magic != MESSAGE_MAGIC_CODE_V1 and magic != MESSAGE_MAGIC_CODE_V2:
         raise MessageFormatError(f"record at {offset} has bad magic code {magic & 0xFFFFFFFF:#x}")
     if total < _MIN_RECORD_SIZE or total > available:
         raise MessageFormatError(f"record at {offset} has bad total size {total}")
-    head = record_head_struct(sys_flag)
-    if head.size > total:
+    head_size = head.size
+    if head_size > total:
         raise MessageFormatError(f"record at {offset} shorter than its header")
-    fields = head.unpack_from(buf, offset)
-    born_ip, born_port, store_ts, store_ip, store_port = fields[9:14]
-    reconsume, prepared, body_len = fields[14:17]
+    if head is not _HEAD_V4:
+        fields = head.unpack_from(buf, offset)
+    (
+        _,
+        _,
+        crc,
+        queue_id,
+        flag,
+        queue_offset,
+        phys,
+        _,
+        born_ts,
+        born_ip,
+        born_port,
+        store_ts,
+        store_ip,
+        store_port,
+        reconsume,
+        prepared,
+        body_len,
+    ) = fields
     end = offset + total
-    pos = offset + head.size
+    pos = offset + head_size
     if body_len < 0 or pos + body_len > end:
         raise MessageFormatError(f"record at {offset} has bad body length {body_len}")
     raw_body = bytes(buf[pos : pos + body_len])
@@ -312,42 +342,50 @@ def decode_record(
     pos += 2
     if props_len < 0 or pos + props_len != end:
         raise MessageFormatError(f"record at {offset} has bad properties length {props_len}")
-    properties = decode_properties(buf[pos:end]) if props_len else {}
+    properties = _parse_properties(str(buf[pos:end], "utf-8", "replace")) if props_len else {}
     body = raw_body
     if decompress and sys_flag & MessageSysFlag.COMPRESSED_FLAG:
         body = decompress_body(raw_body, sys_flag)
+    hosts = _HOST_PAIRS.get((born_ip, born_port, store_ip, store_port))
+    if hosts is None:
+        hosts = _cached_hosts(born_ip, born_port, store_ip, store_port)
+    # Positional: Message's fields, then MessageExt's, in declaration order (a keyword call
+    # of the 16-field dataclass __init__ cost ~1 us per record).
     msg = MessageExt(
-        topic=topic,
-        body=body,
-        flag=flag,
-        properties=properties,
-        queue_id=queue_id,
-        queue_offset=queue_offset,
-        commitlog_offset=phys,
-        sys_flag=sys_flag,
-        born_timestamp=born_ts,
-        born_host=_HOSTS.get((born_ip, born_port)) or _cached_host(born_ip, born_port),
-        store_timestamp=store_ts,
-        store_host=_HOSTS.get((store_ip, store_port)) or _cached_host(store_ip, store_port),
-        reconsume_times=reconsume,
-        prepared_transaction_offset=prepared,
-        body_crc=crc,
-        store_size=total,
+        topic,
+        body,
+        flag,
+        properties,
+        queue_id,
+        queue_offset,
+        phys,
+        sys_flag,
+        born_ts,
+        hosts[0],
+        store_ts,
+        hosts[1],
+        reconsume,
+        prepared,
+        crc,
+        total,
     )
     return msg, end
 
 
-_HOSTS: dict[tuple[bytes, int], str] = {}
-"""``format_host`` results by (packed ip, port): the records of a pull answer share a few
-hosts, and formatting two addresses was ~15 % of decoding a record."""
+_HOST_PAIRS: dict[tuple[bytes, int, bytes, int], tuple[str, str]] = {}
+"""Formatted (born host, store host) by their packed ips and ports: the records of a pull
+answer share a few pairs, and formatting two addresses was ~15 % of decoding a record."""
 _HOSTS_LIMIT = 4096
 
 
-def _cached_host(ip: bytes, port: int) -> str:
-    if len(_HOSTS) >= _HOSTS_LIMIT:
-        _HOSTS.clear()
-    text = _HOSTS[(ip, port)] = format_host(ip, port)
-    return text
+def _cached_hosts(
+    born_ip: bytes, born_port: int, store_ip: bytes, store_port: int
+) -> tuple[str, str]:
+    if len(_HOST_PAIRS) >= _HOSTS_LIMIT:
+        _HOST_PAIRS.clear()
+    pair = format_host(born_ip, born_port), format_host(store_ip, store_port)
+    _HOST_PAIRS[(born_ip, born_port, store_ip, store_port)] = pair
+    return pair
 
 
 def decode_records(
