@@ -36,6 +36,9 @@ for _ in range(4096):
 _POW31_DESC: dict[int, tuple[int, ...]] = {}
 _TOPIC_PREFIX_LIMIT = 100_000
 """Most topics whose ``topic#`` hash :class:`IndexService` keeps (cleared when reached)."""
+_HEAD_CACHE_LIMIT = 4096
+"""Most key heads (all but the last four characters) whose hash is kept (cleared when
+reached)."""
 
 
 def _powers_desc(n: int) -> tuple[int, ...]:
@@ -200,6 +203,7 @@ class IndexService:
         self.files: list[IndexFile] = []
         self.pending_destroy: list[IndexFile] = []
         self._topic_prefix: dict[str, tuple[int, int]] = {}
+        self._heads: dict[tuple[str, str], int] = {}
 
     def load(self, report: RecoveryReport) -> None:
         """Open every index file; damaged or wrongly sized ones are deleted (derived data)."""
@@ -235,6 +239,31 @@ class IndexService:
         return -1
 
     def _hash(self, topic: str, key: str) -> int:
+        """abs(Java hashCode of ``topic#key``), as :func:`key_hash`.
+
+        Java's hash of ``topic#key`` is hash(``topic#`` + head) * 31^4 + the last four
+        characters' share (mod 2^32). A producer's unique keys differ only in their last
+        characters (client prefix, then time, then a counter), so the head's hash is cached
+        (bounded) and each key costs four multiplications.
+        """
+        if len(key) > 4 and key.isascii():
+            head = (topic, key[:-4])
+            base = self._heads.get(head)
+            if base is None:
+                base = self._hash_u32(topic, head[1])
+                if len(self._heads) >= _HEAD_CACHE_LIMIT:
+                    self._heads.clear()
+                self._heads[head] = base
+            a, b, c, d = key[-4:].encode()
+            h = (base * 923521 + a * 29791 + b * 961 + c * 31 + d) & 0xFFFFFFFF
+        else:
+            h = self._hash_u32(topic, key)
+        if h >= 0x80000000:
+            h -= 0x100000000
+        return 0 if h == -(2**31) else abs(h)
+
+    def _hash_u32(self, topic: str, key: str) -> int:
+        """Java hashCode of ``topic#key`` as an unsigned 32-bit value."""
         # Java hash of topic#key = hash(topic#) * 31^len(key) + hash(key) (mod 2^32).
         prefix = self._topic_prefix.get(topic)
         if prefix is None:
@@ -243,14 +272,11 @@ class IndexService:
                 self._topic_prefix.clear()  # bounded: a cache, however many topics come and go
             self._topic_prefix[topic] = prefix
         if not key.isascii() or len(key) >= len(_POW31):
-            return key_hash(topic, key)
+            return java_string_hash(topic + "#" + key) & 0xFFFFFFFF
         data = key.encode()
         n = len(data)
         h = prefix[0] * _POW31[n] + sum(map(operator.mul, data, _powers_desc(n)))
-        h &= 0xFFFFFFFF
-        if h >= 0x80000000:
-            h -= 0x100000000
-        return 0 if h == -(2**31) else abs(h)
+        return h & 0xFFFFFFFF
 
     def needs_new_file(self, req: DispatchRequest) -> bool:
         """True when :meth:`build_index` of ``req`` would create an index file."""

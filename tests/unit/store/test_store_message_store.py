@@ -362,3 +362,19 @@ def test_index_topic_hash_cache_is_bounded(
     for n in range(20):
         assert service._hash(f"Topic{n}", "key") == key_hash(f"Topic{n}", "key")
         assert len(service._topic_prefix) <= 4
+
+
+def test_index_key_head_cache_matches_java_hash_and_is_bounded(
+    tiny_config: StoreConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rmq_core.store.index as index_module
+    from rmq_core.store.index import IndexService, key_hash
+
+    monkeypatch.setattr(index_module, "_HEAD_CACHE_LIMIT", 3, raising=False)
+    service = IndexService(tiny_config.index_dir, 8, 16)
+    keys = [f"7F0000010000{n:04X}C0DE1F2A0000{m:04X}" for n in range(6) for m in range(3)]
+    keys += ["abcd", "abcde", "ключ-12345", "x" * 5000, "\ufffd" * 7]
+    for key in keys:
+        for topic in ("T", "主题"):
+            assert service._hash(topic, key) == key_hash(topic, key), (topic, key)
+            assert len(service._heads) <= 3
