@@ -459,7 +459,7 @@ class CommitLog:
 
     def _prepare(self, msg: MessageExtBrokerInner | MessageExt) -> _Prepared:
         """Encode everything but the offsets and store time; raise AppendRefused if illegal."""
-        topic_prefix, magic = self._topic_prefix(msg.topic)
+        topic_prefix, magic = self._topics.get(msg.topic) or self._topic_prefix(msg.topic)
         queue_id = msg.queue_id
         if not 0 <= queue_id <= 0x7FFFFFFF:
             raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, f"bad queue id {queue_id}")
@@ -481,7 +481,9 @@ class CommitLog:
             )
         if "\x00" in props_text:
             raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "properties hold NUL")
-        hosts = self._hosts(msg.born_host, msg.store_host)
+        hosts = self._host_cache.get((msg.born_host, msg.store_host)) or self._hosts(
+            msg.born_host, msg.store_host
+        )
         tail = topic_prefix + _SHORT.pack(props_len) + props
         size = hosts[5].size + len(body) + len(tail) + self._crc_extra
         if size > self.max_record_size:
@@ -582,6 +584,12 @@ class CommitLog:
                 AppendMessageStatus.MESSAGE_SIZE_EXCEEDED,
                 f"batch of {total} bytes does not fit a segment of {self.file_size}",
             )
+        extra = self._crc_extra
+        table = self.topic_queue_table
+        key = (messages[0].topic, messages[0].queue_id)
+        pending = self.pending_dispatch
+        props_at = len(self._topics[key[0]][0]) + 2  # tail: topic prefix, PROPLEN, properties
+        prepared_bit = MessageSysFlag.TRANSACTION_PREPARED_TYPE  # PREPARED or ROLLBACK
         offsets: list[int] = []
         queue_offsets: list[int] = []
         with self.lock:
@@ -592,17 +600,27 @@ class CommitLog:
                 mapped = self.queue.last_for_append()
                 pos = 0
             now = max(time.time_ns() // 1_000_000, self.last_store_timestamp)
+            mm = mapped.mm
+            base = mapped.file_from_offset
+            first_queue_offset = next_queue_offset = table.get(key, 0)
+            room = PENDING_DISPATCH_LIMIT - len(pending)  # records still to describe
             for prep in preps:
-                phys = mapped.file_from_offset + pos
-                queue_offset = self._write(mapped.mm, pos, prep, phys, now)
+                phys = base + pos
+                if prep[5] & prepared_bit:
+                    queue_offset = 0
+                else:
+                    queue_offset = next_queue_offset
+                    next_queue_offset += 1
+                _pack_record(mm, pos, prep, queue_offset, phys, now, extra)
                 queue_offsets.append(queue_offset)
                 offsets.append(phys)
                 pos += prep[4]
-                if len(self.pending_dispatch) < PENDING_DISPATCH_LIMIT:
-                    msg = prep[0]
-                    props = prep[2][len(self._topics[msg.topic][0]) + 2 :]
-                    described = (phys, prep[4], msg.topic, msg.queue_id, queue_offset, prep[5])
-                    self.pending_dispatch.append((*described, now, props))
+                if room > 0:
+                    room -= 1
+                    pending.append((phys, prep[4], key[0], key[1], queue_offset, prep[5], now,
+                                    prep[2][props_at:]))  # fmt: skip
+            if next_queue_offset != first_queue_offset:
+                table[key] = next_queue_offset
             mapped.wrote_position = pos
             self.last_store_timestamp = now
         for msg, phys, queue_offset in zip(messages, offsets, queue_offsets, strict=True):
@@ -619,19 +637,6 @@ class CommitLog:
             len(preps),
             tuple(offsets),
         )
-
-    def _write(self, mm: mmap.mmap, pos: int, prep: _Prepared, phys: int, now: int) -> int:
-        """Write a prepared record at ``pos``; assign and return its queue offset (lock held)."""
-        msg = prep[0]
-        if prep[5] & MessageSysFlag.TRANSACTION_PREPARED_TYPE:  # PREPARED or ROLLBACK
-            queue_offset = 0
-        else:
-            key = (msg.topic, msg.queue_id)
-            table = self.topic_queue_table
-            queue_offset = table.get(key, 0)
-            table[key] = queue_offset + 1
-        _pack_record(mm, pos, prep, queue_offset, phys, now, self._crc_extra)
-        return queue_offset
 
     def _fill_blank(self, mapped: MappedFile, pos: int) -> None:
         remaining = self.file_size - pos

@@ -275,7 +275,7 @@ class IndexService:
             return java_string_hash(topic + "#" + key) & 0xFFFFFFFF
         data = key.encode()
         n = len(data)
-        h = prefix[0] * _POW31[n] + sum(map(operator.mul, data, _powers_desc(n)))
+        h: int = prefix[0] * _POW31[n] + sum(map(operator.mul, data, _powers_desc(n)))
         return h & 0xFFFFFFFF
 
     def needs_new_file(self, req: DispatchRequest) -> bool:
