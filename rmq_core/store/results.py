@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 from rmq_core.common.message_codec import create_offset_msg_id
 
+_HOST_ID_PREFIX: dict[str, str] = {}
+"""Store host -> the hex of its ip and port that starts its offset message ids (bounded)."""
+
 DEFAULT_FLUSH_TIMEOUT = 5.0
 """Seconds :meth:`PutMessageResult.wait_flushed` waits by default (syncFlushTimeout's default)."""
 
@@ -71,7 +74,15 @@ class AppendMessageResult:
     def msg_id(self) -> str:
         """Offset message id(s), comma-joined for a batch (reference §4.5)."""
         offsets = self.record_offsets or (self.wrote_offset,)
-        return ",".join(create_offset_msg_id(self.store_host, o) for o in offsets)
+        host = _HOST_ID_PREFIX.get(self.store_host)
+        if host is None:
+            host = create_offset_msg_id(self.store_host, 0)[:-16]  # ip and port, in hex
+            if len(_HOST_ID_PREFIX) >= 1024:
+                _HOST_ID_PREFIX.clear()
+            _HOST_ID_PREFIX[self.store_host] = host
+        if offsets[0] < 0:
+            return ",".join(create_offset_msg_id(self.store_host, o) for o in offsets)
+        return ",".join([f"{host}{o:016X}" for o in offsets])
 
     @property
     def end_offset(self) -> int:

@@ -378,3 +378,15 @@ def test_index_key_head_cache_matches_java_hash_and_is_bounded(
         for topic in ("T", "主题"):
             assert service._hash(topic, key) == key_hash(topic, key), (topic, key)
             assert len(service._heads) <= 3
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:10911", "[::1]:10911", "10.0.0.255:1"])
+def test_batch_msg_ids_are_the_offset_ids_of_each_record(host: str) -> None:
+    from rmq_core.common.message_codec import create_offset_msg_id
+    from rmq_core.store.results import AppendMessageResult, AppendMessageStatus
+
+    offsets = tuple(range(2**40, 2**40 + 5 * 1100, 1100))
+    batch = AppendMessageResult(AppendMessageStatus.PUT_OK, offsets[0], 1, host, 0, 0, 5, offsets)
+    assert batch.msg_id == ",".join(create_offset_msg_id(host, o) for o in offsets)
+    single = AppendMessageResult(AppendMessageStatus.PUT_OK, 0, 1, host)
+    assert single.msg_id == create_offset_msg_id(host, 0)
