@@ -36,6 +36,13 @@ for _ in range(4096):
 _POW31_DESC: dict[int, tuple[int, ...]] = {}
 _TOPIC_PREFIX_LIMIT = 100_000
 """Most topics whose ``topic#`` hash :class:`IndexService` keeps (cleared when reached)."""
+_SLOTS_AT = HEADER.size
+_unpack_slot = SLOT.unpack_from
+_pack_slot = SLOT.pack_into
+_pack_entry = ENTRY.pack_into
+_pack_header = HEADER.pack_into
+_SLOT_SIZE = SLOT.size
+_ENTRY_SIZE = ENTRY.size
 _HEAD_CACHE_LIMIT = 4096
 """Most key heads (all but the last four characters) whose hash is kept (cleared when
 reached)."""
@@ -105,25 +112,29 @@ class IndexFile:
         return k, phys, diff, prev
 
     def put(self, hashed: int, phys: int, store_ts: int) -> bool:
-        """Add an entry; False when the file is full."""
-        if self.is_full:
+        """Add an entry; False when the file is full. Writes entry, slot, then header."""
+        n = self.index_count
+        if n >= self.max_index:
             return False
         mm = self.mapped.mm
-        slot_pos = HEADER.size + (hashed % self.slot_num) * SLOT.size
-        head = SLOT.unpack_from(mm, slot_pos)[0]
-        if head <= 0 or head >= self.index_count:
+        slot_pos = _SLOTS_AT + (hashed % self.slot_num) * _SLOT_SIZE
+        head = _unpack_slot(mm, slot_pos)[0]
+        if head <= 0 or head >= n:
             head = 0
-        if not self.has_entries:
-            self.begin_ts, self.begin_phy = store_ts, phys
-        diff = min(max((store_ts - self.begin_ts) // 1000, 0), _INT_MAX)
-        n = self.index_count
-        ENTRY.pack_into(mm, self._entries_at + n * ENTRY.size, hashed, phys, diff, head)
-        SLOT.pack_into(mm, slot_pos, n)
-        if head == 0:
             self.slot_count += 1
+        if n == 1:  # the first entry
+            self.begin_ts, self.begin_phy = store_ts, phys
+        diff = (store_ts - self.begin_ts) // 1000
+        if diff < 0:
+            diff = 0
+        elif diff > _INT_MAX:
+            diff = _INT_MAX
+        _pack_entry(mm, self._entries_at + n * _ENTRY_SIZE, hashed, phys, diff, head)
+        _pack_slot(mm, slot_pos, n)
         self.index_count = n + 1
         self.end_ts, self.end_phy = store_ts, phys
-        self._write_header()
+        _pack_header(mm, 0, self.begin_ts, store_ts, self.begin_phy, phys, self.slot_count, n + 1)
+        self.dirty = True
         return True
 
     def select(self, hashed: int, begin_ms: int, end_ms: int, max_num: int, out: list[int]) -> None:
