@@ -73,10 +73,61 @@ class BackgroundLoop:
         self.loop.run_forever()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run ``coro`` on the loop; its outcome lands in the returned future.
+
+        One ``call_soon_threadsafe`` starts a task that settles the future itself when the
+        coroutine ends (``run_coroutine_threadsafe`` chains the two futures, which costs one
+        more loop iteration per call). Cancelling the future cancels the task.
+        """
         if threading.current_thread() is self.thread:
             coro.close()
             raise ClientError("blocking rmq client call made from the client's own loop thread")
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self.loop.call_soon_threadsafe(_start_settling, self.loop, coro, future)
+        return future
+
+
+def _start_settling(
+    loop: asyncio.AbstractEventLoop,
+    coro: Coroutine[Any, Any, T],
+    future: concurrent.futures.Future[T],
+) -> None:
+    """On the loop: run ``coro`` in a task that settles ``future`` (skipped if cancelled)."""
+    if future.cancelled():
+        coro.close()
+        return
+    task = loop.create_task(_settle_when_done(coro, future))
+    future.add_done_callback(
+        lambda f: loop.call_soon_threadsafe(task.cancel) if f.cancelled() else None
+    )
+
+
+async def _settle_when_done(
+    coro: Coroutine[Any, Any, T], future: concurrent.futures.Future[T]
+) -> None:
+    try:
+        result = await coro
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+    except BaseException as exc:
+        _settle_future(future, None, exc)
+        if not isinstance(exc, Exception):
+            raise
+        return
+    _settle_future(future, result, None)
+
+
+def _settle_future(
+    future: concurrent.futures.Future[T], result: T | None, error: BaseException | None
+) -> None:
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+    except concurrent.futures.InvalidStateError:
+        pass  # the caller cancelled the future meanwhile
 
 
 _LOOP: BackgroundLoop | None = None
@@ -86,6 +137,9 @@ _LOOP_LOCK = threading.Lock()
 def background_loop() -> BackgroundLoop:
     """The process's background loop, (re)created on first use and after a fork."""
     global _LOOP
+    current = _LOOP
+    if current is not None and current.pid == os.getpid() and current.thread.is_alive():
+        return current  # the usual case, without taking the lock
     with _LOOP_LOCK:
         if _LOOP is None or _LOOP.pid != os.getpid() or not _LOOP.thread.is_alive():
             _LOOP = BackgroundLoop()
