@@ -27,12 +27,15 @@ __all__ = [
 # Send latency thresholds (s) and the not-available time (s) each one triggers.
 LATENCY_MAX: tuple[float, ...] = (0.05, 0.1, 0.55, 1.8, 3.0, 5.0, 15.0)
 NOT_AVAILABLE_DURATION: tuple[float, ...] = (0.0, 0.0, 2.0, 5.0, 6.0, 10.0, 30.0)
+_FASTEST = LATENCY_MAX[0]
 # A failed send is recorded as if it had taken this long (s).
 ISOLATION_LATENCY = 10.0
 
 
 def compute_not_available_duration(latency: float) -> float:
     """Seconds a broker stays unavailable after a send that took ``latency`` seconds."""
+    if latency < _FASTEST:
+        return 0.0  # the usual send: below every threshold
     pairs = zip(reversed(LATENCY_MAX), reversed(NOT_AVAILABLE_DURATION), strict=True)
     for threshold, duration in pairs:
         if latency >= threshold:

@@ -463,8 +463,11 @@ class Producer:
         not_ok: SendResult | None = None
         tried: list[str] = []
         prepared = await self._prepare(msg)
+        topic = msg.topic
         for _attempt in range(1 + max(retries, 0)):
-            info = await self._publish_info_for(msg.topic)
+            info = self._publish_info.get(topic)
+            if info is None or not info.ok:
+                info = await self._publish_info_for(topic)
             mq = self._fault.select(info.queues, last_broker)
             last_broker = mq.broker_name
             remaining = deadline - time.monotonic()
@@ -520,7 +523,9 @@ class Producer:
         self, msg: Message, prepared: tuple[bytes, int], mq: MessageQueue, timeout: float
     ) -> SendResult:
         """One SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE of ``prepared`` (body, sysflag) to ``mq``."""
-        addr = await self._broker_addr(mq)
+        addr = self.instance.find_broker_addr_in_publish(mq.broker_name)
+        if addr is None:
+            addr = await self._broker_addr(mq)
         is_batch = isinstance(msg, _BatchMessage)
         body, sys_flag = prepared
         header = self._header(msg, mq.queue_id, sys_flag, msg.properties, batch=is_batch)

@@ -40,11 +40,21 @@ def check_group(group: str) -> None:
         raise ClientError(reason)
 
 
+_SENDABLE_TOPICS: set[str] = set()
+"""Topics that passed the name checks of :func:`check_message` (the checks are pure)."""
+_SENDABLE_LIMIT = 4096
+
+
 def check_message(msg: Message, max_message_size: int) -> None:
     """Validate a message before sending: topic, body present, body within the size limit."""
-    check_topic(msg.topic)
-    if names.is_not_allowed_send_topic(msg.topic):
-        raise ClientError(f"sending to system topic {msg.topic} is not allowed")
+    topic = msg.topic
+    if topic not in _SENDABLE_TOPICS:
+        check_topic(topic)
+        if names.is_not_allowed_send_topic(topic):
+            raise ClientError(f"sending to system topic {topic} is not allowed")
+        if len(_SENDABLE_TOPICS) >= _SENDABLE_LIMIT:
+            _SENDABLE_TOPICS.clear()
+        _SENDABLE_TOPICS.add(topic)
     if not msg.body:
         raise BrokerError.for_code(
             MESSAGE_ILLEGAL, "the message body length is zero", context=f"topic {msg.topic}"
