@@ -14,9 +14,10 @@ Everything runs on the broker's event loop (the store has one writer).
 
 After every change the group's consumer offset of the queue becomes the smallest unacknowledged
 offset (see :mod:`rmq_core.broker.pop.state`). When the stored consumer offset differs from
-what this service last wrote, someone else moved it (topic or group deleted, offsets reset by
-an admin): the queue's pop state restarts from the stored offset, or from the queue's start
-(``initMode`` MIN) or end (MAX) when there is none.
+what this service last wrote, someone else moved it (a push or pull consumer of the group
+committed, group deleted, offsets reset by an admin): popping restarts from the stored offset,
+or from the queue's start (``initMode`` MIN) or end (MAX) when there is none. In-flight
+messages are kept across such a move: they are still acknowledged, revived or dead-lettered.
 
 Persistence: the table is written to ``config/popState.json`` (through the broker's config
 writer) at most every :data:`PERSIST_INTERVAL` seconds while it changes and at shutdown, and
@@ -46,6 +47,7 @@ from rmq_core.common.message_codec import MessageFormatError, decode_record
 from rmq_core.remoting import fastjson
 from rmq_core.remoting.pop_headers import (
     CONSUME_INIT_MODE_MAX,
+    CONSUME_INIT_MODE_MIN,
     QueueOffsets,
     pop_retry_topic,
 )
@@ -136,7 +138,7 @@ class PopService:
         if count:
             logger.info("loaded pop state of %d queues (%d in flight)", count, self._inflight())
         for key, state in self.table.items():
-            self._commit(key, state)
+            self._write_commit(key, state)
 
     def _inflight(self) -> int:
         return self.table.inflight_count
@@ -199,32 +201,60 @@ class PopService:
     # --- queue states ----------------------------------------------------------------------
 
     def _state(self, group: str, topic: str, queue_id: int, init_mode: int) -> QueueState:
-        """The state of a queue, created or restarted when the stored offset says so."""
+        """The state of a queue: created when new, moved along when the stored offset moved."""
         key = (group, topic, queue_id)
-        stored = self.ctx.offsets.query_offset(group, topic, queue_id)
         state = self.table.get(key)
-        if state is not None and stored == state.committed:
-            return state
-        if state is not None:
-            logger.info(
-                "consumer offset of %s on %s-%d moved from %d to %d outside pop; restarting",
-                group,
-                topic,
-                queue_id,
-                state.committed,
-                stored,
-            )
-        if stored >= 0:
-            start = stored
-        elif init_mode == CONSUME_INIT_MODE_MAX:
-            start = self.ctx.store.get_max_offset_in_queue(topic, queue_id)
+        if state is None:
+            stored = self.ctx.offsets.query_offset(group, topic, queue_id)
+            state = self.table.create(key, self._start_offset(key, stored, init_mode))
+            self._write_commit(key, state)
         else:
-            start = self.ctx.store.get_min_offset_in_queue(topic, queue_id)
-        state = self.table.create(key, max(start, 0))
-        self._commit(key, state)
+            self._commit(key, state, init_mode)
         return state
 
-    def _commit(self, key: PopKey, state: QueueState) -> None:
+    def _start_offset(self, key: PopKey, stored: int, init_mode: int) -> int:
+        """Where popping starts: the stored consumer offset, else the queue's start (``initMode``
+        MIN) or end (MAX)."""
+        _, topic, queue_id = key
+        if stored >= 0:
+            return stored
+        if init_mode == CONSUME_INIT_MODE_MAX:
+            return max(self.ctx.store.get_max_offset_in_queue(topic, queue_id), 0)
+        return max(self.ctx.store.get_min_offset_in_queue(topic, queue_id), 0)
+
+    def _follow(self, key: PopKey, state: QueueState, init_mode: int | None) -> bool:
+        """Follow an outside move of the stored consumer offset (a push or pull consumer of
+        the group committed, an admin reset it, the group was deleted): popping restarts from
+        the stored offset; in-flight messages are kept (they are still acknowledged, revived or
+        dead-lettered when their time is up) and those below it stop holding it back.
+
+        Returns False when the offset was deleted and no ``init_mode`` is known (ack and
+        revive paths): nothing may be committed until the next pop restarts the queue."""
+        group, topic, queue_id = key
+        stored = self.ctx.offsets.query_offset(group, topic, queue_id)
+        if stored == state.committed:
+            return True
+        if stored < 0 and init_mode is None:
+            return False
+        start = self._start_offset(key, stored, CONSUME_INIT_MODE_MIN if init_mode is None
+                                   else init_mode)  # fmt: skip
+        logger.warning(
+            "consumer offset of %s on %s-%d moved from %d to %d outside pop; popping restarts"
+            " at %d, %d in-flight messages kept",
+            group, topic, queue_id, state.committed, stored, start, len(state.inflight),
+        )  # fmt: skip
+        state.pop_offset = state.floor = start
+        state.committed = stored
+        self.table.dirty = True
+        return True
+
+    def _commit(self, key: PopKey, state: QueueState, init_mode: int | None = None) -> None:
+        """Commit the queue's smallest unacknowledged offset, after following any outside move
+        of the stored one (see :meth:`_follow`)."""
+        if self._follow(key, state, init_mode):
+            self._write_commit(key, state)
+
+    def _write_commit(self, key: PopKey, state: QueueState) -> None:
         offset = state.min_unacked()
         if offset != state.committed:
             group, topic, queue_id = key

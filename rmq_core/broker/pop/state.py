@@ -8,13 +8,17 @@ For each ``(group, topic, queue_id)`` a :class:`QueueState` holds
 - ``inflight``: queue offset -> :class:`InFlight`, each popped message not yet acknowledged,
   with its commit-log offset, the ``pop_time`` that identifies its current receipt handle and
   its ``deadline`` (epoch ms) after which it becomes visible again;
-- ``committed``: the offset last written as the group's consumer offset.
+- ``committed``: the offset last written as the group's consumer offset;
+- ``floor``: where the last outside move of the consumer offset put it (0 when there was
+  none). In-flight messages below it stay in flight (they are still acknowledged, revived or
+  dead-lettered) but no longer hold the consumer offset back.
 
 Invariants:
 
 - every offset below ``pop_offset`` is acknowledged, skipped by the filter, or in ``inflight``;
-- the group's consumer offset is ``min(inflight) if inflight else pop_offset`` (the smallest
-  unacknowledged offset), so it never passes a message that is still owed to a consumer. A
+- the group's consumer offset is the smallest in-flight offset ``>= floor``, else
+  ``pop_offset`` (the smallest unacknowledged offset), so it never passes a message that is
+  still owed to a consumer, except one below an offset someone else committed. A
   broker that restarts without this table (or with an older copy) re-reads from there:
   acknowledged messages above that offset may be delivered again, none is lost.
 
@@ -28,7 +32,7 @@ Persistence (:meth:`PopStateTable.to_json` / :meth:`PopStateTable.load_json`), t
 revive topic instead)::
 
     {"version": 1, "queues": [{"group": "g", "topic": "t", "queueId": 0, "popOffset": 12,
-      "committed": 9, "inflight": [[9, 4096, 1700000000000, 30000], ...]}]}
+      "committed": 9, "floor": 0, "inflight": [[9, 4096, 1700000000000, 30000], ...]}]}
 
 with each in-flight entry ``[queueOffset, commitLogOffset, popTime, invisibleTime]`` (ms).
 """
@@ -85,10 +89,15 @@ class QueueState:
     pop_offset: int
     committed: int = -1
     inflight: dict[int, InFlight] = field(default_factory=dict)
+    floor: int = 0
 
     def min_unacked(self) -> int:
-        """The offset to commit: the smallest in-flight offset, else ``pop_offset``."""
-        return min(self.inflight) if self.inflight else self.pop_offset
+        """The offset to commit: the smallest in-flight offset ``>= floor``, else
+        ``pop_offset``."""
+        if self.floor <= 0:
+            return min(self.inflight) if self.inflight else self.pop_offset
+        held = [offset for offset in self.inflight if offset >= self.floor]
+        return min(min(held), self.pop_offset) if held else self.pop_offset
 
     @property
     def full(self) -> bool:
@@ -238,6 +247,7 @@ class PopStateTable:
                     "queueId": queue_id,
                     "popOffset": state.pop_offset,
                     "committed": state.committed,
+                    "floor": state.floor,
                     "inflight": [
                         [e.offset, e.commitlog_offset, e.pop_time, e.invisible_time]
                         for e in sorted(state.inflight.values(), key=lambda e: e.offset)
@@ -278,6 +288,7 @@ def _parse_queue(item: Any) -> tuple[PopKey, QueueState]:
         raise TypeError("group and topic must be strings")
     key = (group, topic, int(item["queueId"]))
     state = QueueState(int(item["popOffset"]), int(item.get("committed", -1)))
+    state.floor = int(item.get("floor", 0))
     for raw in item.get("inflight") or []:
         offset, commitlog_offset, pop_time, invisible_time = (int(v) for v in raw)
         state.inflight[offset] = InFlight(offset, commitlog_offset, pop_time, invisible_time)

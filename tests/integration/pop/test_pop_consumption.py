@@ -276,6 +276,37 @@ def test_restart_loses_no_unacked_message(tmp_path: Path, drop_state: bool) -> N
     run(body())
 
 
+def test_offset_moved_forward_outside_pop_keeps_unacked_messages_owed(tmp_path: Path) -> None:
+    """A push consumer or admin of the group commits past popped, unacknowledged messages:
+    they stay in flight (ack still works) and come back through the retry topic when their
+    invisible time is up; the outside offset is not written back down."""
+
+    async def body() -> None:
+        async with running_cluster(tmp_path) as cluster:
+            await make_topic(cluster, "MovT", queues=1)
+            await send(cluster, "MovT", [b"m0", b"m1", b"m2"])
+            offsets = cluster.broker.context.offsets
+            async with consumer_for(cluster, "MovG", "MovT") as consumer:
+                msgs = {m.body: m for m in await receive_all(consumer, 3, invisible=1.0)}
+                assert sorted(msgs) == [b"m0", b"m1", b"m2"]
+                await consumer.ack(msgs[b"m2"])
+                assert offsets.query_offset("MovG", "MovT", 0) == 0
+                offsets.commit_offset("push", "MovG", "MovT", 0, 3)
+                assert await consumer.receive(4, 30.0, await_duration=0) == []
+                await consumer.ack(msgs[b"m0"])
+                assert offsets.query_offset("MovG", "MovT", 0) == 3
+                again = await receive_all(consumer, 1, invisible=30.0, timeout=8)
+                assert [(m.body, m.reconsume_times) for m in again] == [(b"m1", 1)]
+                await consumer.ack(again[0])
+                assert await consumer.receive(4, 30.0, await_duration=0.5) == []
+                assert offsets.query_offset("MovG", "MovT", 0) == 3
+                pop = cluster.broker.pop
+                assert pop is not None and pop.revived == 1
+                assert pop.runtime_info()["popInflightCount"] == "0"
+
+    run(body())
+
+
 def test_deleted_and_recreated_topic_is_read_from_its_start(tmp_path: Path) -> None:
     async def body() -> None:
         async with running_cluster(tmp_path) as cluster:

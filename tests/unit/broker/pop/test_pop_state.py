@@ -108,3 +108,22 @@ def test_heap_is_compacted_when_stale_entries_pile_up() -> None:
     table.remove(KEY, 1)
     table.drop(KEY)
     assert table.inflight_count == 0
+
+
+def test_entries_below_the_floor_stay_in_flight_but_do_not_hold_the_offset_back() -> None:
+    table = _table_with([InFlight(2, 200, 1_000, 30), InFlight(12, 1200, 1_000, 30)], 14)
+    state = table.get(KEY)
+    assert state is not None
+    state.floor = 10
+    assert state.min_unacked() == 12
+    table.remove(KEY, 12)
+    assert state.min_unacked() == 14
+    assert [e.offset for _, e in table.pop_expired(2_000, limit=10)] == [2]
+    state.pop_offset = 8  # moved back below the floor's in-flight entries: never above it
+    table.add(KEY, InFlight(9, 900, 1_000, 30))
+    state.floor = 8
+    assert state.min_unacked() == 8
+    other = PopStateTable()
+    other.load_json(table.to_json())
+    loaded = other.get(KEY)
+    assert loaded is not None and loaded.floor == 8 and sorted(loaded.inflight) == [2, 9]
