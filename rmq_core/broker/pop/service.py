@@ -362,15 +362,49 @@ class PopService:
         elif status == "OFFSET_OVERFLOW_BADLY" or (
             status == "NO_MESSAGE_IN_QUEUE" and state.pop_offset > 0
         ):
-            # The queue is shorter than our position (truncated or rebuilt): start over from
-            # its end and forget in-flight offsets that no longer exist.
-            end = result.next_begin_offset if status == "OFFSET_OVERFLOW_BADLY" else 0
-            logger.warning("pop position %d of %s is past the queue end %d", state.pop_offset,
-                           key, end)  # fmt: skip
-            for offset in [o for o in state.inflight if o >= end]:
+            end = self._confirmed_end(key, state, status, result)
+            if end is not None:
+                self._restart_truncated(key, state, end)
+
+    def _confirmed_end(
+        self, key: PopKey, state: QueueState, status: str, result: GetMessageResult
+    ) -> int | None:
+        """Where popping restarts when the store says the queue is shorter than ``pop_offset``,
+        or None (position and in-flight messages kept) unless its min/max offsets confirm
+        it: empty for NO_MESSAGE_IN_QUEUE, ending below ``pop_offset`` for an overflow."""
+        _, topic, queue_id = key
+        max_offset = self.ctx.store.get_max_offset_in_queue(topic, queue_id)
+        if status == "NO_MESSAGE_IN_QUEUE":
+            end = 0 if max_offset == 0 and result.max_offset == 0 else None
+        else:
+            end = result.next_begin_offset if max_offset < state.pop_offset else None
+        if end is None:
+            logger.warning("pop: store answered %s at %d of %s (max offset %d); position kept",
+                           status, state.pop_offset, key, max_offset)  # fmt: skip
+        return end
+
+    def _restart_truncated(self, key: PopKey, state: QueueState, end: int) -> None:
+        """Restart popping at ``end`` of a queue that was truncated or rebuilt. In-flight
+        messages at or past ``end`` no longer exist in it (new messages will take their
+        offsets): each is revived now from the commit log; one that cannot be is dropped with
+        an error log."""
+        stale = sorted(offset for offset in state.inflight if offset >= end)
+        logger.warning("pop position %d of %s is past the queue end %d; %d in-flight revived",
+                       state.pop_offset, key, end, len(stale))  # fmt: skip
+        current = now_ms()
+        for offset in stale:
+            entry = state.inflight.get(offset)
+            if entry is not None:
+                self._revive(key, entry, current)
+        lost = sorted(offset for offset in state.inflight if offset >= end)
+        if lost:
+            logger.error("pop: in-flight offsets %s of %s could not be revived after the queue "
+                         "was truncated at %d; dropped", lost, key, end)  # fmt: skip
+            for offset in lost:
                 self.table.remove(key, offset)
-            state.pop_offset = end
-            self.table.dirty = True
+        state.pop_offset = end
+        state.floor = min(state.floor, end)
+        self.table.dirty = True
 
     def _rest(self, topic: str, queue_id: int, state: QueueState) -> int:
         return max(0, self.ctx.store.get_max_offset_in_queue(topic, queue_id) - state.pop_offset)

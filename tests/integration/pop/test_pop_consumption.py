@@ -18,6 +18,7 @@ import pytest
 from rmq_core.admin import AdminClient
 from rmq_core.broker.managers.subscription_groups import SubscriptionGroupConfig
 from rmq_core.broker.pop.service import POP_STATE_FILE
+from rmq_core.broker.pop.state import InFlight
 from rmq_core.client import (
     InvalidReceiptHandleError,
     Message,
@@ -34,7 +35,9 @@ from rmq_core.remoting.pop_headers import (
     AckMessageRequestHeader,
     ChangeInvisibleTimeRequestHeader,
     PopMessageRequestHeader,
+    pop_retry_topic,
 )
+from rmq_core.store.results import GetMessageResult, GetMessageStatus
 from tests.support.cluster import (
     Cluster,
     running_cluster,
@@ -303,6 +306,42 @@ def test_offset_moved_forward_outside_pop_keeps_unacked_messages_owed(tmp_path: 
                 pop = cluster.broker.pop
                 assert pop is not None and pop.revived == 1
                 assert pop.runtime_info()["popInflightCount"] == "0"
+
+    run(body())
+
+
+def test_pop_past_an_empty_queue_revives_in_flight_messages_only_when_confirmed(
+    tmp_path: Path,
+) -> None:
+    """NO_MESSAGE_IN_QUEUE with a position past 0: the in-flight messages are kept while the
+    store's offsets disagree, and revived (not dropped) once the queue is really empty (the
+    store answers it for an existing queue with max offset 0)."""
+
+    async def body() -> None:
+        async with running_cluster(tmp_path) as cluster:
+            await make_topic(cluster, "TrT", queues=1)
+            await make_topic(cluster, "TrEmpty", queues=1)
+            await send(cluster, "TrT", [b"t0", b"t1"])
+            await wait_max_offset(cluster, "TrT", 0, 2)
+            pop = cluster.broker.pop
+            assert pop is not None
+            key = ("TrG", "TrT", 0)
+            assert pop.pop("TrG", "TrT", 0, 8, 30_000, None, 0).count == 2
+            state = pop.table.get(key)
+            assert state is not None and sorted(state.inflight) == [0, 1]
+            spurious = GetMessageResult(GetMessageStatus.NO_MESSAGE_IN_QUEUE)
+            pop._advance(key, state, "NO_MESSAGE_IN_QUEUE", spurious)  # queue holds 2
+            assert sorted(state.inflight) == [0, 1] and state.pop_offset == 2
+            # the same entries under a queue that really is empty (as after a rebuild)
+            empty_key = ("TrG", "TrEmpty", 0)
+            empty = pop._state("TrG", "TrEmpty", 0, 0)
+            for e in list(state.inflight.values()):
+                pop.table.add(empty_key, InFlight(e.offset, e.commitlog_offset, 0, 30_000))
+            empty.pop_offset = 2
+            pop._advance(empty_key, empty, "NO_MESSAGE_IN_QUEUE", spurious)  # max offset 0
+            assert empty.inflight == {} and empty.pop_offset == 0 and pop.revived == 2
+            retry = pop_retry_topic("TrG", "TrEmpty")
+            assert await wait_max_offset(cluster, retry, 0, 2) == 2
 
     run(body())
 
