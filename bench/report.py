@@ -20,6 +20,7 @@ import contextlib
 import json
 import sys
 import time
+from abc import ABC, abstractmethod
 from typing import Any, TextIO
 
 from bench.stats import ConsumeSnapshot, ConsumeStats, SendSnapshot, SendStats, jsonable, rate
@@ -76,7 +77,7 @@ def print_json_line(result: dict[str, Any], out: TextIO | None = None) -> None:
     stream.flush()
 
 
-class Reporter:
+class Reporter(ABC):
     """Periodic printer; subclasses say what a snapshot is and how a line looks.
 
     Use ``task = reporter.start()`` on the running loop, then ``reporter.finish()`` (which
@@ -108,20 +109,25 @@ class Reporter:
 
     # --- to be provided by subclasses ---------------------------------------------------------
 
+    @abstractmethod
     def _snapshot(self) -> Any:
-        raise NotImplementedError
+        """Provided by the producer or consumer reporter."""
 
+    @abstractmethod
     def _line(self, interval: Any) -> str:
-        raise NotImplementedError
+        """Provided by the producer or consumer reporter."""
 
+    @abstractmethod
     def _progress_text(self, elapsed: float, recent_rate: float) -> str:
-        raise NotImplementedError
+        """Provided by the producer or consumer reporter."""
 
+    @abstractmethod
     def _started(self) -> float:
-        raise NotImplementedError
+        """Provided by the producer or consumer reporter."""
 
+    @abstractmethod
     def _count(self) -> int:
-        raise NotImplementedError
+        """Provided by the producer or consumer reporter."""
 
     # --- running ------------------------------------------------------------------------------
 

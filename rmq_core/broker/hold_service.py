@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -121,7 +122,7 @@ K = TypeVar("K", bound=Hashable)
 H = TypeVar("H", bound=Parked)
 
 
-class HoldService(Generic[K, H]):
+class HoldService(ABC, Generic[K, H]):
     """Parks requests of type ``H`` under keys of type ``K`` (see the module docstring)."""
 
     def __init__(self, max_held: int) -> None:
@@ -140,22 +141,22 @@ class HoldService(Generic[K, H]):
 
     # --- subclass hooks --------------------------------------------------------------------
 
+    @abstractmethod
     def _keys(self, held: H) -> tuple[K, ...]:
         """The keys ``held`` waits under (at least one)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _arrival_key(self, topic: str, queue_id: int) -> K:
         """The key an arrival at ``topic``/``queue_id`` concerns."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _on_arrival(self, key: K, arrivals: Arrivals) -> None:
         """Wake (with :meth:`_wake_parked`) the requests under ``key`` that ``arrivals``
         concern; :meth:`_parked_under` lists them, oldest first."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _reexecute_held(self, held: H, final: bool) -> None:
         """Answer a woken request; ``final`` when its hold expired (it must not park again)."""
-        raise NotImplementedError
 
     def _after_park(self, held: H) -> None:
         """Called right after ``held`` is registered: re-read the store and, when a message

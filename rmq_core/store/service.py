@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 
 __all__ = ["Service"]
 
 log = logging.getLogger(__name__)
 
 
-class Service:
+class Service(ABC):
     """Base class: subclasses implement :meth:`run_once`; ``interval`` is in seconds."""
 
     def __init__(self, name: str, interval: float) -> None:
@@ -61,12 +62,12 @@ class Service:
                 log.warning("service %s did not stop within %.1fs", self.name, timeout)
         self.on_shutdown()
 
-    def on_shutdown(self) -> None:
+    def on_shutdown(self) -> None:  # noqa: B027 (an optional hook, empty by default)
         """Hook run once after the thread stopped (default: nothing)."""
 
+    @abstractmethod
     def run_once(self, now: float) -> None:
         """Do one pass of the job; ``now`` is ``time.time()`` in seconds."""
-        raise NotImplementedError
 
     def _loop(self) -> None:
         while not self._stopped:

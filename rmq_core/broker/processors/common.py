@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rmq_core.broker.context import BrokerContext
@@ -20,7 +21,7 @@ __all__ = [
 ]
 
 
-class BrokerProcessor:
+class BrokerProcessor(ABC):
     """Base class: keeps the context; subclasses implement :meth:`process`."""
 
     codes: tuple[int, ...] = ()
@@ -33,11 +34,11 @@ class BrokerProcessor:
     ) -> RemotingCommand | None:
         return await self.process(request, connection)
 
+    @abstractmethod
     async def process(
         self, request: RemotingCommand, connection: Connection
     ) -> RemotingCommand | None:
         """Answer ``request`` (None: no answer now)."""
-        raise NotImplementedError
 
     @staticmethod
     def fail(request: RemotingCommand, code: int, remark: str) -> RemotingCommand:

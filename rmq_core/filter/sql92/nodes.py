@@ -22,6 +22,7 @@ or ``None`` (SQL's UNKNOWN). The rules are RocketMQ's (``F/expression/*.java``):
 from __future__ import annotations
 
 import operator
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
@@ -60,7 +61,7 @@ class Sql92EvaluationError(FilterError):
     """
 
 
-class Node:
+class Node(ABC):
     """Base of every expression node. ``position`` is the offset of the node's first token."""
 
     __slots__ = ("depth", "position")
@@ -77,9 +78,9 @@ class Node:
         self.position = position
         self.depth = 1 + max((child.depth for child in children), default=0)
 
+    @abstractmethod
     def evaluate(self, properties: Properties) -> Value:
         """Evaluate this node against one message's properties."""
-        raise NotImplementedError
 
 
 class Constant(Node):
