@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ __all__ = [
     "ProducerConfig",
     "PushConsumerConfig",
     "apply_overrides",
+    "build_config",
     "local_ip",
     "parse_namesrv_addr",
 ]
@@ -213,3 +215,24 @@ def apply_overrides(config: C, overrides: dict[str, Any]) -> C:
     if unknown:
         raise ClientError(f"unknown {type(config).__name__} option(s): {', '.join(unknown)}")
     return replace(config, **overrides)
+
+
+def build_config(
+    base: C,
+    options: dict[str, Any],
+    *,
+    group_field: str,
+    group: str | None,
+    namesrv_addr: str | Sequence[str] | None,
+) -> C:
+    """``base`` with the constructor's ``group`` (stored as ``group_field``), ``namesrv_addr``
+    (one address string or a sequence) and keyword ``options`` applied, as every client's
+    constructor does; unknown names raise :class:`ClientError`."""
+    overrides = dict(options)
+    if group is not None:
+        overrides[group_field] = group
+    if namesrv_addr is not None:
+        overrides["namesrv_addr"] = (
+            namesrv_addr if isinstance(namesrv_addr, str) else tuple(namesrv_addr)
+        )
+    return apply_overrides(base, overrides)

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from rmq_core.client.api import RawSendResponse
-from rmq_core.client.config import ProducerConfig, apply_overrides
+from rmq_core.client.config import ProducerConfig, build_config
 from rmq_core.client.instance import ClientInstance
 from rmq_core.client.latency import MQFaultStrategy
 from rmq_core.client.message_queue import MessageQueue
@@ -84,14 +84,13 @@ class Producer:
         config: ProducerConfig | None = None,
         **options: Any,
     ) -> None:
-        overrides = dict(options)
-        if group is not None:
-            overrides["producer_group"] = group
-        if namesrv_addr is not None:
-            overrides["namesrv_addr"] = (
-                namesrv_addr if isinstance(namesrv_addr, str) else tuple(namesrv_addr)
-            )
-        self.config = apply_overrides(config or ProducerConfig(), overrides)
+        self.config = build_config(
+            config or ProducerConfig(),
+            options,
+            group_field="producer_group",
+            group=group,
+            namesrv_addr=namesrv_addr,
+        )
         check_group(self.config.producer_group)
         self._state = _State.CREATED
         self._instance: ClientInstance | None = None

@@ -41,7 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rmq_core.client.config import ClientConfig, ConsumeFromWhere, apply_overrides
+from rmq_core.client.config import ClientConfig, ConsumeFromWhere, build_config
 from rmq_core.client.heartbeat import ConsumerData, SubscriptionData
 from rmq_core.client.instance import ClientInstance
 from rmq_core.client.message_selector import MessageSelector
@@ -167,14 +167,13 @@ class SimpleConsumer:
         config: SimpleConsumerConfig | None = None,
         **options: Any,
     ) -> None:
-        overrides = dict(options)
-        if group is not None:
-            overrides["consumer_group"] = group
-        if namesrv_addr is not None:
-            overrides["namesrv_addr"] = (
-                namesrv_addr if isinstance(namesrv_addr, str) else tuple(namesrv_addr)
-            )
-        self.config = apply_overrides(config or SimpleConsumerConfig(), overrides)
+        self.config = build_config(
+            config or SimpleConsumerConfig(),
+            options,
+            group_field="consumer_group",
+            group=group,
+            namesrv_addr=namesrv_addr,
+        )
         check_group(self.group)
         _check_duration("invisible_duration", self.config.invisible_duration, positive=True)
         _check_duration("await_duration", self.config.await_duration, positive=False)

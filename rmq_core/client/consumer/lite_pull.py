@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rmq_core.client.config import LitePullConsumerConfig, apply_overrides
+from rmq_core.client.config import LitePullConsumerConfig, build_config
 from rmq_core.client.consumer.common import (
     compute_pull_from_where,
     make_offset_store,
@@ -123,14 +123,13 @@ class LitePullConsumer:
         allocate_strategy: AllocateMessageQueueStrategy | None = None,
         **options: Any,
     ) -> None:
-        overrides = dict(options)
-        if group is not None:
-            overrides["consumer_group"] = group
-        if namesrv_addr is not None:
-            overrides["namesrv_addr"] = (
-                namesrv_addr if isinstance(namesrv_addr, str) else tuple(namesrv_addr)
-            )
-        self.config = apply_overrides(config or LitePullConsumerConfig(), overrides)
+        self.config = build_config(
+            config or LitePullConsumerConfig(),
+            options,
+            group_field="consumer_group",
+            group=group,
+            namesrv_addr=namesrv_addr,
+        )
         check_group(self.group)
         self._mode = _Mode.NONE
         self._subscriptions: dict[str, SubscriptionData] = {}

@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from rmq_core.client.config import MessageModel, PushConsumerConfig, apply_overrides
+from rmq_core.client.config import MessageModel, PushConsumerConfig, build_config
 from rmq_core.client.consumer.common import (
     compute_pull_from_where,
     make_offset_store,
@@ -140,14 +140,13 @@ class PushConsumer:
         allocate_strategy: AllocateMessageQueueStrategy | None = None,
         **options: Any,
     ) -> None:
-        overrides = dict(options)
-        if group is not None:
-            overrides["consumer_group"] = group
-        if namesrv_addr is not None:
-            overrides["namesrv_addr"] = (
-                namesrv_addr if isinstance(namesrv_addr, str) else tuple(namesrv_addr)
-            )
-        self.config = apply_overrides(config or PushConsumerConfig(), overrides)
+        self.config = build_config(
+            config or PushConsumerConfig(),
+            options,
+            group_field="consumer_group",
+            group=group,
+            namesrv_addr=namesrv_addr,
+        )
         check_group(self.group)
         self.allocate_strategy = allocate_strategy or AllocateMessageQueueAveragely()
         self._subscriptions: dict[str, SubscriptionData] = {}
