@@ -7,7 +7,11 @@ same object on the server and the client side:
   matched to pending :meth:`Connection.invoke` calls by opaque, requests are handed to the
   owner's ``on_request`` callback (a :class:`~rmq_core.remoting.dispatch.RequestDispatcher`);
 - outgoing frames produced during one loop iteration are joined into a single
-  ``transport.write`` (write coalescing);
+  ``transport.write`` (write coalescing). Responses produced while ``data_received`` runs
+  (processors that answer without suspending, see :mod:`~rmq_core.remoting.dispatch`) are
+  written together when it returns, one write per read; a request sent while no other call is
+  pending on the connection is written at once (there is nothing to coalesce it with, and
+  waiting for the next loop iteration would only add latency);
 - a protocol error (garbage, frame over the limit, bad header) is logged once and the
   connection closed; every pending call then fails at once with
   :class:`~rmq_core.errors.RemotingClosedError`;
@@ -116,6 +120,8 @@ class Connection(asyncio.Protocol):
         self._in_flight = 0
         self._held: collections.deque[RemotingCommand] = collections.deque()
         self._reading = True
+        self._receiving = False  # inside data_received: its answers are written when it ends
+        self._releasing = False  # inside _release_held: nested calls leave the work to it
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -150,7 +156,7 @@ class Connection(asyncio.Protocol):
         try:
             if not self._writable.is_set():
                 await self._wait_writable(deadline, request, timeout)
-            self._enqueue(frame)
+            self._send_request(frame)
             return await future
         finally:
             timer.cancel()
@@ -225,13 +231,19 @@ class Connection(asyncio.Protocol):
             logger.warning("%s: closing connection %s: %s", self.name, self.remote_address, exc)
             self.close()
             return
-        for cmd in commands:
-            if cmd.flag & FLAG_RESPONSE:
-                self._complete(cmd)
-            elif self._held or not self._may_dispatch():
-                self._held.append(cmd)
-            else:
-                self._dispatch(cmd)
+        self._receiving = True
+        try:
+            for cmd in commands:
+                if cmd.flag & FLAG_RESPONSE:
+                    self._complete(cmd)
+                elif self._held or not self._may_dispatch():
+                    self._held.append(cmd)
+                else:
+                    self._dispatch(cmd)
+        finally:
+            self._receiving = False
+        if self._outbox:
+            self._flush_now()
         if self._held:
             self._update_reading()
 
@@ -293,8 +305,14 @@ class Connection(asyncio.Protocol):
             logger.exception("%s: request handler failed", self.name)
 
     def _release_held(self) -> None:
-        while self._held and self._may_dispatch():
-            self._dispatch(self._held.popleft())
+        if self._releasing:  # a request that finished inline, called from the loop below
+            return
+        self._releasing = True
+        try:
+            while self._held and self._may_dispatch():
+                self._dispatch(self._held.popleft())
+        finally:
+            self._releasing = False
         if self._closing or self._lost:
             self._held.clear()
         self._update_reading()
@@ -324,8 +342,25 @@ class Connection(asyncio.Protocol):
             raise RemotingClosedError(f"connection to {self.remote_address} is closed")
         self._outbox.append(frame)
         self._outbox_bytes += len(frame)
-        if self._flush_handle is None and self._loop is not None:
+        if self._flush_handle is None and not self._receiving and self._loop is not None:
             self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _send_request(self, frame: bytes) -> None:
+        """Queue a request frame, or write it at once when it is the connection's only
+        pending call and nothing is queued (nothing to coalesce it with)."""
+        transport = self._transport
+        if len(self._pending) == 1 and not self._outbox and transport is not None:
+            if self.closed:
+                raise RemotingClosedError(f"connection to {self.remote_address} is closed")
+            transport.write(frame)
+        else:
+            self._enqueue(frame)
+
+    def _flush_now(self) -> None:
+        """Write the outbox at once (end of ``data_received``), dropping a scheduled flush."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush()
 
     def _flush(self) -> None:
         self._flush_handle = None

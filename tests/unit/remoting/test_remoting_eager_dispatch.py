@@ -1,0 +1,227 @@
+"""Eager dispatch and write batching of a remoting Connection, over a fake transport.
+
+A processor that answers without suspending is answered inside ``data_received`` (one write
+per read, no task); one that suspends continues as a task of its pool; a lone client call is
+written at once, concurrent ones are coalesced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from rmq_core.remoting.codec import FrameDecoder, encode_frame
+from rmq_core.remoting.codes import ResponseCode
+from rmq_core.remoting.command import RemotingCommand
+from rmq_core.remoting.dispatch import ProcessorPool, RequestDispatcher, _Continued
+from rmq_core.remoting.transport import Connection
+
+ECHO, WAIT, FAIL = 1, 2, 3
+
+
+class FakeTransport(asyncio.Transport):
+    """Records writes; never blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.paused = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 4000) if name in ("peername", "sockname") else default
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+    def responses(self) -> list[RemotingCommand]:
+        return FrameDecoder().feed(b"".join(self.writes))
+
+
+class Server:
+    """A server-side connection whose WAIT processor parks until ``release`` is set."""
+
+    def __init__(self, pool: ProcessorPool, max_in_flight: int = 256) -> None:
+        self.release = asyncio.Event()
+        self.cancelled = 0
+        self.pool = pool
+        dispatcher = RequestDispatcher("test", pool)
+        dispatcher.register_processor(ECHO, self.echo)
+        dispatcher.register_processor(WAIT, self.wait)
+        dispatcher.register_processor(FAIL, self.fail)
+        self.conn = Connection(
+            on_request=dispatcher.dispatch, max_in_flight=max_in_flight, name="test"
+        )
+        self.transport = FakeTransport()
+        self.conn.connection_made(self.transport)
+
+    async def echo(self, request: RemotingCommand, conn: Connection) -> RemotingCommand:
+        return request.response(ResponseCode.SUCCESS, remark=str(request.opaque))
+
+    async def wait(self, request: RemotingCommand, conn: Connection) -> RemotingCommand:
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        return request.response(ResponseCode.SUCCESS, remark=str(request.opaque))
+
+    async def fail(self, request: RemotingCommand, conn: Connection) -> RemotingCommand:
+        raise RuntimeError("boom")
+
+    def feed(self, *codes: int, first_opaque: int = 1) -> None:
+        frames = []
+        for i, code in enumerate(codes):
+            request = RemotingCommand.request(code)
+            request.opaque = first_opaque + i
+            frames.append(encode_frame(request))
+        self.conn.data_received(b"".join(frames))
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_answers_without_suspending_are_written_inside_data_received_in_one_write() -> None:
+    async def scenario() -> None:
+        server = Server(ProcessorPool("p", 4, 10))
+        server.feed(ECHO, ECHO, ECHO)
+        # No loop iteration ran: the answers are already written, in one write, no task.
+        assert len(server.transport.writes) == 1
+        assert [r.remark for r in server.transport.responses()] == ["1", "2", "3"]
+        assert server.pool.running == 0
+
+    run(scenario)
+
+
+def test_processor_that_suspends_continues_as_a_task_of_the_pool() -> None:
+    async def scenario() -> None:
+        server = Server(ProcessorPool("p", 4, 10))
+        server.feed(WAIT, ECHO)
+        assert server.pool.running == 1
+        assert [r.remark for r in server.transport.responses()] == ["2"]
+        server.release.set()
+        while server.pool.running:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)  # the coalesced flush of the task's answer
+        assert [r.remark for r in server.transport.responses()] == ["2", "1"]
+        assert server.conn._in_flight == 0
+
+    run(scenario)
+
+
+def test_suspended_eager_job_is_cancelled_by_pool_shutdown() -> None:
+    async def scenario() -> None:
+        server = Server(ProcessorPool("p", 4, 10))
+        server.feed(WAIT)
+        assert server.pool.running == 1
+        await server.pool.shutdown(1.0)
+        assert server.cancelled == 1
+        assert server.pool.running == 0
+        assert server.conn._in_flight == 0
+
+    run(scenario)
+
+
+def test_processor_error_is_answered_inline_as_system_error() -> None:
+    async def scenario() -> None:
+        server = Server(ProcessorPool("p", 4, 10))
+        server.feed(FAIL)
+        (answer,) = server.transport.responses()
+        assert answer.code == ResponseCode.SYSTEM_ERROR
+        assert answer.remark is not None and "boom" in answer.remark
+
+    run(scenario)
+
+
+def test_queued_jobs_keep_their_order_before_eager_ones() -> None:
+    async def scenario() -> None:
+        server = Server(ProcessorPool("p", 1, 10))
+        server.feed(WAIT, ECHO)  # the ECHO waits in the pool's queue behind the WAIT
+        assert server.pool.pending == 1
+        server.feed(ECHO, first_opaque=3)  # queued too, not run ahead of opaque 2
+        assert server.transport.responses() == []
+        server.release.set()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert [r.remark for r in server.transport.responses()] == ["1", "2", "3"]
+
+    run(scenario)
+
+
+def test_many_held_requests_released_by_one_finishing_do_not_recurse() -> None:
+    async def scenario() -> None:
+        server = Server(ProcessorPool("p", 4, 10), max_in_flight=1)
+        count = 600  # deeper than the recursion limit if each release nested the next
+        server.feed(WAIT, *([ECHO] * count))
+        assert server.transport.paused
+        server.release.set()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        remarks = [r.remark for r in server.transport.responses()]
+        assert remarks == [str(i) for i in range(1, count + 2)]
+        assert not server.transport.paused
+
+    run(scenario)
+
+
+def test_lone_call_is_written_at_once_and_concurrent_calls_are_coalesced() -> None:
+    async def scenario() -> None:
+        conn = Connection(on_request=lambda request, connection: None, name="client")
+        transport = FakeTransport()
+        conn.connection_made(transport)
+
+        def answer_all() -> None:
+            requests = FrameDecoder().feed(b"".join(transport.writes))
+            transport.writes.clear()
+            frames = [encode_frame(r.response(ResponseCode.SUCCESS)) for r in requests]
+            conn.data_received(b"".join(frames))
+
+        lone = asyncio.ensure_future(conn.invoke(RemotingCommand.request(ECHO), 3.0))
+        await asyncio.sleep(0)  # the call's task runs once: its frame is written right away
+        assert len(transport.writes) == 1
+        answer_all()
+        assert (await lone).code == ResponseCode.SUCCESS
+
+        calls = [
+            asyncio.ensure_future(conn.invoke(RemotingCommand.request(ECHO), 3.0)) for _ in range(5)
+        ]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert len(transport.writes) == 2  # the first alone, the other four in one write
+        assert len(FrameDecoder().feed(b"".join(transport.writes))) == 5
+        answer_all()
+        assert [answer.code for answer in await asyncio.gather(*calls)] == [0] * 5
+
+    run(scenario)
+
+
+def test_a_continued_coroutine_can_also_be_awaited_directly() -> None:
+    async def two_steps() -> None:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    async def scenario() -> None:
+        coro = two_steps()
+        first = coro.send(None)  # the first step, as try_run_eagerly runs it
+        await _Continued(coro, first)  # finishes the remaining steps
+
+    run(scenario)
