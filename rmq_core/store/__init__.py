@@ -5,6 +5,7 @@ Depends only on :mod:`rmq_core.common` and :mod:`rmq_core.errors`. Start with
 ``docs/store.md``.
 """
 
+from rmq_core.store.batch import BatchEntry, EncodedBatch
 from rmq_core.store.config import ASYNC_FLUSH, SYNC_FLUSH, StoreConfig
 from rmq_core.store.config_file import (
     ConfigFileError,
@@ -27,7 +28,9 @@ __all__ = [
     "ASYNC_FLUSH",
     "SYNC_FLUSH",
     "AppendMessageResult",
+    "BatchEntry",
     "ConfigFileError",
+    "EncodedBatch",
     "GetMessageResult",
     "GetMessageStatus",
     "MessageFilter",

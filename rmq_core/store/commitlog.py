@@ -20,8 +20,10 @@ Invariants:
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import mmap
+import operator
 import struct
 import threading
 import time
@@ -45,6 +47,7 @@ from rmq_core.common.message_codec import (
     record_head_struct,
 )
 from rmq_core.store.allocate import AllocateService
+from rmq_core.store.batch import BatchEntry, EncodedBatch
 from rmq_core.store.config import StoreConfig
 from rmq_core.store.formats.commitlog import BLANK, END_FILE_MIN_BLANK_LENGTH, RECORD_PREFIX
 from rmq_core.store.mapped_file import MappedFile
@@ -233,34 +236,56 @@ def _parse_checked(
     return total, request, "ok"
 
 
-PENDING_DISPATCH_LIMIT = 65536
-PendingDispatch = tuple[int, int, str, int, int, int, int, bytes]
-"""phys, size, topic, queue id, queue offset, sys flag, store timestamp, properties bytes as
-written (without the ``__CRC32#`` property)."""
+PENDING_DISPATCH_BYTES = 64 * 1024 * 1024
+"""Most commit-log bytes ``CommitLog.pending_dispatch`` describes ahead of the dispatcher; past
+that, appends are not described and the dispatcher parses them back from the log."""
+PendingDispatch = tuple[int, int, str, int, int, int, int, list[int], list[bytes]]
+"""One append described by its writer: first record's phys, total bytes, topic, queue id, first
+queue offset (0 for PREPARED/ROLLBACK), sys flag, store timestamp (ms), every record's size and
+its properties bytes as written (without the ``__CRC32#`` property). Records of one entry are
+consecutive in the log and share topic, queue, sys flag and store timestamp; consumable ones
+have consecutive queue offsets."""
 
 
-def request_from_pending(pending: PendingDispatch, delay_levels: Sequence[int]) -> DispatchRequest:
-    """The dispatch request of a record described by its writer."""
-    phys, size, topic, queue_id, queue_offset, sys_flag, store_ts, raw = pending
-    properties = LazyProperties(raw)
-    if topic == SCHEDULE_TOPIC:
-        tags_code = tags_code_of(topic, properties, store_ts, delay_levels)
-    else:
-        tags = _prop_value(raw, b"TAGS\x01")
-        tags_code = java_string_hash(tags) if tags else 0
-    return DispatchRequest(
-        topic,
-        queue_id,
-        phys,
-        size,
-        tags_code,
-        store_ts,
-        queue_offset,
-        sys_flag,
-        _prop_value(raw, b"KEYS\x01"),
-        _prop_value(raw, b"UNIQ_KEY\x01"),
-        properties,
-    )
+def requests_from_pending(
+    pending: PendingDispatch, delay_levels: Sequence[int]
+) -> list[DispatchRequest]:
+    """The dispatch requests of the records of one described append, in log order."""
+    phys, _total, topic, queue_id, queue_offset, sys_flag, store_ts, sizes, props = pending
+    step = 0 if sys_flag & MessageSysFlag.TRANSACTION_PREPARED_TYPE else 1
+    requests: list[DispatchRequest] = []
+    for size, raw in zip(sizes, props, strict=True):
+        properties = LazyProperties(raw)
+        if topic == SCHEDULE_TOPIC:
+            tags_code = tags_code_of(topic, properties, store_ts, delay_levels)
+        else:
+            tags_code = tag_hash(prop_value(raw, b"TAGS\x01"))
+        keys, uniq_key = _prop_str(raw, b"KEYS\x01"), _prop_str(raw, b"UNIQ_KEY\x01")
+        request = DispatchRequest(topic, queue_id, phys, size, tags_code, store_ts, queue_offset,
+                                  sys_flag, keys, uniq_key, properties)  # fmt: skip
+        requests.append(request)
+        phys += size
+        queue_offset += step
+    return requests
+
+
+_TAG_HASHES: dict[bytes, int] = {}
+_TAG_HASH_LIMIT = 4096
+"""Most distinct TAGS values whose Java hash :func:`tag_hash` keeps (cleared when reached)."""
+
+
+def tag_hash(tags: bytes | None) -> int:
+    """The consume-queue tags code of a TAGS value given as UTF-8 bytes (0 for none): Java
+    ``String.hashCode``, cached per value (bounded)."""
+    if not tags:
+        return 0
+    code = _TAG_HASHES.get(tags)
+    if code is None:
+        code = java_string_hash(tags.decode("utf-8", "replace"))
+        if len(_TAG_HASHES) >= _TAG_HASH_LIMIT:
+            _TAG_HASHES.clear()
+        _TAG_HASHES[tags] = code
+    return code
 
 
 _FAST_HEAD = struct.Struct(">iiiiiqqi16xq20xi")
@@ -268,8 +293,9 @@ _FAST_HEAD = struct.Struct(">iiiiiqqi16xq20xi")
 _TOPIC_NAMES: dict[bytes, str] = {}
 
 
-def _prop_value(raw: bytes, key: bytes) -> str | None:
-    """Value of property ``key`` (given as ``b"NAME\x01"``) in a raw properties string."""
+def prop_value(raw: bytes, key: bytes) -> bytes | None:
+    """Value bytes of property ``key`` (given as ``b"NAME\x01"``) in a raw properties string,
+    or None when absent or empty."""
     if raw.startswith(key):
         start = len(key)
     else:
@@ -280,7 +306,13 @@ def _prop_value(raw: bytes, key: bytes) -> str | None:
     end = raw.find(b"\x02", start)
     if end <= start:
         return None
-    return raw[start:end].decode("utf-8", "replace")
+    return raw[start:end]
+
+
+def _prop_str(raw: bytes, key: bytes) -> str | None:
+    """:func:`prop_value` decoded (invalid UTF-8 replaced)."""
+    value = prop_value(raw, key)
+    return None if value is None else value.decode("utf-8", "replace")
 
 
 def parse_for_dispatch(
@@ -322,8 +354,7 @@ def parse_for_dispatch(
     if topic == SCHEDULE_TOPIC:
         tags_code = tags_code_of(topic, properties, store_ts, delay_levels)
     else:
-        tags = _prop_value(raw, b"TAGS\x01")
-        tags_code = java_string_hash(tags) if tags else 0
+        tags_code = tag_hash(prop_value(raw, b"TAGS\x01"))
     request = DispatchRequest(
         topic,
         queue_id,
@@ -333,8 +364,8 @@ def parse_for_dispatch(
         store_ts,
         queue_offset,
         sys_flag,
-        _prop_value(raw, b"KEYS\x01"),
-        _prop_value(raw, b"UNIQ_KEY\x01"),
+        _prop_str(raw, b"KEYS\x01"),
+        _prop_str(raw, b"UNIQ_KEY\x01"),
         properties,
     )
     return total, request, "ok"
@@ -349,31 +380,88 @@ class AppendRefused(Exception):
         self.reason = reason
 
 
-_Hosts = tuple[bytes, int, bytes, int, int, struct.Struct]
-"""born ip, born port, store ip, store port, IPv6 sys-flag bits, head struct."""
-_Prepared = tuple[MessageExtBrokerInner | MessageExt, bytes, bytes, int, int, int, int, _Hosts]
-"""message, body, tail (topic + properties), magic, size, sys flag, body CRC, hosts."""
+_Hosts = tuple[bytes, int, bytes, int, int, struct.Struct, struct.Struct]
+"""born ip, born port, store ip, store port, IPv6 sys-flag bits, the struct of the fields from
+SYSFLAG through PREPAREDTRANSACTIONOFFSET (the head's middle) and the head struct."""
+_Mid = tuple[int, int, _Hosts, int, int]
+"""What a record's head middle holds besides the store time: sys flag (with the IPv6 bits),
+born timestamp (ms), hosts, reconsume times, prepared-transaction offset."""
+_Checked = tuple[BatchEntry, int, int, _Mid]
+"""A message checked for appending: its (flag, body, properties) entry, record size, body CRC
+and head middle."""
+_Run = tuple[Sequence[BatchEntry], Sequence[int], Sequence[int], _Mid]
+"""Consecutive records sharing one head middle: entries, record sizes, body CRCs, middle."""
+_PREPARED_BIT = MessageSysFlag.TRANSACTION_PREPARED_TYPE  # set for PREPARED and ROLLBACK
+_CRC_MASK = 0x7FFFFFFF
+_pack_short = _SHORT.pack
 
 
-def _pack_record(
-    mm: mmap.mmap, pos: int, prep: _Prepared, queue_offset: int, phys: int, now: int, extra: int
-) -> None:
-    """Write one record at ``pos`` of ``mm`` in the layout of reference §4.1: the only packer,
-    used by single and batch appends. ``extra`` is the length of the ``__CRC32#`` property to
-    append (0 for none); ``now`` the store timestamp (ms)."""
-    msg, body, tail, magic, size, sys_flag, crc, hosts = prep
-    head = hosts[5]
-    head.pack_into(mm, pos, size, magic, crc, msg.queue_id, msg.flag, queue_offset, phys,
-                   sys_flag, msg.born_timestamp, hosts[0], hosts[1], now, hosts[2], hosts[3],
-                   msg.reconsume_times, msg.prepared_transaction_offset, len(body))  # fmt: skip
-    p = pos + head.size
-    end = p + len(body)
-    mm[p:end] = body
-    mm[end : end + len(tail)] = tail
-    if extra:
-        end = pos + size
-        record_crc = zlib.crc32(mm[pos : end - PROP_CRC_LENGTH]) & 0x7FFFFFFF
-        mm[end - PROP_CRC_LENGTH : end] = crc_property(record_crc)
+def _check_properties(props: Sequence[bytes]) -> None:
+    """Raise AppendRefused unless every properties string is NUL-free UTF-8 (recovery rejects
+    a record whose properties do not decode)."""
+    joined = b"".join(props)
+    if b"\x00" in joined:
+        raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "properties hold NUL")
+    if not joined.isascii():
+        for raw in props:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise AppendRefused(
+                    AppendMessageStatus.UNKNOWN_ERROR, f"properties are not UTF-8: {exc}"
+                ) from exc
+
+
+def _head_structs(born_v6: bool, store_v6: bool) -> tuple[struct.Struct, struct.Struct]:
+    """(middle struct, head struct) for hosts of these families. The head packs TOTALSIZE,
+    MAGICCODE, BODYCRC, QUEUEID, FLAG, QUEUEOFFSET, PHYSICALOFFSET, the packed middle as one
+    field, and BODYLEN: 9 arguments per record instead of 17."""
+    born, store = ("16s" if born_v6 else "4s"), ("16s" if store_v6 else "4s")
+    middle = struct.Struct(f">iq{born}iq{store}iiq")
+    return middle, struct.Struct(f">iiiiiqq{middle.size}si")
+
+
+_HEADS = {(b, s): _head_structs(b, s) for b in (False, True) for s in (False, True)}
+
+
+def _pack_records(
+    parts: list[bytes],
+    run: _Run,
+    queue_id: int,
+    magic: int,
+    topic_field: bytes,
+    phys: int,
+    queue_offset: int,
+    now: int,
+    extra: int,
+) -> tuple[int, int]:
+    """Add to ``parts`` the records of ``run`` in the layout of reference §4.1; return the
+    commit-log offset and queue offset after them. The only record packer, behind single,
+    batch and encoded-batch appends.
+
+    ``phys`` is the first record's commit-log offset, ``queue_offset`` the queue's next logical
+    offset (PREPARED and ROLLBACK records get 0 and do not advance it), ``now`` the store time
+    (ms), ``extra`` the length of the ``__CRC32#`` property to append (0 for none). The head's
+    middle (sys flag through prepared-transaction offset) is packed once for the run.
+    """
+    entries, sizes, crcs, (sys_flag, born_ts, hosts, reconsume, prepared) = run
+    middle = hosts[5].pack(sys_flag, born_ts, hosts[0], hosts[1], now, hosts[2], hosts[3],
+                           reconsume, prepared)  # fmt: skip
+    pack = hosts[6].pack
+    step = 0 if sys_flag & _PREPARED_BIT else 1
+    offset = queue_offset if step else 0
+    add = parts.extend
+    for (flag, body, props), size, crc in zip(entries, sizes, crcs, strict=True):
+        head = pack(size, magic, crc, queue_id, flag, offset, phys, middle, len(body))
+        props_len = _pack_short(len(props) + extra)
+        add((head, body, topic_field, props_len, props))
+        if extra:
+            record_crc = zlib.crc32(props, zlib.crc32(props_len, zlib.crc32(
+                topic_field, zlib.crc32(body, zlib.crc32(head)))))  # fmt: skip
+            parts.append(crc_property(record_crc & _CRC_MASK))
+        phys += size
+        offset += step
+    return phys, queue_offset + step * len(sizes)
 
 
 class CommitLog:
@@ -398,8 +486,8 @@ class CommitLog:
         self._crc_extra = PROP_CRC_LENGTH if self.prop_crc else 0
         self._topics: dict[str, tuple[bytes, int]] = {}
         self.pending_dispatch: collections.deque[PendingDispatch] = collections.deque()
-        """Records just appended, described by the writer (in commit-log order) so the
-        dispatcher need not parse them back; bounded by ``PENDING_DISPATCH_LIMIT``."""
+        """Appends described by their writer (in commit-log order) so the dispatcher need not
+        parse them back; at most ``PENDING_DISPATCH_BYTES`` of the log ahead of the oldest."""
         self._host_cache: dict[tuple[str, str], _Hosts] = {}
 
     # -- offsets --------------------------------------------------------------------------
@@ -438,7 +526,7 @@ class CommitLog:
         return prefix
 
     def _hosts(self, born_host: str, store_host: str) -> _Hosts:
-        """Packed hosts, their IPv6 sys-flag bits and the head struct; cached per pair."""
+        """Packed hosts, their IPv6 sys-flag bits and the head structs; cached per pair."""
         key = (born_host, store_host)
         cached = self._host_cache.get(key)
         if cached is not None:
@@ -451,15 +539,18 @@ class CommitLog:
         bits = (MessageSysFlag.BORNHOST_V6_FLAG if born_v6 else 0) | (
             MessageSysFlag.STOREHOSTADDRESS_V6_FLAG if store_v6 else 0
         )
-        hosts = (born_ip, born_port, store_ip, store_port, bits, record_head_struct(bits))
+        middle, head = _HEADS[(born_v6, store_v6)]
+        hosts = (born_ip, born_port, store_ip, store_port, bits, middle, head)
         if len(self._host_cache) > 10_000:
             self._host_cache.clear()
         self._host_cache[key] = hosts
         return hosts
 
-    def _prepare(self, msg: MessageExtBrokerInner | MessageExt) -> _Prepared:
-        """Encode everything but the offsets and store time; raise AppendRefused if illegal."""
-        topic_prefix, magic = self._topics.get(msg.topic) or self._topic_prefix(msg.topic)
+    def _check(self, msg: MessageExtBrokerInner | MessageExt) -> _Checked:
+        """Encode a message's entry and check it; raise AppendRefused if illegal (in this
+        order: topic, queue id, body size, properties size, NUL in properties, hosts, record
+        size)."""
+        topic_field = (self._topics.get(msg.topic) or self._topic_prefix(msg.topic))[0]
         queue_id = msg.queue_id
         if not 0 <= queue_id <= 0x7FFFFFFF:
             raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, f"bad queue id {queue_id}")
@@ -473,8 +564,7 @@ class CommitLog:
         if props_text is None:
             props_text = encode_properties(msg.properties)
         props = props_text.encode()
-        props_len = len(props) + self._crc_extra
-        if props_len > MAX_PROPERTIES_LENGTH:
+        if len(props) + self._crc_extra > MAX_PROPERTIES_LENGTH:
             raise AppendRefused(
                 AppendMessageStatus.PROPERTIES_SIZE_EXCEEDED,
                 f"properties of {len(props)} bytes exceed {MAX_PROPERTIES_LENGTH}",
@@ -484,80 +574,30 @@ class CommitLog:
         hosts = self._host_cache.get((msg.born_host, msg.store_host)) or self._hosts(
             msg.born_host, msg.store_host
         )
-        tail = topic_prefix + _SHORT.pack(props_len) + props
-        size = hosts[5].size + len(body) + len(tail) + self._crc_extra
+        size = hosts[6].size + len(body) + len(topic_field) + 2 + len(props) + self._crc_extra
         if size > self.max_record_size:
             raise AppendRefused(
                 AppendMessageStatus.MESSAGE_SIZE_EXCEEDED,
                 f"record of {size} bytes does not fit a segment of {self.file_size}",
             )
         sys_flag = (msg.sys_flag & ~_V6_BITS) | hosts[4]
-        crc = zlib.crc32(body) & 0x7FFFFFFF
-        return (msg, body, tail, magic, size, sys_flag, crc, hosts)
+        mid = (sys_flag, msg.born_timestamp, hosts, msg.reconsume_times,
+               msg.prepared_transaction_offset)  # fmt: skip
+        return (msg.flag, body, props), size, zlib.crc32(body) & _CRC_MASK, mid
 
     def put(self, msg: MessageExtBrokerInner | MessageExt) -> AppendMessageResult:
         """Append one message; raises :class:`AppendRefused` for a message it cannot store.
 
         Sets ``msg.queue_offset``, ``msg.commitlog_offset`` and ``msg.store_timestamp``.
-        This is the hot path: :meth:`_prepare` and :meth:`_write` inlined, but the bytes are
-        packed by the same :func:`_pack_record` as a batch's.
         """
-        topic = msg.topic
-        topic_prefix, magic = self._topics.get(topic) or self._topic_prefix(topic)
-        queue_id = msg.queue_id
-        body = msg.body
-        body_len = len(body)
-        props_text = getattr(msg, "properties_string", None)
-        if props_text is None:
-            props_text = encode_properties(msg.properties)
-        props = props_text.encode()
-        extra = self._crc_extra
-        props_len = len(props) + extra
-        hosts = self._host_cache.get((msg.born_host, msg.store_host)) or self._hosts(
-            msg.born_host, msg.store_host
-        )
-        head = hosts[5]
-        if props_len > MAX_PROPERTIES_LENGTH:
-            self._prepare(msg)  # raises the precise refusal
-        tail = topic_prefix + _SHORT.pack(props_len) + props
-        size = head.size + body_len + len(tail) + extra
-        if (
-            body_len > self.max_body_size
-            or props_len > MAX_PROPERTIES_LENGTH
-            or size > self.max_record_size
-            or not 0 <= queue_id <= 0x7FFFFFFF
-            or "\x00" in props_text
-        ):
-            self._prepare(msg)  # raises the precise refusal
-            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "message refused")
-        sys_flag = (msg.sys_flag & ~_V6_BITS) | hosts[4]
-        crc = zlib.crc32(body) & 0x7FFFFFFF
-        consumable = not sys_flag & MessageSysFlag.TRANSACTION_PREPARED_TYPE
-        with self.lock:
-            mapped = self.queue.last_for_append()
-            pos = mapped.wrote_position
-            if pos + size + END_FILE_MIN_BLANK_LENGTH > self.file_size:
-                self._fill_blank(mapped, pos)
-                mapped = self.queue.last_for_append()
-                pos = 0
-            now = time.time_ns() // 1_000_000
-            if now < self.last_store_timestamp:
-                now = self.last_store_timestamp
-            phys = mapped.file_from_offset + pos
-            if consumable:
-                key = (topic, queue_id)
-                table = self.topic_queue_table
-                queue_offset = table.get(key, 0)
-                table[key] = queue_offset + 1
-            else:
-                queue_offset = 0
-            _pack_record(mapped.mm, pos, (msg, body, tail, magic, size, sys_flag, crc, hosts),
-                         queue_offset, phys, now, extra)  # fmt: skip
-            mapped.wrote_position = pos + size
-            self.last_store_timestamp = now
-            pending = self.pending_dispatch
-            if len(pending) < PENDING_DISPATCH_LIMIT:
-                pending.append((phys, size, topic, queue_id, queue_offset, sys_flag, now, props))
+        entry, size, crc, mid = self._check(msg)
+        topic_field, magic = self._topics[msg.topic]
+        sizes = [size]
+        phys, queue_offset, now = self._append(msg.topic, msg.queue_id, magic, topic_field,
+                                               (((entry,), sizes, (crc,), mid),), sizes,
+                                               [entry[2]], size)  # fmt: skip
+        if mid[0] & _PREPARED_BIT:
+            queue_offset = 0
         msg.queue_offset = queue_offset
         msg.commitlog_offset = phys
         msg.store_timestamp = now
@@ -571,27 +611,116 @@ class CommitLog:
         """Append ``messages`` (one topic and queue) as consecutive records in one segment.
 
         Queue offsets are consecutive; raises :class:`AppendRefused` if any message is refused
-        or the whole batch cannot fit one segment (nothing is written then).
+        or the whole batch cannot fit one segment (nothing is written then). Sets every
+        message's ``queue_offset``, ``commitlog_offset`` and ``store_timestamp``.
         """
         if not messages:
             raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "empty batch")
-        preps = [self._prepare(m) for m in messages]
+        checked = [self._check(m) for m in messages]
         if len({(m.topic, m.queue_id) for m in messages}) != 1:
             raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "batch spans several queues")
-        total = sum(p[4] for p in preps)
+        sizes = [c[1] for c in checked]
+        total = sum(sizes)
         if total > self.max_record_size:
             raise AppendRefused(
                 AppendMessageStatus.MESSAGE_SIZE_EXCEEDED,
                 f"batch of {total} bytes does not fit a segment of {self.file_size}",
             )
+        runs: list[_Run] = []
+        start = 0
+        for end in range(1, len(checked) + 1):  # messages sharing a head middle form a run
+            if end == len(checked) or checked[end][3] != checked[start][3]:
+                part = checked[start:end]
+                runs.append(([c[0] for c in part], sizes[start:end], [c[2] for c in part],
+                             part[0][3]))  # fmt: skip
+                start = end
+        topic, queue_id = messages[0].topic, messages[0].queue_id
+        topic_field, magic = self._topics[topic]
+        phys, queue_offset, now = self._append(topic, queue_id, magic, topic_field, runs, sizes,
+                                               [c[0][2] for c in checked], total)  # fmt: skip
+        offsets = tuple(itertools.accumulate(sizes[:-1], initial=phys))
+        for msg, c, offset in zip(messages, checked, offsets, strict=True):
+            if c[3][0] & _PREPARED_BIT:
+                msg.queue_offset = 0
+            else:
+                msg.queue_offset = queue_offset
+                queue_offset += 1
+            msg.commitlog_offset = offset
+            msg.store_timestamp = now
+        return AppendMessageResult(AppendMessageStatus.PUT_OK, phys, total,
+                                   messages[0].store_host, now, messages[0].queue_offset,
+                                   len(checked), offsets)  # fmt: skip
+
+    def put_encoded(self, batch: EncodedBatch) -> AppendMessageResult:
+        """Append an :class:`EncodedBatch` as consecutive records in one segment; same
+        results and refusals as :meth:`put_batch` of the same messages (properties must also
+        be valid UTF-8), without a message object per entry. Nothing is written when refused.
+        """
+        entries = batch.entries
+        if not entries:
+            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "empty batch")
+        topic_field, magic = self._topics.get(batch.topic) or self._topic_prefix(batch.topic)
+        queue_id = batch.queue_id
+        if not 0 <= queue_id <= 0x7FFFFFFF:
+            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, f"bad queue id {queue_id}")
+        _flags, bodies, props = zip(*entries, strict=True)
+        body_lens = list(map(len, bodies))
+        props_lens = list(map(len, props))
         extra = self._crc_extra
+        if max(body_lens) > self.max_body_size:
+            raise AppendRefused(
+                AppendMessageStatus.MESSAGE_SIZE_EXCEEDED,
+                f"body of {max(body_lens)} bytes exceeds maxMessageSize {self.max_body_size}",
+            )
+        if max(props_lens) + extra > MAX_PROPERTIES_LENGTH:
+            raise AppendRefused(
+                AppendMessageStatus.PROPERTIES_SIZE_EXCEEDED,
+                f"properties of {max(props_lens)} bytes exceed {MAX_PROPERTIES_LENGTH}",
+            )
+        _check_properties(props)
+        hosts = self._host_cache.get((batch.born_host, batch.store_host)) or self._hosts(
+            batch.born_host, batch.store_host
+        )
+        fixed = hosts[6].size + len(topic_field) + 2 + extra
+        sizes = list(map(operator.add, map(operator.add, body_lens, props_lens),
+                         itertools.repeat(fixed)))  # fmt: skip
+        total = sum(sizes)
+        if total > self.max_record_size:
+            raise AppendRefused(
+                AppendMessageStatus.MESSAGE_SIZE_EXCEEDED,
+                f"batch of {total} bytes does not fit a segment of {self.file_size}",
+            )
+        crcs = [crc & _CRC_MASK for crc in map(zlib.crc32, bodies)]
+        sys_flag = (batch.sys_flag & ~_V6_BITS) | hosts[4]
+        run = (entries, sizes, crcs, (sys_flag, batch.born_timestamp, hosts, 0, 0))
+        phys, queue_offset, now = self._append(batch.topic, queue_id, magic, topic_field, (run,),
+                                               sizes, list(props), total)  # fmt: skip
+        if sys_flag & _PREPARED_BIT:
+            queue_offset = 0
+        offsets = tuple(itertools.accumulate(sizes[:-1], initial=phys))
+        return AppendMessageResult(AppendMessageStatus.PUT_OK, phys, total, batch.store_host, now,
+                                   queue_offset, len(sizes), offsets)  # fmt: skip
+
+    def _append(
+        self,
+        topic: str,
+        queue_id: int,
+        magic: int,
+        topic_field: bytes,
+        runs: Sequence[_Run],
+        sizes: list[int],
+        props: list[bytes],
+        total: int,
+    ) -> tuple[int, int, int]:
+        """Write checked records (``total`` bytes, fitting one segment; ``runs`` of records
+        sharing a head middle, ``sizes`` and ``props`` of every record) in one slice assignment
+        at the log's end; return (first record's offset, the queue's next offset before the
+        append, store timestamp in ms). The append is described in ``pending_dispatch``.
+        """
+        key = (topic, queue_id)
         table = self.topic_queue_table
-        key = (messages[0].topic, messages[0].queue_id)
-        pending = self.pending_dispatch
-        props_at = len(self._topics[key[0]][0]) + 2  # tail: topic prefix, PROPLEN, properties
-        prepared_bit = MessageSysFlag.TRANSACTION_PREPARED_TYPE  # PREPARED or ROLLBACK
-        offsets: list[int] = []
-        queue_offsets: list[int] = []
+        extra = self._crc_extra
+        parts: list[bytes] = []
         with self.lock:
             mapped = self.queue.last_for_append()
             pos = mapped.wrote_position
@@ -599,44 +728,59 @@ class CommitLog:
                 self._fill_blank(mapped, pos)
                 mapped = self.queue.last_for_append()
                 pos = 0
-            now = max(time.time_ns() // 1_000_000, self.last_store_timestamp)
-            mm = mapped.mm
-            base = mapped.file_from_offset
-            first_queue_offset = next_queue_offset = table.get(key, 0)
-            room = PENDING_DISPATCH_LIMIT - len(pending)  # records still to describe
-            for prep in preps:
-                phys = base + pos
-                if prep[5] & prepared_bit:
-                    queue_offset = 0
-                else:
-                    queue_offset = next_queue_offset
-                    next_queue_offset += 1
-                _pack_record(mm, pos, prep, queue_offset, phys, now, extra)
-                queue_offsets.append(queue_offset)
-                offsets.append(phys)
-                pos += prep[4]
-                if room > 0:
-                    room -= 1
-                    pending.append((phys, prep[4], key[0], key[1], queue_offset, prep[5], now,
-                                    prep[2][props_at:]))  # fmt: skip
-            if next_queue_offset != first_queue_offset:
-                table[key] = next_queue_offset
-            mapped.wrote_position = pos
+            now = time.time_ns() // 1_000_000
+            if now < self.last_store_timestamp:
+                now = self.last_store_timestamp
+            first_phys = phys = mapped.file_from_offset + pos
+            first = queue_offset = table.get(key, 0)
+            try:
+                for run in runs:
+                    phys, queue_offset = _pack_records(parts, run, queue_id, magic, topic_field,
+                                                       phys, queue_offset, now, extra)  # fmt: skip
+            except struct.error as exc:  # a flag or timestamp out of its field's range
+                raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, str(exc)) from exc
+            mapped.mm[pos : pos + total] = b"".join(parts)
+            mapped.wrote_position = pos + total
+            if queue_offset != first:
+                table[key] = queue_offset
             self.last_store_timestamp = now
-        for msg, phys, queue_offset in zip(messages, offsets, queue_offsets, strict=True):
-            msg.queue_offset = queue_offset
-            msg.commitlog_offset = phys
-            msg.store_timestamp = now
-        return AppendMessageResult(
-            AppendMessageStatus.PUT_OK,
-            offsets[0],
-            total,
-            messages[0].store_host,
-            now,
-            queue_offsets[0],
-            len(preps),
-            tuple(offsets),
-        )
+            pending = self.pending_dispatch
+            behind = 0
+            if pending:
+                try:
+                    behind = first_phys - pending[0][0]
+                except IndexError:  # emptied by the dispatcher thread meanwhile
+                    behind = 0
+            if behind <= PENDING_DISPATCH_BYTES:
+                if len(runs) == 1 or len({run[3][0] for run in runs}) == 1:
+                    sys_flag = runs[0][3][0]
+                    pending.append((first_phys, total, topic, queue_id,
+                                    0 if sys_flag & _PREPARED_BIT else first, sys_flag, now,
+                                    sizes, props))  # fmt: skip
+                else:
+                    self._describe_each(first_phys, topic, queue_id, first, now, runs)
+        return first_phys, first, now
+
+    def _describe_each(
+        self,
+        phys: int,
+        topic: str,
+        queue_id: int,
+        queue_offset: int,
+        now: int,
+        runs: Sequence[_Run],
+    ) -> None:
+        """Describe a batch whose records differ in sys flag, one record at a time."""
+        pending = self.pending_dispatch
+        for entries, sizes, _crcs, mid in runs:
+            sys_flag = mid[0]
+            prepared = sys_flag & _PREPARED_BIT
+            for entry, size in zip(entries, sizes, strict=True):
+                pending.append((phys, size, topic, queue_id, 0 if prepared else queue_offset,
+                                sys_flag, now, [size], [entry[2]]))  # fmt: skip
+                phys += size
+                if not prepared:
+                    queue_offset += 1
 
     def _fill_blank(self, mapped: MappedFile, pos: int) -> None:
         remaining = self.file_size - pos

@@ -13,9 +13,10 @@ Invariants:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rmq_core.store.formats.consume_queue import BLANK_UNIT, CQ_UNIT, CQ_UNIT_SIZE
 from rmq_core.store.mapped_file import MappedFile
@@ -27,6 +28,7 @@ __all__ = ["ConsumeQueue"]
 log = logging.getLogger(__name__)
 
 _BLANK_SIZE = 0x7FFFFFFF
+_pack_unit = CQ_UNIT.pack
 
 
 class ConsumeQueue:
@@ -161,6 +163,30 @@ class ConsumeQueue:
         mapped.wrote_position += CQ_UNIT_SIZE
         self.max_physic_offset = phys + size
         return True
+
+    def put_many(
+        self, phys: int, sizes: Sequence[int], tags_codes: Sequence[int], queue_offset: int
+    ) -> None:
+        """Append the units of consecutive records (the first at commit-log offset ``phys``
+        with logical offset ``queue_offset``, one size and tags code each): one slice
+        assignment when they follow the last unit in a file with room, else :meth:`put` each
+        (skips, gaps and new files as :meth:`put`)."""
+        files = self.queue.files
+        count = len(sizes)
+        if files and phys + sizes[0] > self.max_physic_offset:
+            mapped = files[-1]
+            wrote = mapped.wrote_position
+            end = wrote + count * CQ_UNIT_SIZE
+            if end <= self.file_size and mapped.file_from_offset + wrote == queue_offset * 20:
+                offsets = itertools.accumulate(sizes[:-1], initial=phys)
+                mapped.mm[wrote:end] = b"".join(map(_pack_unit, offsets, sizes, tags_codes))
+                mapped.wrote_position = end
+                self.max_physic_offset = phys + sum(sizes)
+                return
+        for size, tags_code in zip(sizes, tags_codes, strict=True):
+            self.put(phys, size, tags_code, queue_offset)
+            phys += size
+            queue_offset += 1
 
     def put_needs_new_file(self, phys: int, size: int, queue_offset: int) -> bool:
         """True when :meth:`put` of this unit would create a file (the queue has none yet, or

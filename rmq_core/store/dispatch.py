@@ -1,17 +1,19 @@
 """``ReputService``: the dispatcher that turns new commit-log records into consume-queue units,
 index entries and arrival notifications (RocketMQ's ReputMessageService).
 
-It goes from ``reput_from`` up to the commit log's end. Records the writer described in
-``CommitLog.pending_dispatch`` (the normal case) are dispatched from that description; others
-(after a restart, or when the writer ran too far ahead) are parsed back from the mapped segment
+It goes from ``reput_from`` up to the commit log's end. Appends the writer described in
+``CommitLog.pending_dispatch`` (the normal case: one description per single or batch append)
+go whole to ``dispatch_batch``; other records (after a restart, or when the writer ran too far
+ahead) are parsed back from the mapped segment
 (:func:`~rmq_core.store.commitlog.parse_for_dispatch`, without the body CRC: recovery checked
-it). Each :class:`~rmq_core.store.commitlog.DispatchRequest` goes to ``dispatch``. BLANK records
+it) and each :class:`~rmq_core.store.commitlog.DispatchRequest` goes to ``dispatch``. BLANK records
 move it to the next segment. Re-dispatching a record is harmless: consume queues and the index
 skip what they already hold.
 
 Inline dispatch (on the writer's thread, right after an append) never creates a file: it stops
-at the first record whose consume queue or index needs a new file (``needs_new_file``) and
-leaves it, and everything after it, to the dispatcher thread. Records are still dispatched
+at the first append (``dispatch_batch`` answers False) or parsed record (``needs_new_file``)
+whose consume queue or index needs a new file and leaves it, and everything after it, to the
+dispatcher thread. Records are still dispatched
 exactly once and in commit-log order; that record only becomes readable a thread hop later.
 """
 
@@ -25,8 +27,8 @@ from rmq_core.store.commitlog import (
     INVALID,
     CommitLog,
     DispatchRequest,
+    PendingDispatch,
     parse_for_dispatch,
-    request_from_pending,
 )
 from rmq_core.store.service import Service
 
@@ -42,12 +44,17 @@ class ReputService(Service):
         self,
         commitlog: CommitLog,
         dispatch: Callable[[DispatchRequest], None],
+        dispatch_batch: Callable[[PendingDispatch, bool], bool],
         interval: float = 0.001,
         needs_new_file: Callable[[DispatchRequest], bool] | None = None,
     ) -> None:
+        """``dispatch_batch(described, may_create)`` dispatches every record of a described
+        append and returns True, or, with ``may_create`` False, returns False without touching
+        anything when that would create a consume-queue or index file."""
         super().__init__("ReputMessageService", interval)
         self.commitlog = commitlog
         self.dispatch = dispatch
+        self.dispatch_batch = dispatch_batch
         self.needs_new_file = needs_new_file
         self.reput_from = 0
         self.dispatched = 0
@@ -68,7 +75,7 @@ class ReputService(Service):
     def run_once(self, now: float = 0.0) -> None:
         """Dispatch every record written so far."""
         with self._lock:
-            self._catch_up(None)
+            self._catch_up(inline=False)
 
     def dispatch_inline(self) -> None:
         """Dispatch what was appended so far on the caller's thread (the writer, right after
@@ -84,7 +91,7 @@ class ReputService(Service):
             self.wakeup()
             return
         try:
-            if not self._catch_up(self.needs_new_file):
+            if not self._catch_up(inline=True):
                 self.handed_over += 1
                 self.wakeup()
         except Exception:
@@ -93,28 +100,29 @@ class ReputService(Service):
         finally:
             self._lock.release()
 
-    def _catch_up(self, stop_before: Callable[[DispatchRequest], bool] | None) -> bool:
-        """Dispatch up to the commit log's end; False if it stopped at a record for which
-        ``stop_before`` is true (that record not dispatched, ``reput_from`` at it)."""
+    def _catch_up(self, *, inline: bool) -> bool:
+        """Dispatch up to the commit log's end; False if, ``inline``, it stopped at a record
+        needing a new file (that record not dispatched, ``reput_from`` at it or at the start of
+        its append)."""
         commitlog = self.commitlog
         queue = commitlog.queue
         levels = commitlog.delay_levels
         dispatch = self.dispatch
+        dispatch_batch = self.dispatch_batch
+        stop_before = self.needs_new_file if inline else None
         pending = commitlog.pending_dispatch
         while self.reput_from < commitlog.max_offset:
             offset = self.reput_from
-            while pending:  # records the writer described: no need to parse them
+            while pending:  # appends the writer described: no need to parse them
                 head = pending[0]
-                if head[0] < offset:
+                if head[0] < offset:  # already dispatched (or partly: parse the rest)
                     pending.popleft()
                     continue
                 if head[0] == offset:
-                    described = request_from_pending(head, levels)
-                    if stop_before is not None and stop_before(described):
+                    if not dispatch_batch(head, not inline):
                         return False
                     pending.popleft()
-                    dispatch(described)
-                    self.dispatched += 1
+                    self.dispatched += len(head[7])
                     offset = self.reput_from = offset + head[1]
                     continue
                 break

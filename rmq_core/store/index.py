@@ -16,11 +16,11 @@ import logging
 import operator
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rmq_core.common.message import MessageSysFlag
 from rmq_core.common.message_codec import java_string_hash
-from rmq_core.store.commitlog import DispatchRequest
+from rmq_core.store.commitlog import DispatchRequest, prop_value
 from rmq_core.store.formats.index import ENTRY, HEADER, SLOT, file_size
 from rmq_core.store.mapped_file import MappedFile
 from rmq_core.store.report import RecoveryReport
@@ -137,6 +137,45 @@ class IndexFile:
         self.dirty = True
         return True
 
+    def put_many(self, items: Sequence[tuple[int, int]], store_ts: int) -> int:
+        """Add ``(hash, phys)`` entries of records stored at ``store_ts`` (ms) until the file
+        is full; return how many were added. Each entry is written before its slot, the
+        header once after them: a crash in between leaves slots pointing at entries at or
+        past ``indexCount``, which :meth:`put` and :meth:`select` treat as empty."""
+        n = self.index_count
+        room = self.max_index - n
+        if room <= 0 or not items:
+            return 0
+        taken = items if len(items) <= room else items[:room]
+        if n == 1:  # the first entry
+            self.begin_ts, self.begin_phy = store_ts, taken[0][1]
+        diff = (store_ts - self.begin_ts) // 1000
+        if diff < 0:
+            diff = 0
+        elif diff > _INT_MAX:
+            diff = _INT_MAX
+        mm = self.mapped.mm
+        slot_num = self.slot_num
+        entry_pos = self._entries_at + n * _ENTRY_SIZE
+        new_slots = 0
+        for hashed, phys in taken:
+            slot_pos = _SLOTS_AT + (hashed % slot_num) * _SLOT_SIZE
+            head = _unpack_slot(mm, slot_pos)[0]
+            if head <= 0 or head >= n:
+                head = 0
+                new_slots += 1
+            _pack_entry(mm, entry_pos, hashed, phys, diff, head)
+            _pack_slot(mm, slot_pos, n)
+            n += 1
+            entry_pos += _ENTRY_SIZE
+        last_phys = taken[-1][1]
+        self.slot_count += new_slots
+        self.index_count = n
+        self.end_ts, self.end_phy = store_ts, last_phys
+        _pack_header(mm, 0, self.begin_ts, store_ts, self.begin_phy, last_phys, self.slot_count, n)
+        self.dirty = True
+        return len(taken)
+
     def select(self, hashed: int, begin_ms: int, end_ms: int, max_num: int, out: list[int]) -> None:
         """Append to ``out`` the phy offsets of entries with ``hashed`` stored in the window."""
         n = SLOT.unpack_from(self.mapped.mm, HEADER.size + (hashed % self.slot_num) * SLOT.size)[0]
@@ -215,6 +254,7 @@ class IndexService:
         self.pending_destroy: list[IndexFile] = []
         self._topic_prefix: dict[str, tuple[int, int]] = {}
         self._heads: dict[tuple[str, str], int] = {}
+        self._byte_heads: dict[tuple[str, bytes], int] = {}
 
     def load(self, report: RecoveryReport) -> None:
         """Open every index file; damaged or wrongly sized ones are deleted (derived data)."""
@@ -288,6 +328,67 @@ class IndexService:
         n = len(data)
         h: int = prefix[0] * _POW31[n] + sum(map(operator.mul, data, _powers_desc(n)))
         return h & 0xFFFFFFFF
+
+    def _hash_bytes(self, topic: str, key: bytes) -> int:
+        """:meth:`_hash` of a key given as UTF-8 bytes (invalid bytes replaced, as the
+        dispatcher decodes them), without decoding the usual ASCII key."""
+        if len(key) > 4 and key.isascii():
+            head = (topic, key[:-4])
+            base = self._byte_heads.get(head)
+            if base is None:
+                base = self._hash_u32(topic, head[1].decode())
+                if len(self._byte_heads) >= _HEAD_CACHE_LIMIT:
+                    self._byte_heads.clear()
+                self._byte_heads[head] = base
+            a, b, c, d = key[-4:]
+            h = (base * 923521 + a * 29791 + b * 961 + c * 31 + d) & 0xFFFFFFFF
+            if h >= 0x80000000:
+                h -= 0x100000000
+            return 0 if h == -(2**31) else abs(h)
+        return self._hash(topic, key.decode("utf-8", "replace"))
+
+    def batch_entries(
+        self, topic: str, phys: int, sizes: Sequence[int], props: Sequence[bytes], sys_flag: int
+    ) -> list[tuple[int, int]]:
+        """The ``(hash, phys)`` entries of consecutive records (the first at commit-log offset
+        ``phys``, one size and raw properties string each), in the order :meth:`build_index`
+        writes them: UNIQ_KEY, then each KEYS token, record by record. Empty when indexing is
+        off or the records are ROLLBACK; records already indexed are left out."""
+        rollback = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE
+        if not self.enabled or sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK == rollback:
+            return []
+        files = self.files
+        indexed = files[-1].end_phy if files and files[-1].has_entries else -1
+        entries: list[tuple[int, int]] = []
+        add = entries.append
+        hash_bytes = self._hash_bytes
+        for size, raw in zip(sizes, props, strict=True):
+            if phys > indexed:
+                uniq = prop_value(raw, b"UNIQ_KEY\x01")
+                if uniq:
+                    add((hash_bytes(topic, uniq), phys))
+                if b"KEYS\x01" in raw:
+                    keys = prop_value(raw, b"KEYS\x01")
+                    for key in keys.split(b" ") if keys else ():
+                        if key:
+                            add((hash_bytes(topic, key), phys))
+            phys += size
+        return entries
+
+    @property
+    def room(self) -> int:
+        """Entries the newest file can still take (0 without a file)."""
+        files = self.files
+        return files[-1].max_index - files[-1].index_count if files else 0
+
+    def put_entries(self, entries: Sequence[tuple[int, int]], store_ts: int) -> None:
+        """Write :meth:`batch_entries` of records stored at ``store_ts`` (ms), creating files
+        as the newest fills."""
+        while entries:
+            last = self.files[-1] if self.files else None
+            if last is None or last.is_full:
+                last = self._new_file()
+            entries = entries[last.put_many(entries, store_ts) :]
 
     def needs_new_file(self, req: DispatchRequest) -> bool:
         """True when :meth:`build_index` of ``req`` would create an index file."""

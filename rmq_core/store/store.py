@@ -26,13 +26,29 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from rmq_core.common.message import MessageConst, MessageExt, MessageExtBrokerInner
+from rmq_core.common.message import (
+    MessageConst,
+    MessageExt,
+    MessageExtBrokerInner,
+    MessageSysFlag,
+)
 from rmq_core.common.message_codec import MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2
 from rmq_core.errors import StoreError
 from rmq_core.store.allocate import AllocateService
+from rmq_core.store.batch import EncodedBatch
 from rmq_core.store.checkpoint import StoreCheckpoint
 from rmq_core.store.cleanup import CleanupService
-from rmq_core.store.commitlog import AppendRefused, CommitLog, DispatchRequest, check_record
+from rmq_core.store.commitlog import (
+    SCHEDULE_TOPIC,
+    AppendRefused,
+    CommitLog,
+    DispatchRequest,
+    PendingDispatch,
+    check_record,
+    prop_value,
+    requests_from_pending,
+    tag_hash,
+)
 from rmq_core.store.config import StoreConfig
 from rmq_core.store.consume_queue import ConsumeQueue
 from rmq_core.store.dispatch import ReputService
@@ -62,9 +78,11 @@ __all__ = ["ArrivalListener", "MessageStore"]
 
 log = logging.getLogger(__name__)
 
-ArrivalListener = Callable[[str, int, int, int, int, Mapping[str, str]], None]
+ArrivalListener = Callable[[str, int, int, int, int, Mapping[str, str] | None], None]
 """``(topic, queue_id, logic_offset, tags_code, store_timestamp_ms, properties)``; as in
-RocketMQ, ``logic_offset`` is the queue's new max offset (the message's queue offset + 1)."""
+RocketMQ, ``logic_offset`` is the queue's new max offset (the message's queue offset + 1). A
+batch append calls once per distinct tags code with its new max offset and ``properties``
+None."""
 
 _REFUSAL_STATUS = {
     AppendMessageStatus.MESSAGE_SIZE_EXCEEDED: PutMessageStatus.MESSAGE_ILLEGAL,
@@ -75,6 +93,7 @@ _BLANK_UNIT_SIZE = 0x7FFFFFFF
 _MAX_CHUNK_UNITS = 2048
 """Most consume-queue units one read unpacks at a time (40 KiB), whatever a pull asks for."""
 _RECORD_PREFIX = struct.Struct(">ii")
+_CONSUMABLE = (MessageSysFlag.TRANSACTION_NOT_TYPE, MessageSysFlag.TRANSACTION_COMMIT_TYPE)
 
 
 class MessageStore:
@@ -94,7 +113,11 @@ class MessageStore:
         )
         self.consume_queues: dict[str, dict[int, ConsumeQueue]] = {}
         self.reput = ReputService(
-            self.commitlog, self._dispatch, config.reput_interval, self._needs_new_file
+            self.commitlog,
+            self._dispatch,
+            self._dispatch_batch,
+            config.reput_interval,
+            self._needs_new_file,
         )
         self.group_commit: GroupCommitService | None = None
         self.flush_commitlog: FlushCommitLogService | None = None
@@ -357,6 +380,78 @@ class MessageStore:
                 except Exception:
                     log.exception("arrival listener failed")
 
+    def _dispatch_batch(self, described: PendingDispatch, may_create: bool) -> bool:
+        """Dispatch every record of one described append (see :class:`ReputService`): the
+        consume-queue units in one write, the index entries in one loop, one arrival call per
+        distinct tags code. With ``may_create`` False, answer False (and touch nothing) when a
+        consume-queue or index file would have to be created."""
+        phys, _total, topic, queue_id, queue_offset, sys_flag, store_ts, sizes, props = described
+        if topic == SCHEDULE_TOPIC:  # tags codes are delivery times: the general path
+            return self._dispatch_each(described, may_create)
+        count = len(sizes)
+        consumable = sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK in _CONSUMABLE
+        cq = None
+        new_cq_file = False
+        if consumable:
+            cq = self._find_queue(topic, queue_id)
+            if cq is None:
+                if not may_create:
+                    return False
+                cq = self._find_or_create_queue(topic, queue_id)
+            last_phys = phys + _total - sizes[-1]
+            new_cq_file = cq.put_needs_new_file(last_phys, sizes[-1], queue_offset + count - 1)
+            if new_cq_file and not may_create:
+                return False
+        index = self.index
+        entries = index.batch_entries(topic, phys, sizes, props, sys_flag)
+        if entries and not may_create and index.room < len(entries):
+            return False
+        tags_codes: list[int] = []
+        if cq is not None:
+            tags_codes = [tag_hash(prop_value(raw, b"TAGS\x01")) for raw in props]
+            if new_cq_file:
+                with self._cq_lock:  # creating a file (and directories) vs delete_topics
+                    cq.put_many(phys, sizes, tags_codes, queue_offset)
+            else:
+                cq.put_many(phys, sizes, tags_codes, queue_offset)
+        if entries:
+            index.put_entries(entries, store_ts)
+        self._last_dispatched_timestamp = store_ts
+        if tags_codes and self._listeners:
+            self._notify_batch(topic, queue_id, queue_offset + count, tags_codes, store_ts, props)
+        return True
+
+    def _dispatch_each(self, described: PendingDispatch, may_create: bool) -> bool:
+        """Dispatch a described append record by record (inline only a single record that
+        needs no new file)."""
+        requests = requests_from_pending(described, self.commitlog.delay_levels)
+        if not may_create and (len(requests) > 1 or self._needs_new_file(requests[0])):
+            return False
+        for request in requests:
+            self._dispatch(request)
+        return True
+
+    def _notify_batch(
+        self,
+        topic: str,
+        queue_id: int,
+        max_offset: int,
+        tags_codes: list[int],
+        store_ts: int,
+        props: list[bytes],
+    ) -> None:
+        """Arrival calls for an append that made ``topic``/``queue_id`` readable up to
+        ``max_offset``: one per distinct tags code; the properties only for a single record
+        (a batch passes None: listeners then decide on the tags code alone)."""
+        properties = LazyProperties(props[0]) if len(props) == 1 else None
+        codes = tags_codes if len(tags_codes) == 1 else list(dict.fromkeys(tags_codes))
+        for listener in self._listeners:
+            for code in codes:
+                try:
+                    listener(topic, queue_id, max_offset, code, store_ts, properties)
+                except Exception:
+                    log.exception("arrival listener failed")
+
     def add_arrival_listener(self, callback: ArrivalListener) -> None:
         """Call ``callback`` (on the dispatcher thread) for each message made readable."""
         self._listeners.append(callback)
@@ -406,7 +501,9 @@ class MessageStore:
         if not flush_future:
             group.wakeup()
             return PutMessageResult(PutMessageStatus.PUT_OK, result)
-        return self._after_sync_append(result, msg.properties)
+        return self._after_sync_append(
+            result, msg.properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK)
+        )
 
     def put_messages(
         self, batch: Sequence[MessageExtBrokerInner | MessageExt], *, flush_future: bool = True
@@ -432,15 +529,47 @@ class MessageStore:
         if not flush_future:
             group.wakeup()
             return PutMessageResult(PutMessageStatus.PUT_OK, result)
-        return self._after_sync_append(result, batch[0].properties)
+        return self._after_sync_append(
+            result, batch[0].properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK)
+        )
 
-    def _after_sync_append(
-        self, result: AppendMessageResult, properties: Mapping[str, str]
+    def put_encoded_batch(
+        self, batch: EncodedBatch, *, flush_future: bool = True
     ) -> PutMessageResult:
+        """Append an already-split batch (one topic and queue) as consecutive records in one
+        segment, without a message object per entry: same results and refusals as
+        :meth:`put_messages` of the same messages, and the same bytes on disk. Properties
+        must be valid UTF-8 (MESSAGE_ILLEGAL otherwise). Under SYNC_FLUSH the first entry's
+        ``WAIT`` property decides whether a flush future is made; ``flush_future`` as for
+        :meth:`put_message`."""
+        if not self._running or self._flush_failed:
+            return PutMessageResult(PutMessageStatus.SERVICE_NOT_AVAILABLE)
+        try:
+            result = self.commitlog.put_encoded(batch)
+        except AppendRefused as exc:
+            log.warning("batch put refused: %s", exc.reason)
+            return PutMessageResult(_REFUSAL_STATUS[exc.status])
+        except OSError:
+            log.exception("batch put failed")
+            return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED)
+        self.put_message_times_total += result.msg_num
+        self.put_message_size_total += result.wrote_bytes
+        self.reput.dispatch_inline()
+        group = self.group_commit
+        if group is None:
+            return PutMessageResult(PutMessageStatus.PUT_OK, result)
+        if not flush_future:
+            group.wakeup()
+            return PutMessageResult(PutMessageStatus.PUT_OK, result)
+        wait = prop_value(batch.entries[0][2], b"WAIT\x01")
+        return self._after_sync_append(result, None if wait is None else wait.decode())
+
+    def _after_sync_append(self, result: AppendMessageResult, wait: str | None) -> PutMessageResult:
+        """The result of an append under SYNC_FLUSH with a flush future unless ``wait`` (the
+        WAIT property) is other than true."""
         future = None
         group = self.group_commit
         if group is not None:
-            wait = properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK)
             if wait is None or wait.lower() == "true":
                 future = group.submit(result.end_offset)
             else:
