@@ -114,6 +114,12 @@ class ExpressionMessageFilter:
         each record's properties to ask it."""
         return self._sql is not None
 
+    @property
+    def matches_every_tags_code(self) -> bool:
+        """True when stage 1 passes every consume-queue entry (``*`` or SQL92): the store then
+        skips the per-entry call."""
+        return self._tags is None or self._tags.is_all
+
     def is_matched_by_consume_queue(self, tags_code: int | None) -> bool:
         """Stage 1: decide from a consume-queue entry's tags code (``None`` = no tags)."""
         if self._tags is None:

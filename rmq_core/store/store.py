@@ -629,59 +629,62 @@ class MessageStore:
         max_bytes: int,
         result: GetMessageResult,
     ) -> None:
-        commitlog = self.commitlog
-        min_phy = commitlog.min_offset
+        min_phy = self.commitlog.min_offset
         scan_limit = max(self.config.max_filter_message_size // CQ_UNIT_SIZE, max_count)
         index = offset
-        found_null = 0
-        total = 0
+        found_null = total = count = 0
         done = False
-        # A tag-only filter never looks at properties: do not locate them in every record.
-        property_filter = (
-            message_filter if getattr(message_filter, "needs_commit_log_properties", True) else None
-        )
+        messages, queue_offsets = result.messages, result.message_queue_offsets
+        tags_filter, property_filter = _filter_stages(message_filter)
+        segments = _SegmentViews(self.commitlog)
+        segment, start, end = _NO_SEGMENT, 0, -1  # view of commit-log bytes [start, end)
         # Read the consume queue in chunks that start at what the pull asks for and grow while
         # the filter skips units: a 32-message pull no longer unpacks 2,048 units, and no pull
         # unpacks more than _MAX_CHUNK_UNITS at once.
         chunk = min(max_count, _MAX_CHUNK_UNITS)
-        while not done and index < cq.max_offset and index - offset < scan_limit:
-            units = cq.units_from(index, min(scan_limit - (index - offset), chunk))
-            chunk = min(chunk * 4, _MAX_CHUNK_UNITS)
-            if not units:
-                break
-            for phys, size, tags_code in units:
-                if len(result.messages) >= max_count or (
-                    result.messages and total + size > max_bytes
-                ):
-                    done = True
+        try:
+            while not done and index < cq.max_offset and index - offset < scan_limit:
+                units = cq.units_from(index, min(scan_limit - (index - offset), chunk))
+                chunk = min(chunk * 4, _MAX_CHUNK_UNITS)
+                if not units:
                     break
-                index += 1
-                if size == _BLANK_UNIT_SIZE or phys < min_phy:
-                    found_null += 1
-                    continue
-                if message_filter is not None and not message_filter.is_matched_by_consume_queue(
-                    tags_code
-                ):
-                    continue
-                view = commitlog.read(phys, size)
-                if view is None or not _looks_like_record(view, size):
-                    if view is not None:
+                for phys, size, tags_code in units:
+                    if count >= max_count or (count and total + size > max_bytes):
+                        done = True
+                        break
+                    index += 1
+                    if size == _BLANK_UNIT_SIZE or phys < min_phy:
+                        found_null += 1
+                        continue
+                    if tags_filter is not None and not tags_filter(tags_code):
+                        continue
+                    if phys < start or phys + size > end:
+                        held, start, end = segments.holding(phys, size)
+                        if held is None:
+                            found_null += 1
+                            continue
+                        segment = held
+                    pos = phys - start
+                    view = segment[pos : pos + size]
+                    if not _looks_like_record(view, size):
                         view.release()
+                        found_null += 1
                         log.error("consume queue %s-%d unit %d points at no record (%d, %d)",
                                   cq.topic, cq.queue_id, index - 1, phys, size)  # fmt: skip
-                    found_null += 1
-                    continue
-                if property_filter is not None and not property_filter.is_matched_by_commit_log(
-                    _properties_of(view)
-                ):
-                    view.release()
-                    continue
-                result.messages.append(view)
-                result.message_queue_offsets.append(index - 1)
-                total += size
+                        continue
+                    if property_filter is not None and not property_filter(_properties_of(view)):
+                        view.release()
+                        continue
+                    messages.append(view)
+                    queue_offsets.append(index - 1)
+                    total += size
+                    count += 1
+                done = done or count >= max_count
+        finally:
+            segments.close()
         result.next_begin_offset = index
         result.buffer_total_size = total
-        if result.messages:
+        if messages:
             result.status = GetMessageStatus.FOUND
         elif found_null and found_null == index - offset:
             result.status = GetMessageStatus.OFFSET_FOUND_NULL
@@ -874,7 +877,74 @@ class MessageStore:
         }
 
 
+def _filter_stages(
+    message_filter: MessageFilter | None,
+) -> tuple[Callable[[int], bool] | None, Callable[[LazyProperties | None], bool] | None]:
+    """The two checks a read must make per unit: the consume-queue (tags code) check, None when
+    the filter accepts every tags code (``matches_every_tags_code``), and the commit-log
+    (properties) check, None when the filter never looks at properties
+    (``needs_commit_log_properties`` False)."""
+    if message_filter is None:
+        return None, None
+    tags_check = (
+        None
+        if getattr(message_filter, "matches_every_tags_code", False)
+        else message_filter.is_matched_by_consume_queue
+    )
+    property_check = (
+        message_filter.is_matched_by_commit_log
+        if getattr(message_filter, "needs_commit_log_properties", True)
+        else None
+    )
+    return tags_check, property_check
+
+
+_NO_SEGMENT = memoryview(b"")
+
+
+class _SegmentViews:
+    """Views of commit-log segments for one read: one memoryview of a segment serves every
+    record in it (the records of a pull usually lie in one segment), instead of a file look-up
+    and a new view of the mapping per record.
+
+    While a segment's view is held the segment cannot be unmapped (``MappedFile.try_close``
+    fails), as with any record view; :meth:`close` releases it (records sliced from it keep
+    their own hold until released).
+    """
+
+    __slots__ = ("_commitlog", "_view")
+
+    def __init__(self, commitlog: CommitLog) -> None:
+        self._commitlog = commitlog
+        self._view: memoryview | None = None
+
+    def holding(self, phys: int, size: int) -> tuple[memoryview | None, int, int]:
+        """``(view, start, end)``: a view of the written bytes ``[start, end)`` of the segment
+        holding commit-log bytes ``[phys, phys + size)``; view None when they are not (or no
+        longer) there."""
+        self.close()
+        mapped = self._commitlog.queue.find(phys)
+        if mapped is None or size < 0:
+            return None, 0, -1
+        start, written = mapped.file_from_offset, mapped.wrote_position
+        if phys + size > start + written:
+            return None, 0, -1
+        try:
+            self._view = memoryview(mapped.mm)[:written]
+        except ValueError:  # unmapped by cleanup
+            return None, 0, -1
+        return self._view, start, start + written
+
+    def close(self) -> None:
+        """Release the segment view (idempotent)."""
+        if self._view is not None:
+            self._view.release()
+            self._view = None
+
+
 def _looks_like_record(view: memoryview, size: int) -> bool:
+    if size < _RECORD_PREFIX.size:
+        return False
     total, magic = _RECORD_PREFIX.unpack_from(view)
     return bool(total == size and magic in (MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2))
 

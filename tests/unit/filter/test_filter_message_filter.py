@@ -99,3 +99,16 @@ def test_repr_names_type_and_expression() -> None:
     assert (
         repr(ExpressionMessageFilter(SQL92, "a = 1")) == "ExpressionMessageFilter('SQL92', 'a = 1')"
     )
+
+
+@pytest.mark.parametrize(
+    ("expression_type", "expression", "every"),
+    [(TAG, "*", True), (TAG, None, True), (TAG, "TagA", False), (SQL92, "a > 5", True)],
+)
+def test_matches_every_tags_code_only_when_stage_one_passes_all(
+    expression_type: str, expression: str | None, every: bool
+) -> None:
+    message_filter = ExpressionMessageFilter(expression_type, expression)
+    assert message_filter.matches_every_tags_code is every
+    if every:
+        assert message_filter.is_matched_by_consume_queue(tag_hash("Other"))
