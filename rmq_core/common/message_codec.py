@@ -391,12 +391,86 @@ def _cached_hosts(
 def decode_records(
     data: bytes | bytearray | memoryview, *, decompress: bool = True
 ) -> list[MessageExt]:
-    """Decode back-to-back records until ``data`` is exhausted (a pull response body)."""
+    """Decode back-to-back records until ``data`` is exhausted (a pull response body).
+
+    Same result and errors as :func:`decode_record` applied record after record. The usual
+    record (magic V1, IPv4 hosts, not to be inflated) is decoded inline: one unpack of the
+    fixed head, the topic string reused while consecutive records share it, the host pair
+    looked up only when it changes. Anything else, a malformed record included, goes through
+    :func:`decode_record`.
+    """
+    if type(data) is not bytes:
+        data = bytes(data)
     result: list[MessageExt] = []
+    append = result.append
+    unpack = _HEAD_V4.unpack_from
+    head_size = _HEAD_V4.size
+    odd_flags = _V6_FLAGS | MessageSysFlag.COMPRESSED_FLAG if decompress else _V6_FLAGS
+    size = len(data)
     offset = 0
-    while offset < len(data):
+    topic_raw, topic = b"", ""
+    host_key: tuple[bytes, int, bytes, int] | None = None
+    hosts = ("", "")
+    while offset < size:
+        if size - offset >= head_size:
+            (total, magic, crc, queue_id, flag, queue_offset, phys, sys_flag, born_ts, born_ip,
+             born_port, store_ts, store_ip, store_port, reconsume, prepared, body_len,
+             ) = unpack(data, offset)  # fmt: skip
+            end = offset + total
+            body_end = offset + head_size + body_len
+            if (
+                magic == MESSAGE_MAGIC_CODE_V1
+                and not sys_flag & odd_flags
+                and total >= _MIN_RECORD_SIZE
+                and end <= size
+                and body_len >= 0
+                and body_end < end
+            ):
+                props_at = body_end + 1 + data[body_end]
+                props_len = (
+                    (data[props_at] << 8) | data[props_at + 1] if props_at + 2 <= end else -1
+                )
+                if props_at + 2 + props_len == end and props_len <= MAX_PROPERTIES_LENGTH:
+                    if props_at - body_end - 1 != len(topic_raw) or not data.startswith(
+                        topic_raw, body_end + 1
+                    ):
+                        topic_raw = data[body_end + 1 : props_at]
+                        topic = str(topic_raw, "utf-8", "replace")
+                    properties: dict[str, str] = {}
+                    if props_len:
+                        text = str(data[props_at + 2 : end], "utf-8", "replace")
+                        for entry in text.split(PROPERTY_SEPARATOR):
+                            name, sep, value = entry.partition(NAME_VALUE_SEPARATOR)
+                            if sep and name and value:
+                                properties[name] = value
+                    key = (born_ip, born_port, store_ip, store_port)
+                    if key != host_key:
+                        host_key = key
+                        hosts = _HOST_PAIRS.get(key) or _cached_hosts(*key)
+                    append(
+                        MessageExt(
+                            topic,
+                            data[offset + head_size : body_end],
+                            flag,
+                            properties,
+                            queue_id,
+                            queue_offset,
+                            phys,
+                            sys_flag,
+                            born_ts,
+                            hosts[0],
+                            store_ts,
+                            hosts[1],
+                            reconsume,
+                            prepared,
+                            crc,
+                            total,
+                        )
+                    )
+                    offset = end
+                    continue
         msg, offset = decode_record(data, offset, decompress=decompress)
-        result.append(msg)
+        append(msg)
     return result
 
 

@@ -240,3 +240,60 @@ def test_message_helpers() -> None:
     msg.tags = None
     assert msg.tags is None
     assert MessageSysFlag.reset_transaction_value(0x5, MessageSysFlag.TRANSACTION_COMMIT_TYPE) == 9
+
+
+def _one_by_one(data: bytes, decompress: bool) -> list[MessageExt]:
+    out, offset = [], 0
+    while offset < len(data):
+        msg, offset = decode_record(data, offset, decompress=decompress)
+        out.append(msg)
+    return out
+
+
+def _mixed_records() -> bytes:
+    """Records the inline path takes and records it hands to decode_record, interleaved."""
+    plain = _golden_message()
+    other_topic = _golden_message()
+    other_topic.topic, other_topic.properties = "Other", {}
+    other_hosts = _golden_message()
+    other_hosts.born_host = "10.9.8.7:1"
+    long_topic = _golden_message()
+    long_topic.topic = "T" * 200  # V2 magic
+    ipv6 = _golden_message()
+    ipv6.store_host = "[::1]:10911"
+    compressed = _golden_message()
+    compressed.body = zlib.compress(b"z" * 300)
+    compressed.sys_flag = MessageSysFlag.COMPRESSED_FLAG | (3 << 8)
+    records = [plain, plain, other_topic, plain, other_hosts, long_topic, ipv6, compressed, plain]
+    return b"".join(encode_record(m) for m in records)
+
+
+@pytest.mark.parametrize("decompress", [True, False])
+def test_decode_records_equals_decoding_record_by_record(decompress: bool) -> None:
+    data = _mixed_records()
+    decoded = decode_records(data, decompress=decompress)
+    assert decoded == _one_by_one(data, decompress)
+    assert [m.topic for m in decoded][:3] == ["TopicTest", "TopicTest", "Other"]
+    assert decoded[4].born_host == "10.9.8.7:1" and decoded[5].topic == "T" * 200
+    assert decode_records(bytearray(data), decompress=decompress) == decoded
+    assert decode_records(memoryview(data), decompress=decompress) == decoded
+    assert all(type(m.body) is bytes for m in decoded)
+
+
+@pytest.mark.parametrize("cut", [1, 5, 60, 100, 103, 104, 120])
+def test_decode_records_fails_like_decode_record(cut: int) -> None:
+    record = encode_record(_golden_message())
+    damaged = [
+        record + record[:cut],  # a truncated second record
+        record[:cut] + b"\xff" + record[cut + 1 :],  # one byte changed
+    ]
+    for data in damaged:
+        try:
+            expected: object = _one_by_one(data, True)
+        except MessageFormatError as exc:
+            expected = str(exc)
+        try:
+            got: object = decode_records(data)
+        except MessageFormatError as exc:
+            got = str(exc)
+        assert got == expected
