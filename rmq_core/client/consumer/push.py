@@ -461,19 +461,54 @@ class PushConsumer:
                 self._orderly_active.add(key)
                 self._runner.spawn(self._consume_orderly(mq, pq))
             return
-        for chunk in chunks(msgs, self.config.consume_message_batch_max_size):
-            self._runner.spawn(self._consume_concurrently(chunk, pq, mq))
+        batches = chunks(msgs, self.config.consume_message_batch_max_size)
+        if self._runner.is_async:
+            for chunk in batches:
+                self._runner.spawn(self._consume_concurrently(chunk, pq, mq))
+        else:
+            # One queue of chunks served by pool workers; outcomes come back in batches.
+            self._runner.submit(
+                [(chunk, (chunk, pq, mq)) for chunk in batches], self._consumed, _queue_kept
+            )
+
+    def _consumed(self, outcomes: list[tuple[Any, bool]]) -> None:
+        """Outcomes of chunks a pool worker ran (on the loop): consumed chunks release their
+        messages at once (one offset update per process queue); failed ones go through the
+        retry path of :meth:`_finish_concurrently` in a task."""
+        assert self._runner is not None and self._offset_store is not None
+        released: dict[int, tuple[ProcessQueue[MessageExt], MessageQueue, list[MessageExt]]] = {}
+        for (msgs, pq, mq), ok in outcomes:
+            if pq.dropped:
+                continue
+            if not ok:
+                self._runner.spawn(self._finish_concurrently(msgs, False, pq, mq))
+                continue
+            entry = released.setdefault(id(pq), (pq, mq, []))
+            entry[2].extend(msgs)
+        for pq, mq, msgs in released.values():
+            offset = pq.remove_messages(msgs)
+            if offset >= 0 and not pq.dropped:
+                self._offset_store.update_offset(mq, offset, increase_only=True)
 
     async def _consume_concurrently(
         self, msgs: list[MessageExt], pq: ProcessQueue[MessageExt], mq: MessageQueue
     ) -> None:
-        assert self._runner is not None and self._offset_store is not None
+        assert self._runner is not None
         if pq.dropped:
             return
         try:
             ok = await self._runner.call(msgs)
         except ListenerStopped:
             return  # shutting down: left uncommitted, delivered again later
+        await self._finish_concurrently(msgs, ok, pq, mq)
+
+    async def _finish_concurrently(
+        self, msgs: list[MessageExt], ok: bool, pq: ProcessQueue[MessageExt], mq: MessageQueue
+    ) -> None:
+        """After a listener call: failures go back to the broker (CLUSTERING) or are dropped
+        (BROADCASTING); the messages are released and the offset advanced; messages whose
+        send-back failed are consumed again locally later."""
+        assert self._runner is not None and self._offset_store is not None
         if pq.dropped:
             return
         retry_later: list[MessageExt] = []
@@ -661,3 +696,8 @@ class PushConsumer:
 
     async def _unlock_all(self) -> None:
         await self._unlock(sorted(self._rebalance.process_queue_table))
+
+
+def _queue_kept(tag: tuple[list[MessageExt], ProcessQueue[MessageExt], MessageQueue]) -> bool:
+    """A queued chunk is still consumed when its process queue was not dropped meanwhile."""
+    return not tag[1].dropped
