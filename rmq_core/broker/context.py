@@ -24,9 +24,9 @@ Attributes (stable API; helpers such as the delay/retry service rely on them):
 - ``config_dir``: ``<storePathRootDir>/config`` (None: nothing is persisted).
 
 Helpers: :meth:`config_path`, :meth:`broker_config` (callable form of ``config``),
-:meth:`put_message` (the store put with ``WAIT``/SYNC_FLUSH handling, awaitable: it waits on the
-store's :class:`FlushWaiter` for the event loop, one cross-thread wake-up per fdatasync rather
-than a future per message).
+:meth:`put_message`, :meth:`put_messages` and :meth:`put_encoded_batch` (the store puts with
+``WAIT``/SYNC_FLUSH handling, awaitable: they wait on the store's :class:`FlushWaiter` for the
+event loop, one cross-thread wake-up per fdatasync rather than a future per message).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from rmq_core.broker.schedule import DelayLevelTable
 from rmq_core.broker.stats import BrokerStats
 from rmq_core.common.message import MessageExt, MessageExtBrokerInner
 from rmq_core.errors import StoreError
+from rmq_core.store.batch import EncodedBatch
 from rmq_core.store.config import StoreConfig
 from rmq_core.store.message_filter import MessageFilter
 from rmq_core.store.report import RecoveryReport
@@ -107,6 +108,12 @@ class BrokerStore(Protocol):
         self, batch: Sequence[MessageExtBrokerInner | MessageExt], *, flush_future: bool = True
     ) -> PutMessageResult:
         """Append a batch (one append, consecutive queue offsets)."""
+
+    def put_encoded_batch(
+        self, batch: EncodedBatch, *, flush_future: bool = True
+    ) -> PutMessageResult:
+        """Append an already-split batch (one topic and queue, properties bytes stored as
+        given, valid UTF-8) without a message object per entry; results as put_messages."""
 
     def flush_waiter(self, loop: asyncio.AbstractEventLoop) -> FlushWaiter | None:
         """A waiter for SYNC_FLUSH group commit on ``loop``; None under ASYNC_FLUSH."""
@@ -256,6 +263,11 @@ class BrokerContext:
         """Store a batch (``count`` messages) with the same flush rule as :meth:`put_message`."""
         result = self.store.put_messages(batch, flush_future=False)
         return await self._finish_put(result, wait, count)
+
+    async def put_encoded_batch(self, batch: EncodedBatch, wait: bool) -> StoredOutcome:
+        """Store an already-split batch with the same flush rule as :meth:`put_message`."""
+        result = self.store.put_encoded_batch(batch, flush_future=False)
+        return await self._finish_put(result, wait, len(batch.entries))
 
     async def _finish_put(self, result: PutMessageResult, wait: bool, count: int) -> StoredOutcome:
         status = result.status.name

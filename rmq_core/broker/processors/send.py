@@ -54,24 +54,27 @@ from rmq_core.remoting.headers import (
     SendMessageResponseHeader,
 )
 from rmq_core.remoting.transport import Connection
+from rmq_core.store.batch import BatchEntry, EncodedBatch
+from rmq_core.store.commitlog import prop_value
 
 __all__ = ["SendMessageProcessor"]
 
 logger = logging.getLogger(__name__)
 
 _UNIQ_KEY = MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
+_UNIQ_FIELD = f"{_UNIQ_KEY}\x01".encode()
 _BATCH_ENTRY_HEAD = struct.Struct(">iiiii")  # total, magic, body CRC, flag, body length
 _PROPS_LEN = struct.Struct(">h")
 
 
-def _split_batch(data: bytes) -> list[tuple[int, bytes, bytes]]:
+def _split_batch(data: bytes) -> list[BatchEntry]:
     """``(flag, body, properties bytes)`` of each entry of a SEND_BATCH_MESSAGE body (the
     MessageBatch layout of :func:`~rmq_core.common.message_codec.decode_batch`, with the same
     checks, without building a Message and a properties dict per entry).
 
     Raises MessageFormatError when an entry's lengths do not fit the data.
     """
-    out: list[tuple[int, bytes, bytes]] = []
+    out: list[BatchEntry] = []
     append = out.append
     head = _BATCH_ENTRY_HEAD
     head_size = head.size
@@ -98,6 +101,28 @@ def _split_batch(data: bytes) -> list[tuple[int, bytes, bytes]]:
             raise MessageFormatError(f"batch entry at {offset} has bad total size {total}")
         append((flag, body, props))
         offset = pos
+    return out
+
+
+def _messages_of(batch: EncodedBatch) -> list[MessageExtBrokerInner]:
+    """One message object per entry of ``batch``, properties decoded (invalid UTF-8 replaced)."""
+    out: list[MessageExtBrokerInner] = []
+    for flag, body, raw_props in batch.entries:
+        properties_string = str(raw_props, "utf-8", "replace")
+        out.append(
+            MessageExtBrokerInner(
+                topic=batch.topic,
+                body=body,
+                flag=flag,
+                properties=decode_properties(properties_string),
+                queue_id=batch.queue_id,
+                sys_flag=batch.sys_flag,
+                born_timestamp=batch.born_timestamp,
+                born_host=batch.born_host,
+                store_host=batch.store_host,
+                properties_string=properties_string,
+            )
+        )
     return out
 
 
@@ -365,38 +390,38 @@ class SendMessageProcessor(BrokerProcessor):
         if not entries:
             raise _Reject(ResponseCode.MESSAGE_ILLEGAL, "empty batch")
         sys_flag = self._sys_flag(header.sys_flag, topic_config)
-        batch: list[MessageExtBrokerInner] = []
-        topic, born, born_host = header.topic, header.born_timestamp, connection.remote_address
-        store_host = self.ctx.broker_addr
-        body_limit = self.ctx.store_config.max_message_size
-        for flag, body, raw_props in entries:
-            # The properties string is stored as sent (no decode/re-encode round trip) unless
-            # the entry lacks a UNIQ_KEY, which the broker then adds as RocketMQ does.
-            properties_string = str(raw_props, "utf-8", "replace")
-            properties = decode_properties(properties_string)
-            if not properties.get(_UNIQ_KEY):
-                properties[_UNIQ_KEY] = create_uniq_id()
-                properties_string = encode_properties(properties)
-                raw_props = properties_string.encode("utf-8")
-            if len(body) > body_limit or len(raw_props) > MAX_PROPERTIES_LENGTH:
-                self._check_sizes(len(body), properties_string)
-            batch.append(
-                MessageExtBrokerInner(
-                    topic=topic,
-                    body=body,
-                    flag=flag,
-                    properties=properties,
-                    queue_id=queue_id,
-                    sys_flag=sys_flag,
-                    born_timestamp=born,
-                    born_host=born_host,
-                    store_host=store_host,
-                    properties_string=properties_string,
-                )
-            )
+        checked = self._checked_entries(entries)
+        batch = EncodedBatch(
+            header.topic,
+            queue_id,
+            sys_flag,
+            header.born_timestamp,
+            connection.remote_address,
+            self.ctx.broker_addr,
+            checked,
+        )
         wait = header_properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK, "true") != "false"
-        outcome = await self.ctx.put_messages(batch, wait, len(batch))
+        outcome = await self.ctx.put_encoded_batch(batch, wait)
+        if outcome.status == "MESSAGE_ILLEGAL":
+            # The store refuses properties that are not UTF-8; as before, such a batch is stored
+            # with the bad bytes replaced (the message path decodes them), other refusals stay.
+            outcome = await self.ctx.put_messages(_messages_of(batch), wait, len(checked))
         return self._answer(request, outcome, queue_id, None)
+
+    def _checked_entries(self, entries: list[BatchEntry]) -> list[BatchEntry]:
+        """The entries with a UNIQ_KEY each (added, as RocketMQ does, to an entry without one;
+        found with ``bytes.find``, no properties decoded), refused when a body or properties
+        string is too long. Properties are otherwise stored as sent."""
+        body_limit = self.ctx.store_config.max_message_size
+        for i, (flag, body, raw_props) in enumerate(entries):
+            if prop_value(raw_props, _UNIQ_FIELD) is None:
+                properties = decode_properties(str(raw_props, "utf-8", "replace"))
+                properties[_UNIQ_KEY] = create_uniq_id()
+                raw_props = encode_properties(properties).encode("utf-8")
+                entries[i] = (flag, body, raw_props)
+            if len(body) > body_limit or len(raw_props) > MAX_PROPERTIES_LENGTH:
+                self._check_sizes(len(body), str(raw_props, "utf-8", "replace"))
+        return entries
 
     # --- answers -------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from rmq_core.common.message import Message
 from rmq_core.common.message_codec import decode_offset_msg_id
 from rmq_core.remoting.codes import RequestCode, ResponseCode
+from rmq_core.remoting.headers import SendMessageRequestHeaderV2
 from tests.support.broker_client import RawBrokerClient, message_properties
 from tests.support.cluster import Cluster, wait_max_offset, wait_route
 
@@ -75,6 +77,87 @@ def test_batch_send(with_cluster: Callable[..., Any]) -> None:
         assert [m.body for m in messages] == [f"m{i}".encode() for i in range(5)]
         assert [m.queue_offset for m in messages] == [0, 1, 2, 3, 4]
         assert all(m.tags == "TagB" for m in messages)
+
+    with_cluster(scenario)
+
+
+def _batch_entry(body: bytes, properties: bytes, flag: int = 0) -> bytes:
+    """One MessageBatch entry with ``properties`` bytes exactly as given."""
+    total = 20 + len(body) + 2 + len(properties)
+    head = struct.pack(">iiiii", total, 0, 0, flag, len(body))
+    return head + body + struct.pack(">h", len(properties)) + properties
+
+
+def _batch_header(topic: str) -> SendMessageRequestHeaderV2:
+    return SendMessageRequestHeaderV2(
+        producer_group="PG_RAW",
+        topic=topic,
+        default_topic="TBW102",
+        default_topic_queue_nums=4,
+        queue_id=0,
+        sys_flag=0,
+        born_timestamp=int(time.time() * 1000),
+        flag=0,
+        properties="WAIT\x01true\x02",
+        batch=True,
+    )
+
+
+def test_batch_entries_keep_their_properties_and_get_a_missing_uniq_key(
+    with_cluster: Callable[..., Any],
+) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        with_key = b"TAGS\x01TagA\x02UNIQ_KEY\x01C0A8000100002A9F0000000000000001\x02"
+        empty_key = b"UNIQ_KEY\x01\x02TAGS\x01TagB\x02"
+        body = b"".join(
+            (
+                _batch_entry(b"a", with_key, flag=7),
+                _batch_entry(b"b", b"TAGS\x01TagB\x02"),
+                _batch_entry(b"c", empty_key),
+            )
+        )
+        header = _batch_header("BatchProps")
+        response = await raw.call(RequestCode.SEND_BATCH_MESSAGE, header, body)
+        assert response.code == ResponseCode.SUCCESS, response.remark
+        await wait_max_offset(cluster, "BatchProps", 0, 3)
+        first, second, third = raw.decode(await raw.pull("G", "BatchProps", 0, 0))
+        assert first.flag == 7 and first.tags == "TagA"
+        assert first.properties["UNIQ_KEY"] == "C0A8000100002A9F0000000000000001"
+        assert second.tags == "TagB" and len(second.properties["UNIQ_KEY"]) == 32
+        assert third.tags == "TagB" and len(third.properties["UNIQ_KEY"]) == 32
+        assert second.properties["UNIQ_KEY"] != third.properties["UNIQ_KEY"]
+
+    with_cluster(scenario)
+
+
+def test_batch_entry_properties_that_are_not_utf8_are_stored_replaced(
+    with_cluster: Callable[..., Any],
+) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        bad = b"TAGS\x01T\xffg\x02UNIQ_KEY\x01C0A8000100002A9F0000000000000002\x02"
+        body = _batch_entry(b"x", bad) + _batch_entry(b"y", b"TAGS\x01ok\x02")
+        header = _batch_header("BatchBadUtf8")
+        response = await raw.call(RequestCode.SEND_BATCH_MESSAGE, header, body)
+        assert response.code == ResponseCode.SUCCESS, response.remark
+        await wait_max_offset(cluster, "BatchBadUtf8", 0, 2)
+        first, second = raw.decode(await raw.pull("G", "BatchBadUtf8", 0, 0))
+        assert first.tags == "T\ufffdg" and first.body == b"x"
+        assert second.tags == "ok" and second.body == b"y"
+
+    with_cluster(scenario)
+
+
+def test_batch_entry_pushed_over_the_properties_limit_by_its_uniq_key_is_refused(
+    with_cluster: Callable[..., Any],
+) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        long_value = b"v" * (32767 - 20)  # fits as sent; not with the UNIQ_KEY the broker adds
+        body = _batch_entry(b"ok", b"TAGS\x01a\x02") + _batch_entry(b"x", b"K\x01" + long_value)
+        header = _batch_header("BatchLongProps")
+        response = await raw.call(RequestCode.SEND_BATCH_MESSAGE, header, body)
+        assert response.code == ResponseCode.MESSAGE_ILLEGAL
+        assert response.remark is not None and "properties" in response.remark
+        assert cluster.broker.context.store.get_max_offset_in_queue("BatchLongProps", 0) == 0
 
     with_cluster(scenario)
 
