@@ -10,10 +10,14 @@
 - ``consume``: by default :class:`bench.rmq_raw.RawPuller` (one pull in flight per queue,
   records decoded by the client's decoder); option ``client=full`` uses
   :class:`rmq_core.client.LitePullConsumer`;
-- ``e2e``: the full ``Producer`` and a :class:`rmq_core.client.PushConsumer` in one process.
+- ``e2e``: the full ``Producer`` and a :class:`rmq_core.client.PushConsumer` in one process;
+  by default its listener is an ``async`` function (run on the client's event loop, as the
+  peers' asyncio consumers run), option ``listener=thread`` makes it a plain function run in
+  the consumer's thread pool (one thread hop more per pull).
 
 Options (``--option key=value``): ``queues`` (topic queues, default 8), ``client``
-(``raw``/``full``), ``pull_batch`` (messages per pull, default 32).
+(``raw``/``full``), ``pull_batch`` (messages per pull, default 32), ``listener``
+(``async``/``thread``, e2e only).
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class RmqDriver:
         if self.client not in ("raw", "full"):
             raise ValueError(f"client must be raw or full, not {self.client!r}")
         self.pull_batch = int(options.get("pull_batch", 32))
+        self.listener = options.get("listener", "async")
+        if self.listener not in ("async", "thread"):
+            raise ValueError(f"listener must be async or thread, not {self.listener!r}")
 
     async def _prepare_topic(self, topic: str) -> None:
         remoting = RemotingClient(name="bench-admin")
@@ -235,14 +242,19 @@ class RmqDriver:
         await self._prepare_topic(topic)
         m = Measurement(params)
         received = asyncio.Event()
+        loop = asyncio.get_running_loop()
 
         def listener(msgs: list[Any]) -> ConsumeStatus:
             now = time.time_ns()
             for msg in msgs:
                 m.latency.record((now - read_stamp(msg.body)) / 1000)
             m.messages += len(msgs)
-            received.set()
+            if not received.is_set():  # warm-up only; thread-safe for the thread listener
+                loop.call_soon_threadsafe(received.set)
             return ConsumeStatus.CONSUME_SUCCESS
+
+        async def async_listener(msgs: list[Any]) -> ConsumeStatus:
+            return listener(msgs)
 
         consumer = PushConsumer(
             f"{CONSUMER_GROUP}E2E",
@@ -250,7 +262,7 @@ class RmqDriver:
             consume_from_where=ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET,
         )
         consumer.subscribe(topic)
-        consumer.register_message_listener(listener)
+        consumer.register_message_listener(async_listener if self.listener == "async" else listener)
         producer = Producer("BenchE2EProducer", params.address)
         await producer.start()
         await consumer.start()
@@ -265,7 +277,6 @@ class RmqDriver:
             await asyncio.sleep(0.2)
             m.messages = 0
             m.latency = type(m.latency)()
-            loop = asyncio.get_running_loop()
             interval = 1.0 / params.rate
             m.begin()
             next_at = loop.time()
@@ -286,7 +297,7 @@ class RmqDriver:
         finally:
             await consumer.shutdown()
             await producer.shutdown()
-        m.notes.update(sent=sent, target_rate=params.rate, client="full")
+        m.notes.update(sent=sent, target_rate=params.rate, client="full", listener=self.listener)
         if m.messages < sent:
             m.errors += sent - m.messages
         return m.result(self.system)

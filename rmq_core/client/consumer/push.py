@@ -385,8 +385,9 @@ class PushConsumer:
                 continue
             if offset < 0:
                 return
-            if cfg.pull_interval > 0:
-                await asyncio.sleep(cfg.pull_interval)
+            # Yield once before the next pull even without a pull interval: the consumption
+            # this pull started runs first, not after the next request's write to the broker.
+            await asyncio.sleep(cfg.pull_interval)
 
     async def _pull_once(
         self,

@@ -135,3 +135,21 @@ def test_compare_rmq_and_redis(tmp_path: Path, capsys: pytest.CaptureFixture[str
     run = compare(tmp_path, "rmq,redis", capsys)
     for workload in ("send_sync", "send_pipelined", "consume", "e2e"):
         assert run["results"]["redis"][workload]["messages"] > 0
+
+
+@pytest.mark.parametrize("listener", ["async", "thread"])
+def test_e2e_workload_with_either_listener(standalone: ServerProcess, listener: str) -> None:
+    from bench.workload import WorkloadParams, run_workload
+
+    params = WorkloadParams(
+        workload="e2e",
+        address=standalone.address,
+        duration=1.0,
+        rate=200.0,
+        topic=f"BenchE2E{listener.capitalize()}",
+        options={"listener": listener},
+    )
+    result = run_workload("rmq", params)
+    assert result["notes"]["listener"] == listener
+    assert result["messages"] == result["notes"]["sent"] > 0
+    assert result["errors"] == 0 and result["latency_us"]["count"] == result["messages"]

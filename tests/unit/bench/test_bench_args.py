@@ -200,3 +200,15 @@ def test_bench_group_lists_its_tools(capsys: pytest.CaptureFixture[str]) -> None
     text = capsys.readouterr().out
     for tool in ("producer", "consumer", "compare", "store"):
         assert tool in text
+
+
+def test_rmq_driver_e2e_listener_option() -> None:
+    from bench.drivers.rmq import RmqDriver
+
+    def driver(**options: str) -> RmqDriver:
+        return RmqDriver(WorkloadParams(workload="e2e", address="h:1", options=options))
+
+    assert driver().listener == "async"
+    assert driver(listener="thread").listener == "thread"
+    with pytest.raises(ValueError, match="listener"):
+        driver(listener="fiber")
