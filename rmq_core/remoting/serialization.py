@@ -112,15 +112,21 @@ def _decode_json(data: bytes | memoryview) -> RemotingCommand:
     remark = obj.get("remark")
     if remark is not None and not isinstance(remark, str):
         raise RemoteProtocolError("malformed JSON header: 'remark' is not a string")
+    fields = obj.get("extFields")
+    if type(fields) is dict and all(type(value) is str for value in fields.values()):
+        ext_fields: dict[str, str] = fields  # the usual case: a fresh dict of strings, kept
+    else:
+        ext_fields = _json_ext_fields(fields)
     return RemotingCommand(
-        code=_json_int(obj, "code", 0),
-        opaque=_json_int(obj, "opaque", 0),
-        flag=_json_int(obj, "flag", 0),
-        language=_json_language(obj.get("language")),
-        version=_json_int(obj, "version", 0),
-        remark=remark,
-        ext_fields=_json_ext_fields(obj.get("extFields")),
-        serialize_type=SerializeType.JSON,
+        _json_int(obj, "code", 0),
+        _json_int(obj, "opaque", 0),
+        _json_int(obj, "flag", 0),
+        _json_language(obj.get("language")),
+        _json_int(obj, "version", 0),
+        remark,
+        ext_fields,
+        b"",
+        SerializeType.JSON,
     )
 
 
