@@ -171,8 +171,11 @@ class ConsumeQueue:
         with logical offset ``queue_offset``, one size and tags code each): one slice
         assignment when they follow the last unit in a file with room, else :meth:`put` each
         (skips, gaps and new files as :meth:`put`)."""
-        files = self.queue.files
         count = len(sizes)
+        if count == 1:
+            self.put(phys, sizes[0], tags_codes[0], queue_offset)
+            return
+        files = self.queue.files
         if files and phys + sizes[0] > self.max_physic_offset:
             mapped = files[-1]
             wrote = mapped.wrote_position

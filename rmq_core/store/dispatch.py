@@ -111,8 +111,11 @@ class ReputService(Service):
         dispatch_batch = self.dispatch_batch
         stop_before = self.needs_new_file if inline else None
         pending = commitlog.pending_dispatch
-        while self.reput_from < commitlog.max_offset:
+        while True:
+            end = commitlog.max_offset  # appends after this read wake the service (or are ours)
             offset = self.reput_from
+            if offset >= end:
+                return True
             while pending:  # appends the writer described: no need to parse them
                 head = pending[0]
                 if head[0] < offset:  # already dispatched (or partly: parse the rest)
@@ -126,7 +129,7 @@ class ReputService(Service):
                     offset = self.reput_from = offset + head[1]
                     continue
                 break
-            if offset >= commitlog.max_offset:
+            if offset >= end:
                 return True
             mapped = queue.find(offset)
             if mapped is None:
@@ -159,4 +162,3 @@ class ReputService(Service):
             self.reput_from = base + pos
             if pos < mapped.file_size:
                 return True
-        return True

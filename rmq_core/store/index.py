@@ -254,7 +254,7 @@ class IndexService:
         self.pending_destroy: list[IndexFile] = []
         self._topic_prefix: dict[str, tuple[int, int]] = {}
         self._heads: dict[tuple[str, str], int] = {}
-        self._byte_heads: dict[tuple[str, bytes], int] = {}
+        self._byte_heads: dict[str, dict[bytes, int]] = {}
 
     def load(self, report: RecoveryReport) -> None:
         """Open every index file; damaged or wrongly sized ones are deleted (derived data)."""
@@ -329,23 +329,16 @@ class IndexService:
         h: int = prefix[0] * _POW31[n] + sum(map(operator.mul, data, _powers_desc(n)))
         return h & 0xFFFFFFFF
 
-    def _hash_bytes(self, topic: str, key: bytes) -> int:
-        """:meth:`_hash` of a key given as UTF-8 bytes (invalid bytes replaced, as the
-        dispatcher decodes them), without decoding the usual ASCII key."""
-        if len(key) > 4 and key.isascii():
-            head = (topic, key[:-4])
-            base = self._byte_heads.get(head)
-            if base is None:
-                base = self._hash_u32(topic, head[1].decode())
-                if len(self._byte_heads) >= _HEAD_CACHE_LIMIT:
-                    self._byte_heads.clear()
-                self._byte_heads[head] = base
-            a, b, c, d = key[-4:]
-            h = (base * 923521 + a * 29791 + b * 961 + c * 31 + d) & 0xFFFFFFFF
-            if h >= 0x80000000:
-                h -= 0x100000000
-            return 0 if h == -(2**31) else abs(h)
-        return self._hash(topic, key.decode("utf-8", "replace"))
+    def _head_hash(self, topic: str, head: bytes) -> int:
+        """Java hashCode of ``topic#`` + an ASCII key head, unsigned (cached per topic; each
+        topic's cache is bounded)."""
+        heads = self._byte_heads.get(topic)
+        if heads is None or len(heads) >= _HEAD_CACHE_LIMIT:
+            if len(self._byte_heads) >= _TOPIC_PREFIX_LIMIT:
+                self._byte_heads.clear()
+            heads = self._byte_heads[topic] = {}
+        base = heads[head] = self._hash_u32(topic, head.decode())
+        return base
 
     def batch_entries(
         self, topic: str, phys: int, sizes: Sequence[int], props: Sequence[bytes], sys_flag: int
@@ -353,7 +346,12 @@ class IndexService:
         """The ``(hash, phys)`` entries of consecutive records (the first at commit-log offset
         ``phys``, one size and raw properties string each), in the order :meth:`build_index`
         writes them: UNIQ_KEY, then each KEYS token, record by record. Empty when indexing is
-        off or the records are ROLLBACK; records already indexed are left out."""
+        off or the records are ROLLBACK; records already indexed are left out.
+
+        The usual UNIQ_KEY (ASCII, longer than 4) is hashed here from its bytes as
+        :meth:`_hash` does: the cached hash of ``topic#`` + all but its last four characters,
+        times 31^4, plus those four.
+        """
         rollback = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE
         if not self.enabled or sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK == rollback:
             return []
@@ -361,17 +359,40 @@ class IndexService:
         indexed = files[-1].end_phy if files and files[-1].has_entries else -1
         entries: list[tuple[int, int]] = []
         add = entries.append
-        hash_bytes = self._hash_bytes
-        for size, raw in zip(sizes, props, strict=True):
-            if phys > indexed:
-                uniq = prop_value(raw, b"UNIQ_KEY\x01")
-                if uniq:
-                    add((hash_bytes(topic, uniq), phys))
-                if b"KEYS\x01" in raw:
-                    keys = prop_value(raw, b"KEYS\x01")
-                    for key in keys.split(b" ") if keys else ():
-                        if key:
-                            add((hash_bytes(topic, key), phys))
+        heads = self._byte_heads.get(topic) or {}
+        with_keys = b"KEYS\x01" in (props[0] if len(props) == 1 else b"".join(props))
+        at = 0  # where the previous string's UNIQ_KEY property started: usually the same
+        for size, raw in zip(sizes, props):  # noqa: B905 (equal by construction; see commitlog)
+            if phys <= indexed:
+                phys += size
+                continue
+            if raw.startswith(b"\x02UNIQ_KEY\x01", at):
+                start = at + 10
+            elif raw.startswith(b"UNIQ_KEY\x01"):
+                start = 9
+            else:
+                at = raw.find(b"\x02UNIQ_KEY\x01")
+                start = at + 10 if at >= 0 else -1
+            end = raw.find(b"\x02", start) if start > 0 else -1
+            if end > start:
+                at = start - 10
+                uniq = raw[start:end]
+                if end - start > 4 and uniq.isascii():
+                    head = uniq[:-4]
+                    base = heads.get(head)
+                    if base is None:
+                        base = self._head_hash(topic, head)
+                        heads = self._byte_heads[topic]
+                    a, b, c, d = uniq[-4:]
+                    h = (base * 923521 + a * 29791 + b * 961 + c * 31 + d) & 0xFFFFFFFF
+                    add((0x100000000 - h if h > 0x80000000 else h & 0x7FFFFFFF, phys))
+                else:
+                    add((self._hash(topic, uniq.decode("utf-8", "replace")), phys))
+            if with_keys:
+                keys = prop_value(raw, b"KEYS\x01")
+                for key in keys.decode("utf-8", "replace").split(" ") if keys else ():
+                    if key:
+                        add((self._hash(topic, key), phys))
             phys += size
         return entries
 
@@ -384,11 +405,10 @@ class IndexService:
     def put_entries(self, entries: Sequence[tuple[int, int]], store_ts: int) -> None:
         """Write :meth:`batch_entries` of records stored at ``store_ts`` (ms), creating files
         as the newest fills."""
-        while entries:
-            last = self.files[-1] if self.files else None
-            if last is None or last.is_full:
-                last = self._new_file()
-            entries = entries[last.put_many(entries, store_ts) :]
+        files = self.files
+        done = files[-1].put_many(entries, store_ts) if files else 0
+        while done < len(entries):
+            done += self._new_file().put_many(entries[done:], store_ts)
 
     def needs_new_file(self, req: DispatchRequest) -> bool:
         """True when :meth:`build_index` of ``req`` would create an index file."""

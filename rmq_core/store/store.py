@@ -47,7 +47,7 @@ from rmq_core.store.commitlog import (
     check_record,
     prop_value,
     requests_from_pending,
-    tag_hash,
+    tags_codes,
 )
 from rmq_core.store.config import StoreConfig
 from rmq_core.store.consume_queue import ConsumeQueue
@@ -93,7 +93,8 @@ _BLANK_UNIT_SIZE = 0x7FFFFFFF
 _MAX_CHUNK_UNITS = 2048
 """Most consume-queue units one read unpacks at a time (40 KiB), whatever a pull asks for."""
 _RECORD_PREFIX = struct.Struct(">ii")
-_CONSUMABLE = (MessageSysFlag.TRANSACTION_NOT_TYPE, MessageSysFlag.TRANSACTION_COMMIT_TYPE)
+_PREPARED_BIT = MessageSysFlag.TRANSACTION_PREPARED_TYPE
+"""Set in PREPARED and ROLLBACK sys flags, clear in NOT_TYPE and COMMIT (the consumable)."""
 
 
 class MessageStore:
@@ -385,40 +386,40 @@ class MessageStore:
         consume-queue units in one write, the index entries in one loop, one arrival call per
         distinct tags code. With ``may_create`` False, answer False (and touch nothing) when a
         consume-queue or index file would have to be created."""
-        phys, _total, topic, queue_id, queue_offset, sys_flag, store_ts, sizes, props = described
+        phys, total, topic, queue_id, queue_offset, sys_flag, store_ts, sizes, props = described
         if topic == SCHEDULE_TOPIC:  # tags codes are delivery times: the general path
             return self._dispatch_each(described, may_create)
-        count = len(sizes)
-        consumable = sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK in _CONSUMABLE
         cq = None
         new_cq_file = False
-        if consumable:
-            cq = self._find_queue(topic, queue_id)
+        if not sys_flag & _PREPARED_BIT:  # NOT_TYPE or COMMIT: consume-queue units
+            queues = self.consume_queues.get(topic)
+            cq = None if queues is None else queues.get(queue_id)
             if cq is None:
                 if not may_create:
                     return False
                 cq = self._find_or_create_queue(topic, queue_id)
-            last_phys = phys + _total - sizes[-1]
-            new_cq_file = cq.put_needs_new_file(last_phys, sizes[-1], queue_offset + count - 1)
+            last = sizes[-1]
+            new_cq_file = cq.put_needs_new_file(phys + total - last, last,
+                                                queue_offset + len(sizes) - 1)  # fmt: skip
             if new_cq_file and not may_create:
                 return False
         index = self.index
         entries = index.batch_entries(topic, phys, sizes, props, sys_flag)
         if entries and not may_create and index.room < len(entries):
             return False
-        tags_codes: list[int] = []
+        codes: list[int] = []
         if cq is not None:
-            tags_codes = [tag_hash(prop_value(raw, b"TAGS\x01")) for raw in props]
+            codes = tags_codes(props)
             if new_cq_file:
                 with self._cq_lock:  # creating a file (and directories) vs delete_topics
-                    cq.put_many(phys, sizes, tags_codes, queue_offset)
+                    cq.put_many(phys, sizes, codes, queue_offset)
             else:
-                cq.put_many(phys, sizes, tags_codes, queue_offset)
+                cq.put_many(phys, sizes, codes, queue_offset)
         if entries:
             index.put_entries(entries, store_ts)
         self._last_dispatched_timestamp = store_ts
-        if tags_codes and self._listeners:
-            self._notify_batch(topic, queue_id, queue_offset + count, tags_codes, store_ts, props)
+        if cq is not None and self._listeners:
+            self._notify_batch(topic, queue_id, queue_offset + len(sizes), codes, store_ts, props)
         return True
 
     def _dispatch_each(self, described: PendingDispatch, may_create: bool) -> bool:
