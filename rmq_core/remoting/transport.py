@@ -38,7 +38,7 @@ import collections
 import itertools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from rmq_core.errors import RemoteProtocolError, RemotingClosedError, RequestTimeoutError
 from rmq_core.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, encode_frame
@@ -211,13 +211,13 @@ class Connection(asyncio.Protocol):
     # --- asyncio.Protocol ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport; uvloop's does not derive from asyncio.Transport, so no isinstance.
+        stream = self._transport = cast(asyncio.Transport, transport)
         self._loop = asyncio.get_running_loop()
-        self.remote_address = _format_address(transport.get_extra_info("peername"))
-        self.local_address = _format_address(transport.get_extra_info("sockname"))
+        self.remote_address = _format_address(stream.get_extra_info("peername"))
+        self.local_address = _format_address(stream.get_extra_info("sockname"))
         high, low = self._buffer_limits
-        transport.set_write_buffer_limits(high=high, low=low)
+        stream.set_write_buffer_limits(high=high, low=low)
         logger.debug("%s: connection from %s", self.name, self.remote_address)
         if self._on_open is not None:
             _notify(self._on_open, self)

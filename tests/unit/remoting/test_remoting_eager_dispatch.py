@@ -225,3 +225,41 @@ def test_a_continued_coroutine_can_also_be_awaited_directly() -> None:
         await _Continued(coro, first)  # finishes the remaining steps
 
     run(scenario)
+
+
+class DuckTransport:
+    """A stream transport that does not derive from asyncio.Transport (as uvloop's)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 4001) if name in ("peername", "sockname") else default
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+
+def test_a_transport_not_derived_from_asyncio_transport_is_accepted() -> None:
+    async def scenario() -> None:
+        pool = ProcessorPool("p", 4, 10)
+        dispatcher = RequestDispatcher("test", pool)
+
+        async def echo(request: RemotingCommand, conn: Connection) -> RemotingCommand:
+            return request.response(ResponseCode.SUCCESS)
+
+        dispatcher.register_processor(ECHO, echo)
+        conn = Connection(on_request=dispatcher.dispatch, name="test")
+        transport = DuckTransport()
+        conn.connection_made(transport)  # type: ignore[arg-type]
+        assert conn.remote_address == "127.0.0.1:4001"
+        conn.data_received(encode_frame(RemotingCommand.request(ECHO)))
+        assert [r.code for r in FrameDecoder().feed(b"".join(transport.writes))] == [0]
+
+    run(scenario)
