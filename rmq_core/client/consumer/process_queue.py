@@ -78,17 +78,25 @@ class ProcessQueue(Generic[M]):
 
     def put_messages(self, messages: Iterable[M]) -> int:
         """Hold ``messages``; returns how many were new (duplicates of held offsets ignored)."""
-        added = 0
+        held = self._held
+        last = next(reversed(held)) if held else -1  # the newest key, while keys stay sorted
+        highest = self.queue_offset_max
+        added = size = 0
         for msg in messages:
             offset = msg.queue_offset
-            if offset in self._held:
+            if offset in held:
                 continue
-            if self._held and offset < next(reversed(self._held)):
+            if offset < last:
                 self._sorted = False
-            self._held[offset] = msg
-            self.msg_size += len(msg.body)
+            else:
+                last = offset
+            held[offset] = msg
+            size += len(msg.body)
             added += 1
-            self.queue_offset_max = max(self.queue_offset_max, offset)
+            if offset > highest:
+                highest = offset
+        self.msg_size += size
+        self.queue_offset_max = highest
         return added
 
     def remove_messages(self, messages: Iterable[M]) -> int:

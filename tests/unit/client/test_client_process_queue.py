@@ -34,6 +34,16 @@ def test_out_of_order_put_keeps_first_offset_correct() -> None:
     assert pq.max_span() == 4
 
 
+def test_out_of_order_within_one_put_and_queue_offset_max() -> None:
+    pq: ProcessQueue[Msg] = ProcessQueue()
+    assert pq.put_messages([Msg(7), Msg(3), Msg(9), Msg(3)]) == 3
+    assert pq.first_offset() == 3 and pq.max_span() == 6
+    assert (pq.queue_offset_max, pq.msg_size) == (9, 30)
+    pq.put_messages([Msg(4)])
+    assert pq.queue_offset_max == 9 and pq.first_offset() == 3
+    assert pq.remove_messages([Msg(3), Msg(4), Msg(7), Msg(9)]) == 10
+
+
 def test_flow_control_reasons() -> None:
     pq: ProcessQueue[Msg] = ProcessQueue()
     limits = FlowControlThresholds(max_count=3, max_size=100, max_span=50)
