@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from rmq_core.store.mapped_file import MappedFile
@@ -32,6 +33,9 @@ class AllocateService(Service):
         self._pending: dict[str, _Request] = {}
         self._queue: collections.deque[str] = collections.deque()
         self.inline_creations = 0
+        self.warmer: Callable[[], None] | None = None
+        """Called after every pass (the commit log's ``warm_ahead``): woken by the writer when
+        it nears the end of what was pre-faulted."""
 
     def request(self, path: str, file_size: int, file_from_offset: int) -> None:
         """Ask for ``path`` to be created in the background (no-op if already asked)."""
@@ -54,15 +58,17 @@ class AllocateService(Service):
         return MappedFile(path, file_size, file_from_offset, create=True)
 
     def run_once(self, now: float) -> None:
-        """Create every requested file not created yet."""
+        """Create every requested file not created yet, then run the :attr:`warmer`."""
         while True:
             with self._lock:
                 if not self._queue:
-                    return
+                    break
                 path = self._queue.popleft()
                 entry = self._pending.get(path)
             if entry is not None:
                 self._serve(entry)
+        if self.warmer is not None and not self._stopped:
+            self.warmer()
 
     def _serve(self, entry: _Request) -> None:
         with self._lock:

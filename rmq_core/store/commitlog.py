@@ -50,7 +50,7 @@ from rmq_core.store.allocate import AllocateService
 from rmq_core.store.batch import BatchEntry, EncodedBatch
 from rmq_core.store.config import StoreConfig
 from rmq_core.store.formats.commitlog import BLANK, END_FILE_MIN_BLANK_LENGTH, RECORD_PREFIX
-from rmq_core.store.mapped_file import MappedFile
+from rmq_core.store.mapped_file import NOT_WARMING, PAGE_SIZE, MappedFile
 from rmq_core.store.mapped_file_queue import MappedFileQueue
 from rmq_core.store.message_filter import LazyProperties
 from rmq_core.store.results import AppendMessageResult, AppendMessageStatus
@@ -234,6 +234,18 @@ def _parse_checked(
         properties=properties,
     )
     return total, request, "ok"
+
+
+WARM_AHEAD_BYTES = 8 * 1024 * 1024
+"""Under ASYNC_FLUSH, how far ahead of the writer the allocator thread pre-faults the segment
+being written (see :meth:`CommitLog.warm_ahead`)."""
+
+
+def _wait_for_warm(mapped: MappedFile) -> None:
+    """Wait until the pre-faulting of ``mapped`` running now has finished (it holds the lock
+    while it writes zeros)."""
+    with mapped.warm_lock:
+        pass
 
 
 PENDING_DISPATCH_BYTES = 64 * 1024 * 1024
@@ -519,6 +531,9 @@ class CommitLog:
         """Appends described by their writer (in commit-log order) so the dispatcher need not
         parse them back; at most ``PENDING_DISPATCH_BYTES`` of the log ahead of the oldest."""
         self._host_cache: dict[tuple[str, str], _Hosts] = {}
+        self._warm_window = WARM_AHEAD_BYTES if not config.sync_flush and allocator else 0
+        if self._warm_window and allocator is not None:
+            allocator.warmer = self.warm_ahead
 
     # -- offsets --------------------------------------------------------------------------
     @property
@@ -778,9 +793,13 @@ class CommitLog:
             mapped = self.queue.last_for_append()
             pos = mapped.wrote_position
             if pos + total + END_FILE_MIN_BLANK_LENGTH > self.file_size:
+                if pos + END_FILE_MIN_BLANK_LENGTH > mapped.warming_from:
+                    _wait_for_warm(mapped)
                 self._fill_blank(mapped, pos)
                 mapped = self.queue.last_for_append()
                 pos = 0
+            if pos + total > mapped.warming_from:
+                _wait_for_warm(mapped)
             now = time.time_ns() // 1_000_000
             if now < self.last_store_timestamp:
                 now = self.last_store_timestamp
@@ -794,6 +813,8 @@ class CommitLog:
                 raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, str(exc)) from exc
             mapped.mm[pos : pos + total] = b"".join(parts)
             mapped.wrote_position = pos + total
+            if pos + total + self._warm_window // 2 > mapped.warmed_to and self._warm_window:
+                self.queue.allocator.wakeup()  # type: ignore[union-attr]
             if queue_offset != first:
                 table[key] = queue_offset
             self.last_store_timestamp = now
@@ -834,6 +855,41 @@ class CommitLog:
                 phys += size
                 if not prepared:
                     queue_offset += 1
+
+    def warm_ahead(self) -> None:
+        """Pre-fault the next ``WARM_AHEAD_BYTES`` of the segment being written (allocator
+        thread, ASYNC_FLUSH only): zeros written through the file descriptor with the GIL
+        released, so the writer's stores into the mmap find their pages instead of faulting
+        (0.5-2.7 us per 1 KiB record here) while holding the GIL.
+
+        The range starts at or past the writer's position, claimed under :attr:`lock`; a writer
+        reaching it before the zeros are written waits for ``warm_lock``. Never zeroes a byte
+        below ``wrote_position``. A failed write (e.g. ENOSPC) turns warming off.
+        """
+        window = self._warm_window
+        if not window:
+            return
+        with self.lock:
+            files = self.queue.files
+            if not files:
+                return
+            mapped = files[-1]
+            wrote = mapped.wrote_position
+            start = max(mapped.warmed_to, -(-wrote // PAGE_SIZE) * PAGE_SIZE)
+            end = min(wrote + window, mapped.file_size)
+            if end - start < window // 4:  # still far enough ahead
+                return
+            mapped.warm_lock.acquire()
+            mapped.warming_from = start
+        try:
+            mapped.warm(start, end)
+            mapped.warmed_to = end
+        except OSError as exc:
+            self._warm_window = 0
+            log.warning("pre-faulting commit-log pages failed (%s); appends fault them", exc)
+        finally:
+            mapped.warming_from = NOT_WARMING
+            mapped.warm_lock.release()
 
     def _fill_blank(self, mapped: MappedFile, pos: int) -> None:
         remaining = self.file_size - pos

@@ -19,12 +19,15 @@ import errno
 import logging
 import mmap
 import os
+import threading
 
-__all__ = ["PAGE_SIZE", "MappedFile"]
+__all__ = ["NOT_WARMING", "PAGE_SIZE", "MappedFile"]
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 4096
+NOT_WARMING = 1 << 62
+"""``MappedFile.warming_from`` while no warm is running: past any write."""
 _ZERO_CHUNK = bytes(1024 * 1024)
 
 
@@ -42,6 +45,9 @@ class MappedFile:
         "name",
         "path",
         "store_timestamp",
+        "warm_lock",
+        "warmed_to",
+        "warming_from",
         "wrote_position",
     )
 
@@ -66,6 +72,13 @@ class MappedFile:
         self.store_timestamp = 0  # store time (ms) of the newest record written, for checkpoints
         self.flush_failed = False
         self._closed = False
+        self.warmed_to = 0
+        """Bytes below this are written or were pre-faulted by :meth:`warm` (ahead of the
+        writer, see ``CommitLog.warm_ahead``)."""
+        self.warming_from = NOT_WARMING
+        """Start of the range :meth:`warm` is zeroing right now (``NOT_WARMING`` when idle): a
+        writer reaching it waits for ``warm_lock``, which the warmer holds meanwhile."""
+        self.warm_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"MappedFile({self.path!r}, wrote={self.wrote_position})"
@@ -141,14 +154,15 @@ class MappedFile:
             pos += n
         return end
 
-    def warm(self, position: int = 0) -> None:
-        """Pre-fault the pages from ``position`` on by writing zeros through the file descriptor
-        (the GIL is released meanwhile), so appends through the mmap find them in the page cache
-        instead of taking a page fault, and a block allocation, per 4 KiB while holding the GIL.
-        Only for bytes no record uses yet."""
+    def warm(self, position: int = 0, end: int | None = None) -> None:
+        """Pre-fault the pages from ``position`` to ``end`` (default: the file's end) by writing
+        zeros through the file descriptor (the GIL is released meanwhile), so appends through
+        the mmap find them in the page cache instead of taking a page fault, and a block
+        allocation, per 4 KiB while holding the GIL. Only for bytes no record uses yet."""
         pos = position
-        while pos < self.file_size:
-            n = min(len(_ZERO_CHUNK), self.file_size - pos)
+        stop = self.file_size if end is None else min(end, self.file_size)
+        while pos < stop:
+            n = min(len(_ZERO_CHUNK), stop - pos)
             os.pwrite(self.fd, _ZERO_CHUNK[:n] if n < len(_ZERO_CHUNK) else _ZERO_CHUNK, pos)
             pos += n
 
