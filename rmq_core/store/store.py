@@ -93,6 +93,7 @@ _BLANK_UNIT_SIZE = 0x7FFFFFFF
 _MAX_CHUNK_UNITS = 2048
 """Most consume-queue units one read unpacks at a time (40 KiB), whatever a pull asks for."""
 _RECORD_PREFIX = struct.Struct(">ii")
+_MAGIC_V1, _MAGIC_V2 = MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2
 _PREPARED_BIT = MessageSysFlag.TRANSACTION_PREPARED_TYPE
 """Set in PREPARED and ROLLBACK sys flags, clear in NOT_TYPE and COMMIT (the consumable)."""
 
@@ -638,6 +639,7 @@ class MessageStore:
         messages, queue_offsets = result.messages, result.message_queue_offsets
         tags_filter, property_filter = _filter_stages(message_filter)
         segments = _SegmentViews(self.commitlog)
+        prefix = _RECORD_PREFIX.unpack_from
         segment, start, end = _NO_SEGMENT, 0, -1  # view of commit-log bytes [start, end)
         # Read the consume queue in chunks that start at what the pull asks for and grow while
         # the filter skips units: a 32-message pull no longer unpacks 2,048 units, and no pull
@@ -666,13 +668,15 @@ class MessageStore:
                             continue
                         segment = held
                     pos = phys - start
-                    view = segment[pos : pos + size]
-                    if not _looks_like_record(view, size):
-                        view.release()
+                    record_size, magic = (
+                        prefix(segment, pos) if size >= _RECORD_PREFIX.size else (-1, 0)
+                    )
+                    if record_size != size or (magic != _MAGIC_V1 and magic != _MAGIC_V2):
                         found_null += 1
                         log.error("consume queue %s-%d unit %d points at no record (%d, %d)",
                                   cq.topic, cq.queue_id, index - 1, phys, size)  # fmt: skip
                         continue
+                    view = segment[pos : pos + size]
                     if property_filter is not None and not property_filter(_properties_of(view)):
                         view.release()
                         continue
@@ -941,13 +945,6 @@ class _SegmentViews:
         if self._view is not None:
             self._view.release()
             self._view = None
-
-
-def _looks_like_record(view: memoryview, size: int) -> bool:
-    if size < _RECORD_PREFIX.size:
-        return False
-    total, magic = _RECORD_PREFIX.unpack_from(view)
-    return bool(total == size and magic in (MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2))
 
 
 def _properties_of(view: memoryview) -> LazyProperties | None:
