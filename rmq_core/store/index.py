@@ -5,9 +5,11 @@ non-empty token of KEYS; ROLLBACK records are skipped. Entries are appended in c
 order, so entry phyOffsets never decrease within or across files; re-dispatched records at or
 below the newest file's ``endPhyOffset`` are skipped.
 
-Writes go entry, slot, header: a crash between them leaves at most a slot pointing at entry
-``indexCount`` which :meth:`IndexFile.truncate` repairs. Index files are derived data: a file
-that is damaged or of the wrong size is deleted and rebuilt by the dispatcher.
+Writes go entry, slot, then the header once per batch of entries: a crash in between leaves
+entries past ``indexCount`` and slots pointing at them, which loading the newest file repairs
+(:meth:`IndexFile.repair_unfinished_put`: slots go back along each entry's chain, the entries
+are zeroed, and the dispatcher writes them again). Index files are derived data: a file that is
+damaged or of the wrong size is deleted and rebuilt by the dispatcher.
 """
 
 from __future__ import annotations
@@ -205,8 +207,37 @@ class IndexFile:
                 lo = mid + 1
         cut = lo
         dropped = self.index_count - cut
+        self._drop_entries_from(cut)
+        self.index_count = cut
+        if cut > 1:
+            self.end_phy = self._entry(cut - 1)[1]
+            ts = timestamp_at(self.end_phy)
+            self.end_ts = ts if ts is not None else self.begin_ts + self._entry(cut - 1)[2] * 1000
+        else:
+            self.begin_ts = self.end_ts = self.begin_phy = self.end_phy = 0
+        self._write_header()
+        return dropped
+
+    def _written_end(self) -> int:
+        """Entry number just past the entries actually written: ``indexCount``, or further when
+        a crash stopped :meth:`put_many` between its entries and its header (its entries are
+        non-zero)."""
+        n = self.index_count
+        zero = bytes(_ENTRY_SIZE)
         mm = self.mapped.mm
-        for n in range(cut, min(self.index_count + 1, self.max_index)):
+        while n < self.max_index:
+            at = self._entries_at + n * _ENTRY_SIZE
+            if mm[at : at + _ENTRY_SIZE] == zero:
+                break
+            n += 1
+        return n
+
+    def _drop_entries_from(self, cut: int) -> None:
+        """Zero the entries from ``cut`` on (to :meth:`_written_end`) and point every slot that
+        named one of them back at the newest entry below ``cut`` of its chain."""
+        mm = self.mapped.mm
+        end = self._written_end()
+        for n in range(cut, end):
             hashed = self._entry(n)[0]
             slot_pos = HEADER.size + (hashed % self.slot_num) * SLOT.size
             head = SLOT.unpack_from(mm, slot_pos)[0]
@@ -219,16 +250,19 @@ class IndexFile:
             if head == 0:
                 self.slot_count = max(self.slot_count - 1, 0)
         start = self._entries_at + cut * ENTRY.size
-        stop = self._entries_at + min(self.index_count + 1, self.max_index) * ENTRY.size
-        mm[start:stop] = bytes(stop - start)
-        self.index_count = cut
-        if cut > 1:
-            self.end_phy = self._entry(cut - 1)[1]
-            ts = timestamp_at(self.end_phy)
-            self.end_ts = ts if ts is not None else self.begin_ts + self._entry(cut - 1)[2] * 1000
-        else:
-            self.begin_ts = self.end_ts = self.begin_phy = self.end_phy = 0
-        self._write_header()
+        stop = self._entries_at + end * ENTRY.size
+        if stop > start:
+            mm[start:stop] = bytes(stop - start)
+            self.dirty = True
+
+    def repair_unfinished_put(self) -> int:
+        """After a crash between :meth:`put_many`'s entries and its header: drop the entries
+        past ``indexCount`` and repair their slots (the dispatcher writes them again); return
+        how many were dropped."""
+        dropped = self._written_end() - self.index_count
+        if dropped:
+            self._drop_entries_from(self.index_count)
+            self._write_header()
         return dropped
 
     def flush(self) -> None:
@@ -279,6 +313,11 @@ class IndexService:
                 os.unlink(path)
                 continue
             files.append(index_file)
+        if files:
+            dropped = files[-1].repair_unfinished_put()
+            if dropped:
+                report.index_entries_dropped += dropped
+                report.note(f"index {files[-1].name}: {dropped} entries past its header dropped")
         self.files = files
 
     @property
