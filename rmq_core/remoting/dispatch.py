@@ -16,7 +16,10 @@ at once, inside the connection's ``data_received``, and a processor that finishe
 suspending (a send under ASYNC_FLUSH, most admin calls) answers there, without a task and
 without the two extra loop iterations a task costs (its first step, then the write). A
 processor that suspends continues as a task of the pool from where it stopped, exactly as if it
-had started as one (Python 3.12's ``eager_task_factory`` does the same for every task).
+had started as one (Python 3.12's ``eager_task_factory`` does the same for every task), in
+the same copy of the context. Until its first suspension a processor runs outside any task
+(``asyncio.current_task()`` is None there), so it must not open an ``asyncio.timeout()``
+before its first ``await``; ``asyncio.wait_for`` works anywhere.
 
 Oneway requests never get a response, not even an error. Responses always carry the request's
 opaque, the RESPONSE flag and JSON serialization (the ali-ons client reads the header length
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -98,15 +102,17 @@ class ProcessorPool:
         continues as a task of the pool, holding a slot like any other job."""
         if self._queue or len(self._tasks) >= self.max_concurrency:
             return False
+        context = contextvars.copy_context()  # as a task's: the job's own copy
         coro = job()
         try:
-            yielded = coro.send(None)
+            yielded = context.run(coro.send, None)
         except StopIteration:
             return True
         except Exception:
             logger.exception("pool %s: job failed", self.name)
             return True
-        self._adopt(asyncio.get_running_loop().create_task(_Continued(coro, yielded)))
+        loop = asyncio.get_running_loop()
+        self._adopt(loop.create_task(_Continued(coro, yielded), context=context))
         return True
 
     def _start(self, job: _Job) -> None:

@@ -8,6 +8,7 @@ written at once, concurrent ones are coalesced.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -261,5 +262,33 @@ def test_a_transport_not_derived_from_asyncio_transport_is_accepted() -> None:
         assert conn.remote_address == "127.0.0.1:4001"
         conn.data_received(encode_frame(RemotingCommand.request(ECHO)))
         assert [r.code for r in FrameDecoder().feed(b"".join(transport.writes))] == [0]
+
+    run(scenario)
+
+
+def test_eager_processors_run_in_their_own_copy_of_the_context() -> None:
+    seen = contextvars.ContextVar("seen", default="unset")
+
+    async def scenario() -> None:
+        pool = ProcessorPool("p", 4, 10)
+        dispatcher = RequestDispatcher("test", pool)
+
+        async def remember(request: RemotingCommand, conn: Connection) -> RemotingCommand:
+            before = seen.get()
+            seen.set(str(request.opaque))
+            return request.response(ResponseCode.SUCCESS, remark=before)
+
+        dispatcher.register_processor(ECHO, remember)
+        conn = Connection(on_request=dispatcher.dispatch, name="test")
+        transport = FakeTransport()
+        conn.connection_made(transport)
+        frames = []
+        for opaque in (1, 2):
+            request = RemotingCommand.request(ECHO)
+            request.opaque = opaque
+            frames.append(encode_frame(request))
+        conn.data_received(b"".join(frames))
+        assert [r.remark for r in transport.responses()] == ["unset", "unset"]
+        assert seen.get() == "unset"
 
     run(scenario)
