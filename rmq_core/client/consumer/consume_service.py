@@ -9,9 +9,9 @@ Listener results: ``None``/``True``/``CONSUME_SUCCESS``/``SUCCESS`` mean done;
 
 Plain listeners of concurrent consumers go through :meth:`ListenerRunner.submit`, which
 batches: the chunks of a pull are queued, and worker jobs in the pool each call the listener
-on queued chunks one after another until the queue is empty, reporting their outcomes to the
-loop in one call per worker run (or every :data:`REPORT_EVERY_CHUNKS` chunks /
-:data:`REPORT_EVERY_SECONDS`). A worker about to call the listener while chunks are still
+on queued chunks one after another until the queue is empty, reporting their outcomes when
+they stop (or every :data:`REPORT_EVERY_CHUNKS` chunks / :data:`REPORT_EVERY_SECONDS`); the
+reports of all workers wake the loop once until it has handled them. A worker about to call the listener while chunks are still
 waiting starts one more worker (while fewer than ``max_concurrency`` run and none is starting
 yet): fast listeners are served by one thread and one loop wake-up per pull instead of a task,
 a semaphore round and two thread hops per chunk, while slow listeners still spread over every
@@ -103,6 +103,8 @@ class ListenerRunner:
         self._workers_lock = threading.Lock()
         self._workers = 0  # worker jobs submitted and not finished (starting ones included)
         self._starting = 0  # submitted, not yet running
+        self._reported: list[tuple[Any, bool, ChunkOutcomes]] = []  # waiting for _deliver
+        self._delivery_pending = False  # a _deliver is scheduled on the loop
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -221,14 +223,24 @@ class ListenerRunner:
             return False
 
     def _report(self, outcomes: list[tuple[Any, bool, ChunkOutcomes]]) -> None:
+        """Queue finished chunks for the loop; only the first report since the loop last
+        drained them wakes it (one ``call_soon_threadsafe`` for many workers' reports)."""
         loop = self._loop
-        if outcomes and loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(self._deliver, outcomes)
+        if not outcomes or loop is None or loop.is_closed():
+            return
+        with self._workers_lock:
+            self._reported.extend(outcomes)
+            if self._delivery_pending:
+                return
+            self._delivery_pending = True
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self._deliver)
 
-    @staticmethod
-    def _deliver(outcomes: list[tuple[Any, bool, ChunkOutcomes]]) -> None:
-        """On the loop: hand finished chunks to their callbacks (grouped per callback)."""
+    def _deliver(self) -> None:
+        """On the loop: hand the reported chunks to their callbacks (grouped per callback)."""
+        with self._workers_lock:
+            outcomes, self._reported = self._reported, []
+            self._delivery_pending = False
         by_callback: dict[ChunkOutcomes, list[tuple[Any, bool]]] = {}
         for tag, ok, done in outcomes:
             by_callback.setdefault(done, []).append((tag, ok))
