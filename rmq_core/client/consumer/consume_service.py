@@ -11,11 +11,12 @@ Plain listeners of concurrent consumers go through :meth:`ListenerRunner.submit`
 batches: the chunks of a pull are queued, and worker jobs in the pool each call the listener
 on queued chunks one after another until the queue is empty, reporting their outcomes when
 they stop (or every :data:`REPORT_EVERY_CHUNKS` chunks / :data:`REPORT_EVERY_SECONDS`); the
-reports of all workers wake the loop once until it has handled them. A worker about to call the listener while chunks are still
-waiting starts one more worker (while fewer than ``max_concurrency`` run and none is starting
-yet): fast listeners are served by one thread and one loop wake-up per pull instead of a task,
-a semaphore round and two thread hops per chunk, while slow listeners still spread over every
-thread of the pool, as RocketMQ's one ``ConsumeRequest`` per chunk does.
+reports of all workers wake the loop once until it has handled them. A worker about to call
+the listener while chunks are still waiting starts one more worker (while fewer than
+``max_concurrency`` run and none is starting yet): fast listeners are served by one thread
+and one loop wake-up per pull instead of a task, a semaphore round and two thread hops per
+chunk, while slow listeners still spread over every thread of the pool, as RocketMQ's one
+``ConsumeRequest`` per chunk does.
 
 Shutdown (:meth:`ListenerRunner.shutdown`) lets the calls already running finish, up to a
 timeout; a call that had not started yet (waiting for a free slot or queued for a worker) is
