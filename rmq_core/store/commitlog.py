@@ -488,12 +488,13 @@ def _pack_records(
     step = 0 if sys_flag & _PREPARED_BIT else 1
     offset = queue_offset if step else 0
     add = parts.extend
-    if extra or len(sizes) > 1:
-        # Equal lengths by construction; zip's keyword alone costs ~0.25 us a call here.
-        records = zip(entries, sizes, crcs)  # noqa: B905
-    else:  # one record without a CRC property: the single-send path, spared the zip
-        records = ((entries[0], sizes[0], crcs[0]),)  # type: ignore[assignment]
-    for (flag, body, props), size, crc in records:
+    if len(sizes) == 1 and not extra:  # the single-send path: no zip, no per-record tuples
+        flag, body, props = entries[0]
+        add((pack(sizes[0], magic, crcs[0], queue_id, flag, offset, phys, middle, len(body)),
+             body, topic_field, _pack_short(len(props)), props))  # fmt: skip
+        return phys + sizes[0], queue_offset + step
+    # Equal lengths by construction; zip's keyword alone costs ~0.25 us a call here.
+    for (flag, body, props), size, crc in zip(entries, sizes, crcs):  # noqa: B905
         head = pack(size, magic, crc, queue_id, flag, offset, phys, middle, len(body))
         props_len = _pack_short(len(props) + extra)
         add((head, body, topic_field, props_len, props))
