@@ -236,7 +236,7 @@ def _parse_checked(
     return total, request, "ok"
 
 
-WARM_AHEAD_BYTES = 8 * 1024 * 1024
+WARM_AHEAD_BYTES = 16 * 1024 * 1024
 """Under ASYNC_FLUSH, how far ahead of the writer the allocator thread pre-faults the segment
 being written (see :meth:`CommitLog.warm_ahead`)."""
 
@@ -533,6 +533,7 @@ class CommitLog:
         parse them back; at most ``PENDING_DISPATCH_BYTES`` of the log ahead of the oldest."""
         self._host_cache: dict[tuple[str, str], _Hosts] = {}
         self._warm_window = WARM_AHEAD_BYTES if not config.sync_flush and allocator else 0
+        self._warm_low = self._warm_window * 3 // 4  # wake the warmer with this much left
         if self._warm_window and allocator is not None:
             allocator.warmer = self.warm_ahead
 
@@ -814,7 +815,7 @@ class CommitLog:
                 raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, str(exc)) from exc
             mapped.mm[pos : pos + total] = b"".join(parts)
             mapped.wrote_position = pos + total
-            if pos + total + self._warm_window // 2 > mapped.warmed_to and self._warm_window:
+            if pos + total + self._warm_low > mapped.warmed_to and self._warm_window:
                 self.queue.allocator.wakeup()  # type: ignore[union-attr]
             if queue_offset != first:
                 table[key] = queue_offset
