@@ -45,6 +45,9 @@ _pack_entry = ENTRY.pack_into
 _pack_header = HEADER.pack_into
 _SLOT_SIZE = SLOT.size
 _ENTRY_SIZE = ENTRY.size
+_TAIL_SHARES: dict[bytes, int] = {}
+"""Last four ASCII characters of a key -> their share of its Java hash (bounded cache)."""
+_TAIL_CACHE_LIMIT = 65536
 _HEAD_CACHE_LIMIT = 4096
 """Most key heads (all but the last four characters) whose hash is kept (cleared when
 reached)."""
@@ -401,6 +404,8 @@ class IndexService:
         heads = self._byte_heads.get(topic) or {}
         with_keys = b"KEYS\x01" in (props[0] if len(props) == 1 else b"".join(props))
         at = 0  # where the previous string's UNIQ_KEY property started: usually the same
+        head, head_end, shifted = b"", 0, 0  # the previous ASCII key's head, length, hash * 31^4
+        tails = _TAIL_SHARES
         for size, raw in zip(sizes, props):  # noqa: B905 (equal by construction; see commitlog)
             if phys <= indexed:
                 phys += size
@@ -415,18 +420,29 @@ class IndexService:
             end = raw.find(b"\x02", start) if start > 0 else -1
             if end > start:
                 at = start - 10
-                uniq = raw[start:end]
-                if end - start > 4 and uniq.isascii():
-                    head = uniq[:-4]
-                    base = heads.get(head)
-                    if base is None:
-                        base = self._head_hash(topic, head)
-                        heads = self._byte_heads[topic]
-                    a, b, c, d = uniq[-4:]
-                    h = (base * 923521 + a * 29791 + b * 961 + c * 31 + d) & 0xFFFFFFFF
+                if end - start == head_end and raw.startswith(head, start):
+                    tail = raw[end - 4 : end]  # same head as the previous key: its hash known
+                else:
+                    uniq = raw[start:end]
+                    head_end, tail = 0, b""
+                    if end - start > 4 and uniq.isascii():
+                        head, head_end, tail = uniq[:-4], end - start, uniq[-4:]
+                        base = heads.get(head)
+                        if base is None:
+                            base = self._head_hash(topic, head)
+                            heads = self._byte_heads[topic]
+                        shifted = base * 923521  # times 31^4
+                share = tails.get(tail) if tail else None
+                if share is None and tail.isascii() and tail:
+                    a, b, c, d = tail
+                    share = tails[tail] = a * 29791 + b * 961 + c * 31 + d
+                    if len(tails) >= _TAIL_CACHE_LIMIT:
+                        tails.clear()
+                if share is not None and head_end:
+                    h = (shifted + share) & 0xFFFFFFFF
                     add((0x100000000 - h if h > 0x80000000 else h & 0x7FFFFFFF, phys))
                 else:
-                    add((self._hash(topic, uniq.decode("utf-8", "replace")), phys))
+                    add((self._hash(topic, raw[start:end].decode("utf-8", "replace")), phys))
             if with_keys:
                 keys = prop_value(raw, b"KEYS\x01")
                 for key in keys.decode("utf-8", "replace").split(" ") if keys else ():

@@ -14,7 +14,7 @@ from rmq_core.common.message import MessageExtBrokerInner, MessageSysFlag
 from rmq_core.common.message_codec import decode_records
 from rmq_core.store import EncodedBatch, MessageStore, PutMessageStatus, StoreConfig
 from rmq_core.store.formats.index import HEADER
-from rmq_core.store.index import IndexService
+from rmq_core.store.index import IndexService, key_hash
 from rmq_core.store.report import RecoveryReport
 
 OpenStore = Callable[[StoreConfig], MessageStore]
@@ -314,3 +314,22 @@ def test_index_repairs_entries_written_past_its_header(tmp_path: Path) -> None:
     for i in range(4):
         assert reloaded.query("T", f"k{i}", 8, 0, 2**62)[0] == [200 + i, 100 + i]
     reloaded.close()
+
+
+def test_batch_index_hashes_equal_java_hash_of_topic_and_key(tmp_path: Path) -> None:
+    """The batch path hashes UNIQ_KEY from its bytes, reusing the previous key's head and a
+    cache of tail shares: the result is abs(Java hashCode of topic#key) for every kind of key
+    (producer ids sharing a head, short, non-ASCII, a non-ASCII tail after an ASCII head)."""
+    service = IndexService(str(tmp_path / "index"), 8, 16)
+    keys = [f"C0A8000100002A9F{i * 7919:016X}" for i in range(300)]
+    keys += ["k", "abcd", "abcde", "\u00e9" * 6, "h\u00e9llo-world"]
+    # same byte length and head as the key before, non-ASCII tail: the general path
+    keys += ["C0A8000100002A9F000000000000ABCD", "C0A8000100002A9F00000000000000\u00e9"]
+    keys += [f"prefix-{i}" for i in range(50)]
+    props = [
+        (f"UNIQ_KEY\x01{k}\x02" if i % 3 else f"TAGS\x01x\x02UNIQ_KEY\x01{k}\x02").encode()
+        for i, k in enumerate(keys)
+    ]
+    entries = service.batch_entries("Topic", 0, [10] * len(props), props, 0)
+    assert [h for h, _phys in entries] == [key_hash("Topic", k) for k in keys]
+    assert [phys for _h, phys in entries] == [10 * i for i in range(len(keys))]
