@@ -23,7 +23,6 @@ import collections
 import itertools
 import logging
 import mmap
-import operator
 import struct
 import threading
 import time
@@ -733,43 +732,48 @@ class CommitLog:
         queue_id = batch.queue_id
         if not 0 <= queue_id <= 0x7FFFFFFF:
             raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, f"bad queue id {queue_id}")
-        _flags, bodies, props = zip(*entries)  # noqa: B905 (entries are 3-tuples)
-        body_lens = list(map(len, bodies))
-        props_lens = list(map(len, props))
+        lens = [len(body) + len(props) for _flag, body, props in entries]
         extra = self._crc_extra
-        if max(body_lens) > self.max_body_size:
-            raise AppendRefused(
-                AppendMessageStatus.MESSAGE_SIZE_EXCEEDED,
-                f"body of {max(body_lens)} bytes exceeds maxMessageSize {self.max_body_size}",
-            )
-        if max(props_lens) + extra > MAX_PROPERTIES_LENGTH:
-            raise AppendRefused(
-                AppendMessageStatus.PROPERTIES_SIZE_EXCEEDED,
-                f"properties of {max(props_lens)} bytes exceed {MAX_PROPERTIES_LENGTH}",
-            )
+        if max(lens) + extra > min(self.max_body_size, MAX_PROPERTIES_LENGTH):
+            self._check_lengths(entries)  # one body or properties string may be too long
+        props = [entry[2] for entry in entries]
         _check_properties(props)
         hosts = self._host_cache.get((batch.born_host, batch.store_host)) or self._hosts(
             batch.born_host, batch.store_host
         )
-        fixed = hosts[6].size + len(topic_field) + 2 + extra
-        sizes = list(map(operator.add, map(operator.add, body_lens, props_lens),
-                         itertools.repeat(fixed)))  # fmt: skip
+        sizes = list(map((hosts[6].size + len(topic_field) + 2 + extra).__add__, lens))
         total = sum(sizes)
         if total > self.max_record_size:
             raise AppendRefused(
                 AppendMessageStatus.MESSAGE_SIZE_EXCEEDED,
                 f"batch of {total} bytes does not fit a segment of {self.file_size}",
             )
-        crcs = [crc & _CRC_MASK for crc in map(zlib.crc32, bodies)]
+        crcs = [zlib.crc32(entry[1]) & _CRC_MASK for entry in entries]
         sys_flag = (batch.sys_flag & ~_V6_BITS) | hosts[4]
         run = (entries, sizes, crcs, (sys_flag, batch.born_timestamp, hosts, 0, 0))
         phys, queue_offset, now = self._append(batch.topic, queue_id, magic, topic_field, (run,),
-                                               sizes, list(props), total)  # fmt: skip
+                                               sizes, props, total)  # fmt: skip
         if sys_flag & _PREPARED_BIT:
             queue_offset = 0
         offsets = tuple(itertools.accumulate(sizes[:-1], initial=phys))
         return AppendMessageResult(AppendMessageStatus.PUT_OK, phys, total, batch.store_host, now,
                                    queue_offset, len(sizes), offsets)  # fmt: skip
+
+    def _check_lengths(self, entries: Sequence[BatchEntry]) -> None:
+        """Raise AppendRefused for the first limit an entry passes: a body over
+        ``maxMessageSize``, then properties (with the ``__CRC32#`` property) over 32,767 bytes."""
+        longest_body = max(len(entry[1]) for entry in entries)
+        if longest_body > self.max_body_size:
+            raise AppendRefused(
+                AppendMessageStatus.MESSAGE_SIZE_EXCEEDED,
+                f"body of {longest_body} bytes exceeds maxMessageSize {self.max_body_size}",
+            )
+        longest_props = max(len(entry[2]) for entry in entries)
+        if longest_props + self._crc_extra > MAX_PROPERTIES_LENGTH:
+            raise AppendRefused(
+                AppendMessageStatus.PROPERTIES_SIZE_EXCEEDED,
+                f"properties of {longest_props} bytes exceed {MAX_PROPERTIES_LENGTH}",
+            )
 
     def _append(
         self,
