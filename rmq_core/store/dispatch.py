@@ -36,6 +36,10 @@ __all__ = ["ReputService"]
 
 log = logging.getLogger(__name__)
 
+IDLE_WAIT = 1.0
+"""Seconds the dispatcher thread waits for a wake-up while nothing is behind (its safety-net
+poll): every append either is dispatched inline or wakes the thread."""
+
 
 class ReputService(Service):
     """Dispatches records in commit-log order; ``run_once`` catches up completely."""
@@ -71,6 +75,12 @@ class ReputService(Service):
     def behind_bytes(self) -> int:
         """Commit-log bytes not dispatched yet."""
         return max(self.commitlog.max_offset - self.reput_from, 0)
+
+    def wait_timeout(self) -> float:
+        """``interval`` while records wait for dispatch, else :data:`IDLE_WAIT`: polling every
+        millisecond when the writer dispatches inline only took the GIL from it (a wake-up
+        set before the wait begins is not lost: the event stays set)."""
+        return self.interval if self.commitlog.max_offset > self.reput_from else IDLE_WAIT
 
     def run_once(self, now: float = 0.0) -> None:
         """Dispatch every record written so far."""

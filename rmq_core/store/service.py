@@ -69,9 +69,14 @@ class Service(ABC):
     def run_once(self, now: float) -> None:
         """Do one pass of the job; ``now`` is ``time.time()`` in seconds."""
 
+    def wait_timeout(self) -> float:
+        """Seconds the thread waits for :meth:`wakeup` before its next pass (default
+        ``interval``); a subclass may wait longer while it knows nothing is pending."""
+        return self.interval
+
     def _loop(self) -> None:
         while not self._stopped:
-            self._event.wait(self.interval)
+            self._event.wait(self.wait_timeout())
             self._event.clear()
             if self._stopped:
                 break

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import rmq_core.store.dispatch as dispatch_module
 import rmq_core.store.index as index_module
 import rmq_core.store.mapped_file_queue as mapped_file_queue_module
 from rmq_core.common.message import MessageExtBrokerInner
@@ -82,3 +83,19 @@ def test_records_not_needing_a_file_are_still_dispatched_inline(
     assert store.put_message(make_message(b"second", UNIQ_KEY="U1")).is_ok
     got = store.get_message("g", "T", 0, 1, 32)
     assert [m.body for m in decode_records(got.body())] == [b"second"]
+
+
+def test_dispatcher_waits_long_only_while_nothing_is_behind(
+    tiny_config: StoreConfig, open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store(tiny_config)
+    reput = store.reput
+    assert store.put_message(make_message(b"one", UNIQ_KEY="U1")).is_ok
+    _wait_dispatched(store)
+    assert reput.wait_timeout() == dispatch_module.IDLE_WAIT > reput.interval
+    with reput.lock:  # inline dispatch sees the lock held: the record stays behind
+        assert store.put_message(make_message(b"two", UNIQ_KEY="U2")).is_ok
+        assert store.dispatch_behind_bytes > 0
+        assert reput.wait_timeout() == reput.interval
+    _wait_dispatched(store)  # the writer woke the thread: dispatched without waiting 1 s
+    assert reput.wait_timeout() == dispatch_module.IDLE_WAIT
