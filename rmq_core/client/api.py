@@ -110,7 +110,7 @@ async def decode_pulled(body: bytes) -> list[MessageExt]:
     the GIL) so a pull of big messages does not stall the loop. Raises ``MessageFormatError``
     on a malformed record or a body that does not inflate.
     """
-    messages = decode_records(body, decompress=False)
+    messages = decode_records(body, decompress=False, lazy_properties=False)
     compressed = [m for m in messages if m.sys_flag & MessageSysFlag.COMPRESSED_FLAG]
     if not compressed:
         return messages

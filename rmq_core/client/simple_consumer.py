@@ -413,7 +413,7 @@ class SimpleConsumer:
                 for e in parse_queue_offsets(head.start_offset_info)
                 if e.offsets
             }
-            messages = decode_records(response.body)
+            messages = decode_records(response.body, lazy_properties=False)
         except RocketMQError as exc:
             raise RemoteProtocolError(f"malformed pop response ({context}): {exc}") from exc
         kept: list[MessageExt] = []

@@ -15,6 +15,7 @@ system; :meth:`Message.put_user_property` refuses them, :meth:`Message.put_prope
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 __all__ = [
     "Message",
@@ -22,7 +23,24 @@ __all__ = [
     "MessageExt",
     "MessageExtBrokerInner",
     "MessageSysFlag",
+    "parse_properties",
 ]
+
+NAME_VALUE_SEPARATOR = "\x01"
+PROPERTY_SEPARATOR = "\x02"
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Parse a properties string (``name \\x01 value \\x02`` per entry) like Java's
+    ``string2messageProperties``: entries with an empty name or value, or no separator, are
+    skipped. (An entry shorter than 3 characters cannot have a separator, a name and a value,
+    so checking those three covers Java's length rule.)"""
+    result: dict[str, str] = {}
+    for entry in text.split(PROPERTY_SEPARATOR):
+        name, sep, value = entry.partition(NAME_VALUE_SEPARATOR)
+        if sep and name and value:
+            result[name] = value
+    return result
 
 
 class MessageConst:
@@ -244,6 +262,13 @@ class MessageExt(Message):
 
     Timestamps are milliseconds since the epoch; hosts are ``"ip:port"`` (IPv6 as ``"[ip]:port"``
     is also accepted). ``store_size`` is the record's TOTALSIZE in bytes.
+
+    Lazy properties: a decoder may leave the ``properties`` slot unset and keep the record's
+    properties string, UTF-8 bytes as stored, in ``raw_properties``; the first read of
+    ``properties`` (directly or through ``tags``, ``keys``, ``get_property``, equality,
+    ``repr``, pickling ...) parses it into the dict, stores it and drops the bytes, so every
+    later access is a plain slot read and mutations stick. ``raw_properties`` is ignored
+    while ``properties`` is set (not compared, not shown).
     """
 
     queue_id: int = 0
@@ -258,6 +283,21 @@ class MessageExt(Message):
     prepared_transaction_offset: int = 0
     body_crc: int = 0
     store_size: int = 0
+    raw_properties: bytes | None = field(default=None, repr=False, compare=False)
+
+    if not TYPE_CHECKING:  # for mypy, MessageExt has only its declared attributes
+
+        def __getattr__(self, name: str) -> dict[str, str]:
+            # Only called when the normal lookup failed: for ``properties`` that means a
+            # decoder left the slot unset; parse the kept string once (class docstring).
+            if name == "properties":
+                raw = self.raw_properties
+                if raw is not None:
+                    properties = parse_properties(str(raw, "utf-8", "replace"))
+                    self.properties = properties
+                    self.raw_properties = None
+                    return properties
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def msg_id(self) -> str:

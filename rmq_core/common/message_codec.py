@@ -46,7 +46,14 @@ import time
 import zlib
 from collections.abc import Iterable, Mapping
 
-from rmq_core.common.message import Message, MessageExt, MessageSysFlag
+from rmq_core.common.message import (
+    NAME_VALUE_SEPARATOR,
+    PROPERTY_SEPARATOR,
+    Message,
+    MessageExt,
+    MessageSysFlag,
+    parse_properties,
+)
 from rmq_core.errors import RocketMQError
 
 __all__ = [
@@ -80,8 +87,6 @@ __all__ = [
 MESSAGE_MAGIC_CODE_V1 = -626843481  # 0xDAA320A7 as a signed int
 MESSAGE_MAGIC_CODE_V2 = -626843477  # 0xDAA320AB
 BLANK_MAGIC_CODE = -875286124  # 0xCBD43194
-NAME_VALUE_SEPARATOR = "\x01"
-PROPERTY_SEPARATOR = "\x02"
 MAX_PROPERTIES_LENGTH = 32767
 """Largest properties string (bytes) a record can hold (its length is a signed short)."""
 MAX_V1_TOPIC_LENGTH = 127
@@ -188,18 +193,7 @@ def decode_properties(text: str | bytes | bytearray | memoryview | None) -> dict
         return {}
     if not isinstance(text, str):
         text = str(text, "utf-8", "replace")
-    return _parse_properties(text)
-
-
-def _parse_properties(text: str) -> dict[str, str]:
-    """:func:`decode_properties` of a str. An entry shorter than 3 characters cannot have a
-    separator, a name and a value, so checking those three covers the length rule."""
-    result: dict[str, str] = {}
-    for entry in text.split(PROPERTY_SEPARATOR):
-        name, sep, value = entry.partition(NAME_VALUE_SEPARATOR)
-        if sep and name and value:
-            result[name] = value
-    return result
+    return parse_properties(text)
 
 
 def encode_record(msg: MessageExt, *, properties_string: str | None = None) -> bytes:
@@ -270,13 +264,16 @@ def decode_record(
     *,
     decompress: bool = True,
     check_crc: bool = False,
+    lazy_properties: bool = False,
 ) -> tuple[MessageExt, int]:
     """Decode the record starting at ``offset``; return it and the offset just past it.
 
     Raises MessageFormatError when the bytes are not a whole, well-formed message record (a
     blank end-of-file filler included) or, with ``check_crc``, when the body CRC differs.
     The fixed head is unpacked once with the IPv4/IPv4 struct (the usual layout) and again
-    only when the sysflag announces an IPv6 host.
+    only when the sysflag announces an IPv6 host. With ``lazy_properties`` a non-empty
+    properties string is kept as bytes in ``raw_properties`` and parsed on the first access
+    of ``properties`` (see :class:`~rmq_core.common.message.MessageExt`).
     """
     available = len(buf) - offset
     if available >= _HEAD_V4.size:
@@ -342,7 +339,6 @@ def decode_record(
     pos += 2
     if props_len < 0 or pos + props_len != end:
         raise MessageFormatError(f"record at {offset} has bad properties length {props_len}")
-    properties = _parse_properties(str(buf[pos:end], "utf-8", "replace")) if props_len else {}
     body = raw_body
     if decompress and sys_flag & MessageSysFlag.COMPRESSED_FLAG:
         body = decompress_body(raw_body, sys_flag)
@@ -355,7 +351,7 @@ def decode_record(
         topic,
         body,
         flag,
-        properties,
+        {},
         queue_id,
         queue_offset,
         phys,
@@ -369,6 +365,12 @@ def decode_record(
         crc,
         total,
     )
+    if props_len:
+        if lazy_properties:
+            msg.raw_properties = bytes(buf[pos:end])
+            del msg.properties  # parsed on first access (MessageExt docstring)
+        else:
+            msg.properties = parse_properties(str(buf[pos:end], "utf-8", "replace"))
     return msg, end
 
 
@@ -389,7 +391,7 @@ def _cached_hosts(
 
 
 def decode_records(
-    data: bytes | bytearray | memoryview, *, decompress: bool = True
+    data: bytes | bytearray | memoryview, *, decompress: bool = True, lazy_properties: bool = True
 ) -> list[MessageExt]:
     """Decode back-to-back records until ``data`` is exhausted (a pull response body).
 
@@ -397,7 +399,11 @@ def decode_records(
     record (magic V1, IPv4 hosts, not to be inflated) is decoded inline: one unpack of the
     fixed head, the topic string reused while consecutive records share it, the host pair
     looked up only when it changes. Anything else, a malformed record included, goes through
-    :func:`decode_record`.
+    :func:`decode_record`. With ``lazy_properties`` (the default) a message's properties
+    string is kept as bytes and parsed on its first access (see
+    :class:`~rmq_core.common.message.MessageExt`): ~1 µs less per record for a reader that
+    never looks at them, ~0.45 µs more for one that reads every message's (the first access
+    goes through ``__getattr__``), which should pass False.
     """
     if type(data) is not bytes:
         data = bytes(data)
@@ -436,40 +442,39 @@ def decode_records(
                     ):
                         topic_raw = data[body_end + 1 : props_at]
                         topic = str(topic_raw, "utf-8", "replace")
-                    properties: dict[str, str] = {}
-                    if props_len:
-                        text = str(data[props_at + 2 : end], "utf-8", "replace")
-                        for entry in text.split(PROPERTY_SEPARATOR):
-                            name, sep, value = entry.partition(NAME_VALUE_SEPARATOR)
-                            if sep and name and value:
-                                properties[name] = value
                     key = (born_ip, born_port, store_ip, store_port)
                     if key != host_key:
                         host_key = key
                         hosts = _HOST_PAIRS.get(key) or _cached_hosts(*key)
-                    append(
-                        MessageExt(
-                            topic,
-                            data[offset + head_size : body_end],
-                            flag,
-                            properties,
-                            queue_id,
-                            queue_offset,
-                            phys,
-                            sys_flag,
-                            born_ts,
-                            hosts[0],
-                            store_ts,
-                            hosts[1],
-                            reconsume,
-                            prepared,
-                            crc,
-                            total,
-                        )
+                    msg = MessageExt(
+                        topic,
+                        data[offset + head_size : body_end],
+                        flag,
+                        {}
+                        if lazy_properties or not props_len
+                        else parse_properties(str(data[props_at + 2 : end], "utf-8", "replace")),
+                        queue_id,
+                        queue_offset,
+                        phys,
+                        sys_flag,
+                        born_ts,
+                        hosts[0],
+                        store_ts,
+                        hosts[1],
+                        reconsume,
+                        prepared,
+                        crc,
+                        total,
                     )
+                    if lazy_properties and props_len:
+                        msg.raw_properties = data[props_at + 2 : end]
+                        del msg.properties
+                    append(msg)
                     offset = end
                     continue
-        msg, offset = decode_record(data, offset, decompress=decompress)
+        msg, offset = decode_record(
+            data, offset, decompress=decompress, lazy_properties=lazy_properties
+        )
         append(msg)
     return result
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
+import pickle
 import zlib
 
 import pytest
@@ -297,3 +300,55 @@ def test_decode_records_fails_like_decode_record(cut: int) -> None:
         except MessageFormatError as exc:
             got = str(exc)
         assert got == expected
+
+
+@pytest.mark.parametrize("lazy", [True, False])
+def test_decode_records_lazy_and_eager_properties_agree(lazy: bool) -> None:
+    data = _mixed_records()
+    decoded = decode_records(data, lazy_properties=lazy)
+    # Lazy: every record with properties (all but the third, "Other") keeps them as bytes
+    # until the first access, on the inline path and through decode_record alike.
+    kept = [m.raw_properties is not None for m in decoded]
+    assert kept == [lazy and i != 2 for i in range(len(decoded))]
+    assert decoded == _one_by_one(data, True)
+    assert all(m.raw_properties is None for m in decoded)
+    assert decoded[0].properties == {"TAGS": "TagA", "KEYS": "k1 k2"}
+    assert decoded[2].properties == {}
+
+
+def test_lazy_properties_behave_like_parsed_ones() -> None:
+    record = encode_record(_golden_message())
+
+    def lazy() -> MessageExt:
+        (msg,) = decode_records(record)
+        assert msg.raw_properties == b"TAGS\x01TagA\x02KEYS\x01k1 k2\x02"
+        return msg
+
+    eager, _ = decode_record(record)
+    assert eager.raw_properties is None
+    assert lazy() == eager and eager == lazy()
+    assert repr(lazy()) == repr(eager) and "raw_properties" not in repr(eager)
+    assert lazy().tags == "TagA" and lazy().keys == ["k1", "k2"]
+    assert lazy().get_property("KEYS") == "k1 k2"
+    msg = lazy()
+    msg.put_property("X", "1")  # mutations stick once parsed
+    assert msg.properties["X"] == "1" and msg.raw_properties is None
+    msg = lazy()
+    msg.properties = {"A": "b"}  # an assignment replaces the kept string
+    assert msg.properties == {"A": "b"}
+    assert pickle.loads(pickle.dumps(lazy())) == eager
+    assert copy.copy(lazy()).properties == eager.properties
+    assert dataclasses.replace(lazy(), topic="T").properties == eager.properties
+    with pytest.raises(AttributeError, match="no_such_field"):
+        lazy().no_such_field  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_lazy_properties_decode_like_java_on_odd_bytes() -> None:
+    msg = _golden_message()
+    good = encode_record(msg)
+    props = b"TAGS\x01TagA\x02KEYS\x01k1 k2\x02"
+    odd = b"\x01x\x02A\x01\xff\x02bare\x02"
+    data = good.replace(props, odd.ljust(len(props), b"\x02"))
+    (lazy,) = decode_records(data)
+    eager, _ = decode_record(data)
+    assert lazy.properties == eager.properties == {"A": "\ufffd"}
