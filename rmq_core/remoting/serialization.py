@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from rmq_core.errors import RemoteProtocolError
 from rmq_core.remoting.codes import LanguageCode, SerializeType
@@ -46,6 +47,19 @@ _json_encode_string = json.encoder.encode_basestring
 # Prebuilt codecs: the C encoder/scanner without json.dumps/json.loads per-call set-up.
 _EXT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 _DECODER = json.JSONDecoder()
+# ``JSONEncoder.encode`` makes a new C encoder per call and ``JSONDecoder.decode`` matches
+# whitespace around the document: the C encoder is made once here (same arguments as
+# ``_EXT_ENCODER`` uses) and a header is scanned directly, falling back to ``decode`` for
+# anything but a bare document (whitespace around it, or an error to report).
+_C_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_EXT_CHUNKS: Callable[[dict[str, str], int], Sequence[str]] = (
+    _C_MAKE_ENCODER(
+        None, _EXT_ENCODER.default, _json_encode_string, None, ":", ",", False, False, True
+    )
+    if _C_MAKE_ENCODER is not None
+    else lambda fields, _level: (_EXT_ENCODER.encode(fields),)
+)
+_SCAN: Callable[[str, int], tuple[Any, int]] = cast(Any, _DECODER).scan_once
 
 
 def encode_header(cmd: RemotingCommand) -> bytes:
@@ -75,7 +89,7 @@ def _encode_json(cmd: RemotingCommand) -> bytes:
     if fields:
         if not all(type(value) is str for value in fields.values()):
             fields = _stringify(fields)
-        parts.append(f',"extFields":{_EXT_ENCODER.encode(fields)}')
+        parts.append(f',"extFields":{"".join(_EXT_CHUNKS(fields, 0))}')
     parts.append(f',"flag":{int(cmd.flag)},"language":"{_language_name(cmd.language)}"')
     parts.append(f',"opaque":{int(cmd.opaque)}')
     if cmd.remark is not None:
@@ -102,7 +116,13 @@ def _language_name(language: int) -> str:
 
 def _decode_json(data: bytes | memoryview) -> RemotingCommand:
     try:
-        obj = _DECODER.decode(str(data, "utf-8"))
+        text = str(data, "utf-8")
+        try:
+            obj, end = _SCAN(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            obj = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise RemoteProtocolError(f"malformed JSON header: {exc}") from exc
     if not isinstance(obj, dict):

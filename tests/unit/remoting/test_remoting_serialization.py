@@ -106,6 +106,11 @@ def test_json_decode_cpp_header_with_empty_remark() -> None:
     assert cmd.ext_fields == {}
 
 
+def test_json_header_with_whitespace_around_it_decodes() -> None:
+    cmd = decode_header(b' \n{"code":7, "opaque":2, "extFields":{"a":"b"}}\r\n ', 0)
+    assert (cmd.code, cmd.opaque, cmd.ext_fields) == (7, 2, {"a": "b"})
+
+
 def test_unknown_language_name_becomes_other() -> None:
     assert decode_header(b'{"code":1,"language":"COBOL"}', 0).language == LanguageCode.OTHER
 
@@ -120,6 +125,10 @@ def test_unknown_language_name_becomes_other() -> None:
         b'{"code":1,"extFields":[1]}',
         b"\xff\xfe",
         b"",
+        b" ",
+        b'{"code":1} x',
+        b'{"code":1}{"code":2}',
+        b"[1]",
     ],
 )
 def test_malformed_json_header(text: bytes) -> None:
