@@ -28,7 +28,7 @@ from rmq_core.remoting.codes import SerializeType
 from rmq_core.remoting.command import RemotingCommand
 from rmq_core.remoting.serialization import decode_header, encode_header
 
-__all__ = ["DEFAULT_MAX_FRAME_LENGTH", "FrameDecoder", "encode_frame"]
+__all__ = ["DEFAULT_MAX_FRAME_LENGTH", "FrameDecoder", "encode_frame", "encode_frame_head"]
 
 DEFAULT_MAX_FRAME_LENGTH = 16 * 1024 * 1024
 """Largest accepted frame in bytes, length prefix included (RocketMQ's frameMaxLength)."""
@@ -46,6 +46,17 @@ def encode_frame(cmd: RemotingCommand) -> bytes:
     info = (int(cmd.serialize_type) << 24) | len(header)
     body = cmd.body
     return b"".join((_PREFIX.pack(4 + len(header) + len(body), info), header, body))
+
+
+def encode_frame_head(cmd: RemotingCommand) -> bytes:
+    """The frame of ``cmd`` up to its body: length prefix (counting the body), header info,
+    header. Written right before ``cmd.body`` it is :func:`encode_frame` of ``cmd``, without
+    copying the body into a frame of its own."""
+    header = encode_header(cmd)
+    if len(header) > _MAX_HEADER_LENGTH:
+        raise RemoteProtocolError(f"header of {len(header)} bytes does not fit 24 bits")
+    info = (int(cmd.serialize_type) << 24) | len(header)
+    return _PREFIX.pack(4 + len(header) + len(cmd.body), info) + header
 
 
 class FrameDecoder:

@@ -41,7 +41,12 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from rmq_core.errors import RemoteProtocolError, RemotingClosedError, RequestTimeoutError
-from rmq_core.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, encode_frame
+from rmq_core.remoting.codec import (
+    DEFAULT_MAX_FRAME_LENGTH,
+    FrameDecoder,
+    encode_frame,
+    encode_frame_head,
+)
 from rmq_core.remoting.codes import SerializeType
 from rmq_core.remoting.command import FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand
 
@@ -181,7 +186,8 @@ class Connection(asyncio.Protocol):
         """Queue ``response`` for the next coalesced write; dropped if the connection closed.
 
         Responses are always written with a JSON header (ali-ons reads the header length
-        without masking the serialize-type byte).
+        without masking the serialize-type byte). The frame's head and the body are queued as
+        two parts, so a body (a pull answer's records) is copied once, by the write's join.
         """
         response.serialize_type = SerializeType.JSON
         if self.closed:
@@ -192,7 +198,10 @@ class Connection(asyncio.Protocol):
                 self.remote_address,
             )
             return
-        self._enqueue(encode_frame(response))
+        body = response.body
+        self._enqueue(encode_frame_head(response))
+        if body:
+            self._enqueue(body)
 
     def close(self) -> None:
         """Flush queued frames and close; pending calls fail at once."""
