@@ -439,7 +439,7 @@ class SendMessageRequestHeaderV2(CommandHeader):
     bname: str | None = wire("n", None)
 
     def to_v1(self) -> SendMessageRequestHeader:
-        """The same header with long key names (spelled out: this runs for every send)."""
+        """The same header with long key names (the send processor reads either form)."""
         return SendMessageRequestHeader(
             producer_group=self.producer_group,
             topic=self.topic,

@@ -33,7 +33,7 @@ import struct
 from rmq_core.broker import perm as permission
 from rmq_core.broker import retry
 from rmq_core.broker import topic_validator as tv
-from rmq_core.broker.context import StoredOutcome
+from rmq_core.broker.context import BrokerContext, StoredOutcome
 from rmq_core.broker.managers.topics import TopicConfig
 from rmq_core.broker.processors.common import BrokerProcessor
 from rmq_core.broker.schedule import rewrite_delayed_message
@@ -58,6 +58,11 @@ from rmq_core.store.batch import BatchEntry, EncodedBatch
 from rmq_core.store.commitlog import prop_value
 
 __all__ = ["SendMessageProcessor"]
+
+_SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
+"""Both have the same fields: a V2 header is used as decoded (no long-key copy per send)."""
+_LEGAL_TOPICS_MAX = 4096
+"""Topic names remembered as passing the name checks (the set is emptied when full)."""
 
 logger = logging.getLogger(__name__)
 
@@ -171,11 +176,17 @@ class SendMessageProcessor(BrokerProcessor):
 
     codes = (RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
 
+    def __init__(self, ctx: BrokerContext) -> None:
+        super().__init__(ctx)
+        self._legal_topics: set[str] = set()
+        """Topic names that passed :meth:`_check_topic_name` (at most ``_LEGAL_TOPICS_MAX``)."""
+
     async def process(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        header: _SendHeader
         if request.code == RequestCode.SEND_MESSAGE:
             header = request.decode_header(SendMessageRequestHeader)
         else:
-            header = request.decode_header(SendMessageRequestHeaderV2).to_v1()
+            header = request.decode_header(SendMessageRequestHeaderV2)
         batch = request.code == RequestCode.SEND_BATCH_MESSAGE or bool(header.batch)
         try:
             topic_config = self._check(header, connection)
@@ -191,21 +202,15 @@ class SendMessageProcessor(BrokerProcessor):
 
     # --- checks --------------------------------------------------------------------------
 
-    def _check(self, header: SendMessageRequestHeader, connection: Connection) -> TopicConfig:
+    def _check(self, header: _SendHeader, connection: Connection) -> TopicConfig:
         cfg = self.ctx.config
         if not cfg.is_writeable:
             raise _Reject(
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{cfg.broker_ip1}] sending message is forbidden",
             )
-        problem = tv.check_topic(header.topic)
-        if problem is not None:
-            raise _Reject(ResponseCode.INVALID_PARAMETER, problem)
-        if tv.is_not_allowed_send_topic(header.topic):
-            raise _Reject(
-                ResponseCode.NO_PERMISSION,
-                f"Sending message to topic[{header.topic}] is forbidden.",
-            )
+        if header.topic not in self._legal_topics:
+            self._check_topic_name(header.topic)
         topic_config = self._topic_config(header, connection)
         if not permission.is_writeable(topic_config.perm):
             raise _Reject(
@@ -220,9 +225,22 @@ class SendMessageProcessor(BrokerProcessor):
             )
         return topic_config
 
-    def _topic_config(
-        self, header: SendMessageRequestHeader, connection: Connection
-    ) -> TopicConfig:
+    def _check_topic_name(self, topic: str) -> None:
+        """Refuse an illegal topic name or one clients may not send to; remember a legal one
+        (both checks depend on the name alone)."""
+        problem = tv.check_topic(topic)
+        if problem is not None:
+            raise _Reject(ResponseCode.INVALID_PARAMETER, problem)
+        if tv.is_not_allowed_send_topic(topic):
+            raise _Reject(
+                ResponseCode.NO_PERMISSION,
+                f"Sending message to topic[{topic}] is forbidden.",
+            )
+        if len(self._legal_topics) >= _LEGAL_TOPICS_MAX:
+            self._legal_topics.clear()
+        self._legal_topics.add(topic)
+
+    def _topic_config(self, header: _SendHeader, connection: Connection) -> TopicConfig:
         topics = self.ctx.topics
         found = topics.select(header.topic)
         if found is not None:
@@ -245,7 +263,7 @@ class SendMessageProcessor(BrokerProcessor):
         return created
 
     @staticmethod
-    def _pick_queue(header: SendMessageRequestHeader, topic_config: TopicConfig) -> int:
+    def _pick_queue(header: _SendHeader, topic_config: TopicConfig) -> int:
         if header.queue_id >= 0:
             return header.queue_id
         if topic_config.write_queue_nums <= 0:
@@ -272,7 +290,7 @@ class SendMessageProcessor(BrokerProcessor):
     async def _send_one(
         self,
         request: RemotingCommand,
-        header: SendMessageRequestHeader,
+        header: _SendHeader,
         topic_config: TopicConfig,
         queue_id: int,
         connection: Connection,
@@ -320,7 +338,7 @@ class SendMessageProcessor(BrokerProcessor):
     def _route_retry(
         self,
         request: RemotingCommand,
-        header: SendMessageRequestHeader,
+        header: _SendHeader,
         msg: MessageExtBrokerInner,
     ) -> None:
         """handleRetryAndDLQ: a client's own send to ``%RETRY%<group>`` may become a dead
@@ -363,7 +381,7 @@ class SendMessageProcessor(BrokerProcessor):
     async def _send_batch(
         self,
         request: RemotingCommand,
-        header: SendMessageRequestHeader,
+        header: _SendHeader,
         topic_config: TopicConfig,
         queue_id: int,
         connection: Connection,
