@@ -96,7 +96,9 @@ class RemotingClient:
         covers connecting and waiting."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        conn = await self.get_connection(address, timeout=min(timeout, self.connect_timeout))
+        conn = self._connections.get(address)  # the usual case, without a coroutine call
+        if conn is None or conn.closed or self._closed:
+            conn = await self.get_connection(address, timeout=min(timeout, self.connect_timeout))
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise RequestTimeoutError(f"connecting to {address} used up the {timeout:.3f}s timeout")

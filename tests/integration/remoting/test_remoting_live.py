@@ -253,6 +253,27 @@ def test_pending_calls_fail_at_once_when_server_closes(arun: Run) -> None:
     arun(scenario())
 
 
+def test_invoke_reuses_an_open_connection_and_replaces_a_closed_one(arun: Run) -> None:
+    async def scenario() -> None:
+        server = await started_server()
+        client = RemotingClient()
+        first = await client.invoke(server.address, RemotingCommand.request(ECHO), 3)
+        conn = await client.get_connection(server.address)
+        again = await client.invoke(server.address, RemotingCommand.request(ECHO), 3)
+        assert first.code == again.code == ResponseCode.SUCCESS
+        assert await client.get_connection(server.address) is conn
+        conn.close()  # closed on the client's side, still in its table
+        response = await client.invoke(server.address, RemotingCommand.request(ECHO), 3)
+        assert response.code == ResponseCode.SUCCESS
+        assert await client.get_connection(server.address) is not conn
+        await client.close()
+        with pytest.raises(RemotingClosedError):
+            await client.invoke(server.address, RemotingCommand.request(ECHO), 3)
+        await server.shutdown()
+
+    arun(scenario())
+
+
 def test_pending_calls_fail_when_server_shuts_down(arun: Run) -> None:
     async def scenario() -> None:
         server = await started_server()
