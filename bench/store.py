@@ -237,7 +237,7 @@ async def _sync_writers(
     assert waiter is not None
 
     def put_one(_size: int) -> PutMessageResult:
-        return store.put_message(_message(body, props), flush_future=False)
+        return store.put_message(_message(body, props), flush_future=False, defer_dispatch=True)
 
     def put_batch(size: int) -> PutMessageResult:
         records = entries if size == batch else entries[:size]

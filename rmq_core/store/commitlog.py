@@ -236,8 +236,8 @@ def _parse_checked(
 
 
 WARM_AHEAD_BYTES = 16 * 1024 * 1024
-"""Under ASYNC_FLUSH, how far ahead of the writer the allocator thread pre-faults the segment
-being written (see :meth:`CommitLog.warm_ahead`)."""
+"""How far ahead of the writer the allocator thread pre-faults the segment being written (see
+:meth:`CommitLog.warm_ahead`)."""
 
 
 def _wait_for_warm(mapped: MappedFile) -> None:
@@ -531,7 +531,7 @@ class CommitLog:
         """Appends described by their writer (in commit-log order) so the dispatcher need not
         parse them back; at most ``PENDING_DISPATCH_BYTES`` of the log ahead of the oldest."""
         self._host_cache: dict[tuple[str, str], _Hosts] = {}
-        self._warm_window = WARM_AHEAD_BYTES if not config.sync_flush and allocator else 0
+        self._warm_window = WARM_AHEAD_BYTES if allocator else 0
         self._warm_low = self._warm_window * 3 // 4  # wake the warmer with this much left
         if self._warm_window and allocator is not None:
             allocator.warmer = self.warm_ahead
@@ -864,9 +864,14 @@ class CommitLog:
 
     def warm_ahead(self) -> None:
         """Pre-fault the next ``WARM_AHEAD_BYTES`` of the segment being written (allocator
-        thread, ASYNC_FLUSH only): zeros written through the file descriptor with the GIL
-        released, so the writer's stores into the mmap find their pages instead of faulting
-        (0.5-2.7 us per 1 KiB record here) while holding the GIL.
+        thread): zeros written through the file descriptor with the GIL released, so the
+        writer's stores into the mmap find their pages instead of faulting (0.5-2.7 us per
+        1 KiB record here) while holding the GIL.
+
+        Under SYNC_FLUSH too: the next fdatasync writes those zero pages once, and allocates
+        their blocks, so the writer's later page faults take ext4's fast path (blocks mapped:
+        no journal handle, which could wait for the commit an fdatasync runs); 64 writers of
+        one message each: loop CPU ~1.5 us less per message and 5-20 % more appends/s.
 
         The range starts at or past the writer's position, claimed under :attr:`lock`; a writer
         reaching it before the zeros are written waits for ``warm_lock``. Never zeroes a byte

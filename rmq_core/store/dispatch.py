@@ -19,12 +19,15 @@ exactly once and in commit-log order; that record only becomes readable a thread
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 from collections.abc import Callable
 
+from rmq_core.common.message import MessageSysFlag
 from rmq_core.store.commitlog import (
     INVALID,
+    SCHEDULE_TOPIC,
     CommitLog,
     DispatchRequest,
     PendingDispatch,
@@ -32,13 +35,63 @@ from rmq_core.store.commitlog import (
 )
 from rmq_core.store.service import Service
 
-__all__ = ["ReputService"]
+__all__ = ["MAX_COALESCED", "ReputService", "coalesced"]
 
 log = logging.getLogger(__name__)
+
+_PREPARED_BIT = MessageSysFlag.TRANSACTION_PREPARED_TYPE  # set for PREPARED and ROLLBACK
 
 IDLE_WAIT = 1.0
 """Seconds the dispatcher thread waits for a wake-up while nothing is behind (its safety-net
 poll): every append either is dispatched inline or wakes the thread."""
+
+
+MAX_COALESCED = 256
+"""Most described appends :func:`coalesced` joins into one dispatch."""
+
+
+def coalesced(
+    pending: collections.deque[PendingDispatch], head: PendingDispatch
+) -> tuple[PendingDispatch, int]:
+    """``head`` (``pending[0]``) joined with the described appends right after it that continue
+    it: next in the log, same topic, queue, sys flag and store timestamp (ms), and (when
+    consumable) the next queue offsets. Returns the joined description and how many entries
+    of ``pending`` it covers. Dispatching it writes the same consume-queue units and index
+    entries as dispatching them one by one (an index entry stores its record's timestamp,
+    hence equal timestamps only), in one call instead of one per append.
+
+    Only the dispatching thread pops ``pending``; the writer may append meanwhile, so it is
+    read by index up to its length at the start, never iterated.
+    """
+    phys, total, topic, queue_id, queue_offset, sys_flag, store_ts, sizes, props = head
+    if topic == SCHEDULE_TOPIC:
+        return head, 1
+    step = 0 if sys_flag & _PREPARED_BIT else 1
+    end = phys + total
+    count = 1
+    merged_sizes: list[int] = sizes
+    merged_props: list[bytes] = props
+    for i in range(1, min(len(pending), MAX_COALESCED)):
+        nxt = pending[i]
+        if (
+            nxt[0] != end
+            or nxt[6] != store_ts
+            or nxt[3] != queue_id
+            or nxt[5] != sys_flag
+            or nxt[2] != topic
+            or nxt[4] != (queue_offset + len(merged_sizes)) * step
+        ):
+            break
+        if count == 1:
+            merged_sizes, merged_props = list(sizes), list(props)
+        merged_sizes += nxt[7]
+        merged_props += nxt[8]
+        end += nxt[1]
+        count += 1
+    if count == 1:
+        return head, 1
+    return (phys, end - phys, topic, queue_id, queue_offset, sys_flag, store_ts, merged_sizes,
+            merged_props), count  # fmt: skip
 
 
 class ReputService(Service):
@@ -87,9 +140,11 @@ class ReputService(Service):
         with self._lock:
             self._catch_up(inline=False)
 
-    def dispatch_inline(self) -> None:
+    def dispatch_inline(self, *, coalesce: bool = False) -> None:
         """Dispatch what was appended so far on the caller's thread (the writer, right after
         its append), unless another thread is dispatching: then wake the service instead.
+        With ``coalesce``, consecutive appends that :func:`coalesced` joins are dispatched as
+        one batch (one arrival call per distinct tags code, properties None, as for a batch).
 
         Under the GIL a hand-off to the dispatcher thread buys no parallelism and costs a
         thread switch per append (tens of µs, and latency while the threads trade the GIL);
@@ -101,7 +156,7 @@ class ReputService(Service):
             self.wakeup()
             return
         try:
-            if not self._catch_up(inline=True):
+            if not self._catch_up(inline=True, coalesce=coalesce):
                 self.handed_over += 1
                 self.wakeup()
         except Exception:
@@ -110,7 +165,7 @@ class ReputService(Service):
         finally:
             self._lock.release()
 
-    def _catch_up(self, *, inline: bool) -> bool:
+    def _catch_up(self, *, inline: bool, coalesce: bool = False) -> bool:
         """Dispatch up to the commit log's end; False if, ``inline``, it stopped at a record
         needing a new file (that record not dispatched, ``reput_from`` at it or at the start of
         its append)."""
@@ -132,9 +187,13 @@ class ReputService(Service):
                     pending.popleft()
                     continue
                 if head[0] == offset:
+                    count = 1
+                    if coalesce and len(pending) > 1:
+                        head, count = coalesced(pending, head)
                     if not dispatch_batch(head, not inline):
                         return False
-                    pending.popleft()
+                    for _ in range(count):
+                        pending.popleft()
                     self.dispatched += len(head[7])
                     offset = self.reput_from = offset + head[1]
                     continue
