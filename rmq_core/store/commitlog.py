@@ -659,12 +659,16 @@ class CommitLog:
         ):
             self._check(msg)  # raises the precise refusal
         sys_flag = (msg.sys_flag & ~_V6_BITS) | hosts[4]
-        mid = (sys_flag, msg.born_timestamp, hosts, msg.reconsume_times,
-               msg.prepared_transaction_offset)  # fmt: skip
-        sizes = [size]
-        run = (((msg.flag, body, props),), sizes, (zlib.crc32(body) & _CRC_MASK,), mid)
-        phys, queue_offset, now = self._append(topic, queue_id, magic, topic_field, (run,), sizes,
-                                               [props], size)  # fmt: skip
+        if extra:
+            mid = (sys_flag, msg.born_timestamp, hosts, msg.reconsume_times,
+                   msg.prepared_transaction_offset)  # fmt: skip
+            sizes = [size]
+            run = (((msg.flag, body, props),), sizes, (zlib.crc32(body) & _CRC_MASK,), mid)
+            phys, queue_offset, now = self._append(topic, queue_id, magic, topic_field, (run,),
+                                                   sizes, [props], size)  # fmt: skip
+        else:
+            phys, queue_offset, now = self._append_one(msg, magic, topic_field, props, size,
+                                                       sys_flag, hosts)  # fmt: skip
         if sys_flag & _PREPARED_BIT:
             queue_offset = 0
         msg.queue_offset = queue_offset
@@ -796,16 +800,7 @@ class CommitLog:
         extra = self._crc_extra
         parts: list[bytes] = []
         with self.lock:
-            mapped = self.queue.last_for_append()
-            pos = mapped.wrote_position
-            if pos + total + END_FILE_MIN_BLANK_LENGTH > self.file_size:
-                if pos + END_FILE_MIN_BLANK_LENGTH > mapped.warming_from:
-                    _wait_for_warm(mapped)
-                self._fill_blank(mapped, pos)
-                mapped = self.queue.last_for_append()
-                pos = 0
-            if pos + total > mapped.warming_from:
-                _wait_for_warm(mapped)
+            mapped, pos = self._room_for(total)
             now = time.time_ns() // 1_000_000
             if now < self.last_store_timestamp:
                 now = self.last_store_timestamp
@@ -840,6 +835,76 @@ class CommitLog:
                 else:
                     self._describe_each(first_phys, topic, queue_id, first, now, runs)
         return first_phys, first, now
+
+    def _room_for(self, total: int) -> tuple[MappedFile, int]:
+        """The segment and position where ``total`` bytes go (under :attr:`lock`): the end of
+        the last segment, or the start of the next after a BLANK filler; waits for a
+        pre-faulting of that range running now."""
+        mapped = self.queue.last_for_append()
+        pos = mapped.wrote_position
+        if pos + total + END_FILE_MIN_BLANK_LENGTH > self.file_size:
+            if pos + END_FILE_MIN_BLANK_LENGTH > mapped.warming_from:
+                _wait_for_warm(mapped)
+            self._fill_blank(mapped, pos)
+            mapped = self.queue.last_for_append()
+            pos = 0
+        if pos + total > mapped.warming_from:
+            _wait_for_warm(mapped)
+        return mapped, pos
+
+    def _append_one(
+        self,
+        msg: MessageExtBrokerInner | MessageExt,
+        magic: int,
+        topic_field: bytes,
+        props: bytes,
+        size: int,
+        sys_flag: int,
+        hosts: _Hosts,
+    ) -> tuple[int, int, int]:
+        """:meth:`_append` of one checked message without the ``__CRC32#`` property (the
+        single-send path): the same bytes, queue offset and description, without the run
+        tuples, the part list and the loop. Returns (commit-log offset, the queue's next
+        offset before the append, store timestamp in ms)."""
+        topic, queue_id, body = msg.topic, msg.queue_id, msg.body
+        crc = zlib.crc32(body) & _CRC_MASK
+        key = (topic, queue_id)
+        prepared = sys_flag & _PREPARED_BIT
+        with self.lock:
+            mapped, pos = self._room_for(size)
+            now = time.time_ns() // 1_000_000
+            if now < self.last_store_timestamp:
+                now = self.last_store_timestamp
+            phys = mapped.file_from_offset + pos
+            queue_offset = self.topic_queue_table.get(key, 0)
+            offset = 0 if prepared else queue_offset
+            try:
+                middle = hosts[5].pack(sys_flag, msg.born_timestamp, hosts[0], hosts[1], now,
+                                       hosts[2], hosts[3], msg.reconsume_times,
+                                       msg.prepared_transaction_offset)  # fmt: skip
+                head = hosts[6].pack(size, magic, crc, queue_id, msg.flag, offset, phys, middle,
+                                     len(body))  # fmt: skip
+            except struct.error as exc:  # a flag or timestamp out of its field's range
+                raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, str(exc)) from exc
+            end = pos + size
+            mapped.mm[pos:end] = b"".join((head, body, topic_field, _pack_short(len(props)), props))
+            mapped.wrote_position = end
+            if end + self._warm_low > mapped.warmed_to and self._warm_window:
+                self.queue.allocator.wakeup()  # type: ignore[union-attr]
+            if not prepared:
+                self.topic_queue_table[key] = queue_offset + 1
+            self.last_store_timestamp = now
+            pending = self.pending_dispatch
+            behind = 0
+            if pending:
+                try:
+                    behind = phys - pending[0][0]
+                except IndexError:  # emptied by the dispatcher thread meanwhile
+                    behind = 0
+            if behind <= PENDING_DISPATCH_BYTES:
+                pending.append((phys, size, topic, queue_id, offset, sys_flag, now, [size],
+                                [props]))  # fmt: skip
+        return phys, queue_offset, now
 
     def _describe_each(
         self,

@@ -66,6 +66,7 @@ def _messages(make_message: MakeMessage) -> list[MessageExtBrokerInner]:
 
 
 def _store_all(store: MessageStore, make_message: MakeMessage, defer: bool) -> None:
+    store.reput.shutdown()  # no dispatcher thread: every dispatch below is inline, as chosen
     for queue_id in (0, 1):  # the files exist first: inline dispatch never creates one
         first = make_message(b"first", queue_id=queue_id, UNIQ_KEY=f"F{queue_id}")
         assert store.put_message(first).is_ok
