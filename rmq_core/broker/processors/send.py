@@ -29,6 +29,8 @@ from __future__ import annotations
 import logging
 import random
 import struct
+from itertools import repeat
+from operator import itemgetter
 
 from rmq_core.broker import perm as permission
 from rmq_core.broker import retry
@@ -72,13 +74,62 @@ _BATCH_ENTRY_HEAD = struct.Struct(">iiiii")  # total, magic, body CRC, flag, bod
 _PROPS_LEN = struct.Struct(">h")
 
 
+_UNIQ_AFTER_SEP = b"\x02" + _UNIQ_FIELD
+_ENTRY_OVERHEAD = _BATCH_ENTRY_HEAD.size + _PROPS_LEN.size
+"""Bytes of an entry besides its body and properties (22)."""
+_LAYOUTS_MAX = 64
+"""Uniform entry layouts remembered, keyed by (body length, properties length)."""
+_LAYOUTS: dict[tuple[int, int], struct.Struct] = {}
+_ROW_LENGTHS = itemgetter(0, 4, 6)  # total, body length, properties length of an entry row
+_ROW_ENTRY = itemgetter(3, 5, 7)  # flag, body, properties of an entry row
+_ENTRY_BODY = itemgetter(1)
+_ENTRY_PROPS = itemgetter(2)
+
+
 def _split_batch(data: bytes) -> list[BatchEntry]:
     """``(flag, body, properties bytes)`` of each entry of a SEND_BATCH_MESSAGE body (the
     MessageBatch layout of :func:`~rmq_core.common.message_codec.decode_batch`, with the same
     checks, without building a Message and a properties dict per entry).
 
+    A batch whose entries all have the first entry's body and properties lengths (the usual
+    case) is unpacked by one precompiled struct per layout; any other batch entry by entry.
     Raises MessageFormatError when an entry's lengths do not fit the data.
     """
+    uniform = _split_uniform(data)
+    return uniform if uniform is not None else _split_entries(data)
+
+
+def _layout(body_len: int, props_len: int) -> struct.Struct:
+    """The struct of one whole entry with these lengths: total, magic, body CRC, flag, body
+    length, body, properties length, properties (bounded cache)."""
+    layout = _LAYOUTS.get((body_len, props_len))
+    if layout is None:
+        if len(_LAYOUTS) >= _LAYOUTS_MAX:
+            _LAYOUTS.clear()
+        layout = struct.Struct(f">iiiii{body_len}sh{props_len}s")
+        _LAYOUTS[(body_len, props_len)] = layout
+    return layout
+
+
+def _split_uniform(data: bytes) -> list[BatchEntry] | None:
+    """The entries when every entry has the first entry's total, body and properties lengths
+    (each checked against its own fields, so exactly the entries :func:`_split_entries` would
+    return), else None."""
+    size = len(data)
+    if size < _ENTRY_OVERHEAD:
+        return None
+    total, _magic, _crc, _flag, body_len = _BATCH_ENTRY_HEAD.unpack_from(data)
+    props_len = total - _ENTRY_OVERHEAD - body_len
+    if body_len < 0 or props_len < 0 or size % total:
+        return None
+    rows = list(_layout(body_len, props_len).iter_unpack(data))
+    if set(map(_ROW_LENGTHS, rows)) != {(total, body_len, props_len)}:
+        return None
+    return list(map(_ROW_ENTRY, rows))
+
+
+def _split_entries(data: bytes) -> list[BatchEntry]:
+    """The entries of any batch body, one at a time (see :func:`_split_batch`)."""
     out: list[BatchEntry] = []
     append = out.append
     head = _BATCH_ENTRY_HEAD
@@ -107,6 +158,25 @@ def _split_batch(data: bytes) -> list[BatchEntry]:
         append((flag, body, props))
         offset = pos
     return out
+
+
+def _all_keyed(props: list[bytes]) -> bool:
+    """True when :func:`prop_value` would find a non-empty UNIQ_KEY in each of the entries'
+    properties ``props`` and each sits where it does in the first entry's (checked with C-level
+    ``map``); False means "check entry by entry", not "some entry lacks one"."""
+    first = props[0]
+    if first.startswith(_UNIQ_FIELD):
+        if not all(map(bytes.startswith, props, repeat(_UNIQ_FIELD))):
+            return False
+        start = len(_UNIQ_FIELD)
+    else:
+        at = first.find(_UNIQ_AFTER_SEP)
+        if at < 0 or any(map(bytes.startswith, props, repeat(_UNIQ_FIELD))):
+            return False
+        if set(map(bytes.find, props, repeat(_UNIQ_AFTER_SEP))) != {at}:
+            return False
+        start = at + len(_UNIQ_AFTER_SEP)
+    return min(map(bytes.find, props, repeat(b"\x02"), repeat(start))) > start
 
 
 def _messages_of(batch: EncodedBatch) -> list[MessageExtBrokerInner]:
@@ -431,6 +501,13 @@ class SendMessageProcessor(BrokerProcessor):
         found with ``bytes.find``, no properties decoded), refused when a body or properties
         string is too long. Properties are otherwise stored as sent."""
         body_limit = self.ctx.store_config.max_message_size
+        props = list(map(_ENTRY_PROPS, entries))
+        if (
+            max(map(len, props)) <= MAX_PROPERTIES_LENGTH
+            and max(map(len, map(_ENTRY_BODY, entries))) <= body_limit
+            and _all_keyed(props)
+        ):
+            return entries
         for i, (flag, body, raw_props) in enumerate(entries):
             if prop_value(raw_props, _UNIQ_FIELD) is None:
                 properties = decode_properties(str(raw_props, "utf-8", "replace"))
