@@ -227,6 +227,7 @@ class BrokerContext:
         self.start_time_ms = time.time_ns() // 1_000_000
         self._flush_waiter: FlushWaiter | None = None
         self._flush_waiter_loop: asyncio.AbstractEventLoop | None = None
+        self._store_never_waits = False  # the store answered no waiter (ASYNC_FLUSH)
 
     def broker_config(self) -> BrokerConfig:
         """The current broker config (callable form for the managers)."""
@@ -284,11 +285,16 @@ class BrokerContext:
         return StoredOutcome(result, status)
 
     def _waiter(self) -> FlushWaiter | None:
-        """The store's flush waiter for the running loop (made once per loop)."""
+        """The store's flush waiter for the running loop (made once per loop). A store that
+        answers None (ASYNC_FLUSH, fixed for its life) is not asked again, and the running loop
+        (a ``getpid`` system call per lookup on Python 3.11) is then not looked up per put."""
+        if self._store_never_waits:
+            return None
         loop = asyncio.get_running_loop()
         if self._flush_waiter_loop is not loop:
             self._flush_waiter = self.store.flush_waiter(loop)
             self._flush_waiter_loop = loop
+            self._store_never_waits = self._flush_waiter is None
         return self._flush_waiter
 
 

@@ -193,3 +193,34 @@ def test_one_flush_waiter_per_event_loop_and_real_sync_flush_sends(tmp_path: Pat
         assert last is not None and last.flushed_position == last.wrote_position
     finally:
         store.shutdown()
+
+
+def test_an_async_flush_store_is_asked_for_a_waiter_once(tmp_path: Path) -> None:
+    store_config = StoreConfig(
+        store_path_root_dir=str(tmp_path / "store"),
+        flush_disk_type="ASYNC_FLUSH",
+        mapped_file_size_commit_log=64 * 1024,
+    )
+    store = MessageStore(store_config)
+    store.start()
+    try:
+        ctx = BrokerContext(BrokerConfig(), store_config, store)
+        processor = SendMessageProcessor(ctx)
+        asked: list[object] = []
+        real_flush_waiter = store.flush_waiter
+
+        def counting_flush_waiter(loop: asyncio.AbstractEventLoop) -> object:
+            asked.append(loop)
+            return real_flush_waiter(loop)
+
+        store.flush_waiter = counting_flush_waiter  # type: ignore[method-assign,assignment]
+
+        async def go() -> list[int]:
+            sends = [processor.process(send_request(), FakeConnection()) for _ in range(5)]  # type: ignore[arg-type]
+            return [r.code for r in await asyncio.gather(*sends)]
+
+        assert asyncio.run(asyncio.wait_for(go(), 10)) == [ResponseCode.SUCCESS] * 5
+        assert asyncio.run(asyncio.wait_for(go(), 10)) == [ResponseCode.SUCCESS] * 5
+        assert len(asked) == 1  # None under ASYNC_FLUSH: not asked again, on any loop
+    finally:
+        store.shutdown()
