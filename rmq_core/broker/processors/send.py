@@ -80,8 +80,8 @@ _ENTRY_OVERHEAD = _BATCH_ENTRY_HEAD.size + _PROPS_LEN.size
 _LAYOUTS_MAX = 64
 """Uniform entry layouts remembered, keyed by (body length, properties length)."""
 _LAYOUTS: dict[tuple[int, int], struct.Struct] = {}
-_ROW_LENGTHS = itemgetter(0, 4, 6)  # total, body length, properties length of an entry row
-_ROW_ENTRY = itemgetter(3, 5, 7)  # flag, body, properties of an entry row
+_ROW_LENGTHS = itemgetter(0, 2, 4)  # total, body length, properties length of an entry row
+_ROW_ENTRY = itemgetter(1, 3, 5)  # flag, body, properties of an entry row
 _ENTRY_BODY = itemgetter(1)
 _ENTRY_PROPS = itemgetter(2)
 
@@ -100,13 +100,13 @@ def _split_batch(data: bytes) -> list[BatchEntry]:
 
 
 def _layout(body_len: int, props_len: int) -> struct.Struct:
-    """The struct of one whole entry with these lengths: total, magic, body CRC, flag, body
-    length, body, properties length, properties (bounded cache)."""
+    """The struct of one whole entry with these lengths: total, (magic and body CRC skipped),
+    flag, body length, body, properties length, properties (bounded cache)."""
     layout = _LAYOUTS.get((body_len, props_len))
     if layout is None:
         if len(_LAYOUTS) >= _LAYOUTS_MAX:
             _LAYOUTS.clear()
-        layout = struct.Struct(f">iiiii{body_len}sh{props_len}s")
+        layout = struct.Struct(f">i8xii{body_len}sh{props_len}s")
         _LAYOUTS[(body_len, props_len)] = layout
     return layout
 
