@@ -436,7 +436,7 @@ def decode_records(
                 props_len = (
                     (data[props_at] << 8) | data[props_at + 1] if props_at + 2 <= end else -1
                 )
-                if props_at + 2 + props_len == end and props_len <= MAX_PROPERTIES_LENGTH:
+                if 0 <= props_len <= MAX_PROPERTIES_LENGTH and props_at + 2 + props_len == end:
                     if props_at - body_end - 1 != len(topic_raw) or not data.startswith(
                         topic_raw, body_end + 1
                     ):

@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import pickle
 import zlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -352,3 +353,38 @@ def test_lazy_properties_decode_like_java_on_odd_bytes() -> None:
     (lazy,) = decode_records(data)
     eager, _ = decode_record(data)
     assert lazy.properties == eager.properties == {"A": "\ufffd"}
+
+
+def _outcome(decode: Callable[[bytes], list[MessageExt]], data: bytes) -> object:
+    """The messages ``decode`` returns, or the type and text of what it raises."""
+    try:
+        return decode(data)
+    except Exception as exc:  # any difference between the two decoders counts
+        return type(exc), str(exc)
+
+
+_MUTATED = _mixed_records()[:400]  # the first records of each kind, the last one cut short
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_MUTATED) - 1), st.integers(0, 255)), max_size=3))
+def test_decode_records_matches_decode_record_on_mutated_records(
+    changes: list[tuple[int, int]],
+) -> None:
+    data = bytearray(_MUTATED)
+    for at, value in changes:
+        data[at] = value
+    mutated = bytes(data)
+    assert _outcome(decode_records, mutated) == _outcome(lambda d: _one_by_one(d, True), mutated)
+
+
+def test_decode_records_refuses_a_topic_length_reaching_into_the_properties_length() -> None:
+    record = encode_record(_golden_message())
+    props_len = len(b"TAGS\x01TagA\x02KEYS\x01k1 k2\x02")
+    at = len(record) - props_len - 2 - len("TopicTest") - 1  # the topic length byte
+    # The topic now ends one byte before the record does: no room for the properties length.
+    damaged = record[:at] + bytes([len("TopicTest") + props_len + 1]) + record[at + 1 :]
+    with pytest.raises(MessageFormatError, match="bad topic length"):
+        decode_records(damaged)
+    with pytest.raises(MessageFormatError, match="bad topic length"):
+        decode_record(damaged)
