@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from rmq_core.common.message_codec import decode_records
 from rmq_core.store import EncodedBatch, MessageStore, PutMessageStatus, StoreConfig
-from rmq_core.store.commitlog import WARM_AHEAD_BYTES
+from rmq_core.store.commitlog import WARM_AHEAD_BYTES, WARM_AHEAD_BYTES_SYNC
 from rmq_core.store.mapped_file import NOT_WARMING
 
 OpenStore = Callable[[StoreConfig], MessageStore]
@@ -84,7 +84,8 @@ def test_warming_under_sync_flush_keeps_records(
     commitlog = store.commitlog
     commitlog.warm_ahead()
     mapped = commitlog.queue.files[-1]
-    assert mapped.warmed_to >= mapped.wrote_position + WARM_AHEAD_BYTES - 4096
+    assert mapped.warmed_to >= mapped.wrote_position + WARM_AHEAD_BYTES_SYNC - 4096
+    assert mapped.warmed_to < mapped.wrote_position + WARM_AHEAD_BYTES
     result = store.put_encoded_batch(_batch(3, 3))
     assert result.is_ok and result.wait_flushed(10) is PutMessageStatus.PUT_OK
     store.sync_dispatch()
