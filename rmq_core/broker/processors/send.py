@@ -84,6 +84,7 @@ _ROW_LENGTHS = itemgetter(0, 2, 4)  # total, body length, properties length of a
 _ROW_ENTRY = itemgetter(1, 3, 5)  # flag, body, properties of an entry row
 _ENTRY_BODY = itemgetter(1)
 _ENTRY_PROPS = itemgetter(2)
+_LAST_BYTE = itemgetter(-1)
 
 
 def _split_batch(data: bytes) -> list[BatchEntry]:
@@ -177,6 +178,24 @@ def _all_keyed(props: list[bytes]) -> bool:
             return False
         start = at + len(_UNIQ_AFTER_SEP)
     return min(map(bytes.find, props, repeat(b"\x02"), repeat(start))) > start
+
+
+def _all_terminated(props: list[bytes]) -> bool:
+    """True when each of the non-empty properties strings ``props`` (every one holds a
+    UNIQ_KEY: call after :func:`_all_keyed`) ends with the ``\\x02`` separator (one C-level
+    ``map`` of their last bytes, ~35 ns per entry)."""
+    return set(map(_LAST_BYTE, props)) == {2}
+
+
+def _all_utf8(entries: list[BatchEntry]) -> bool:
+    """True when every entry's properties are valid UTF-8 (only asked after the store refused
+    a batch: its one refusal the per-message path turns into a store, bad bytes replaced)."""
+    for _flag, _body, raw_props in entries:
+        try:
+            raw_props.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def _messages_of(batch: EncodedBatch) -> list[MessageExtBrokerInner]:
@@ -490,7 +509,7 @@ class SendMessageProcessor(BrokerProcessor):
         )
         wait = header_properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK, "true") != "false"
         outcome = await self.ctx.put_encoded_batch(batch, wait)
-        if outcome.status == "MESSAGE_ILLEGAL":
+        if outcome.status == "MESSAGE_ILLEGAL" and not _all_utf8(checked):
             # The store refuses properties that are not UTF-8; as before, such a batch is stored
             # with the bad bytes replaced (the message path decodes them), other refusals stay.
             outcome = await self.ctx.put_messages(_messages_of(batch), wait, len(checked))
@@ -498,14 +517,17 @@ class SendMessageProcessor(BrokerProcessor):
 
     def _checked_entries(self, entries: list[BatchEntry]) -> list[BatchEntry]:
         """The entries with a UNIQ_KEY each (added, as RocketMQ does, to an entry without one;
-        found with ``bytes.find``, no properties decoded), refused when a body or properties
-        string is too long. Properties are otherwise stored as sent."""
+        found with ``bytes.find``, no properties decoded) and properties ending with the
+        ``\\x02`` separator (appended when missing: Java's decoder accepts such a string, and
+        the store's recovery drops a record whose properties do not end with it), refused when
+        a body or properties string is too long. Properties are otherwise stored as sent."""
         body_limit = self.ctx.store_config.max_message_size
         props = list(map(_ENTRY_PROPS, entries))
         if (
             max(map(len, props)) <= MAX_PROPERTIES_LENGTH
             and max(map(len, map(_ENTRY_BODY, entries))) <= body_limit
             and _all_keyed(props)
+            and _all_terminated(props)
         ):
             return entries
         for i, (flag, body, raw_props) in enumerate(entries):
@@ -513,6 +535,9 @@ class SendMessageProcessor(BrokerProcessor):
                 properties = decode_properties(str(raw_props, "utf-8", "replace"))
                 properties[_UNIQ_KEY] = create_uniq_id()
                 raw_props = encode_properties(properties).encode("utf-8")
+                entries[i] = (flag, body, raw_props)
+            elif not raw_props.endswith(b"\x02"):
+                raw_props += b"\x02"
                 entries[i] = (flag, body, raw_props)
             if len(body) > body_limit or len(raw_props) > MAX_PROPERTIES_LENGTH:
                 self._check_sizes(len(body), str(raw_props, "utf-8", "replace"))

@@ -147,6 +147,49 @@ def test_batch_entry_properties_that_are_not_utf8_are_stored_replaced(
     with_cluster(scenario)
 
 
+def test_batch_entry_properties_without_the_last_separator_are_stored_terminated(
+    with_cluster: Callable[..., Any],
+) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        # Two entries of one layout (the batch-wide checks), then a batch checked entry by
+        # entry (one entry lacks a UNIQ_KEY): recovery would drop an unterminated record.
+        keyed = [b"UNIQ_KEY\x01C0A8000100002A9F000000000000000%d\x02A\x01b" % i for i in (1, 2)]
+        uniform = b"".join(_batch_entry(b"u%d" % i, p) for i, p in enumerate(keyed))
+        mixed = _batch_entry(b"m0", keyed[0]) + _batch_entry(b"m1", b"A\x01c")
+        for body in (uniform, mixed):
+            response = await raw.call(
+                RequestCode.SEND_BATCH_MESSAGE, _batch_header("BatchUnterminated"), body
+            )
+            assert response.code == ResponseCode.SUCCESS, response.remark
+        await wait_max_offset(cluster, "BatchUnterminated", 0, 4)
+        stored = raw.decode(await raw.pull("G", "BatchUnterminated", 0, 0))
+        assert all(m.raw_properties and m.raw_properties.endswith(b"\x02") for m in stored)
+        assert [m.body for m in stored] == [b"u0", b"u1", b"m0", b"m1"]
+        assert [m.properties["A"] for m in stored] == ["b", "b", "b", "c"]
+        assert stored[0].properties["UNIQ_KEY"] == "C0A8000100002A9F0000000000000001"
+        assert len(stored[3].properties["UNIQ_KEY"]) == 32
+
+    with_cluster(scenario)
+
+
+def test_batch_refused_by_the_store_for_a_nul_is_not_retried_per_message(
+    with_cluster: Callable[..., Any],
+) -> None:
+    async def scenario(cluster: Cluster, raw: RawBrokerClient) -> None:
+        context = cluster.broker.context
+        retried: list[object] = []
+        per_message = context.put_messages
+        context.put_messages = lambda *args: retried.append(args) or per_message(*args)  # type: ignore[method-assign]
+        nul = b"TAGS\x01a\x00b\x02UNIQ_KEY\x01C0A8000100002A9F0000000000000003\x02"
+        body = _batch_entry(b"x", nul)
+        response = await raw.call(RequestCode.SEND_BATCH_MESSAGE, _batch_header("BatchNul"), body)
+        assert response.code == ResponseCode.MESSAGE_ILLEGAL
+        assert retried == []
+        assert context.store.get_max_offset_in_queue("BatchNul", 0) == 0
+
+    with_cluster(scenario)
+
+
 def test_batch_entry_pushed_over_the_properties_limit_by_its_uniq_key_is_refused(
     with_cluster: Callable[..., Any],
 ) -> None:
