@@ -15,11 +15,14 @@ A pool with a free slot and nothing queued runs the processor **eagerly**: its f
 at once, inside the connection's ``data_received``, and a processor that finishes without
 suspending (a send under ASYNC_FLUSH, most admin calls) answers there, without a task and
 without the two extra loop iterations a task costs (its first step, then the write). A
-processor that suspends continues as a task of the pool from where it stopped, exactly as if it
-had started as one (Python 3.12's ``eager_task_factory`` does the same for every task), in
-the same copy of the context. Until its first suspension a processor runs outside any task
-(``asyncio.current_task()`` is None there), so it must not open an ``asyncio.timeout()``
-before its first ``await``; ``asyncio.wait_for`` works anywhere.
+processor that suspends continues as a task of the pool from where it stopped, in the same copy
+of the context. On Python 3.12+ this is the standard eager task start (``asyncio.Task(...,
+eager_start=True)``): the first step runs inside its task, so ``asyncio.current_task()``,
+``asyncio.timeout()`` and ``asyncio.wait_for`` (built on ``timeout()`` there) work as in any
+task. Python 3.11 has no eager start: the first step runs outside any task
+(``asyncio.current_task()`` is None) and a task adopts the coroutine afterwards, so on 3.11 a
+processor must not open an ``asyncio.timeout()`` before its first ``await``
+(``asyncio.wait_for`` does not need a task on 3.11).
 
 Oneway requests never get a response, not even an error. Responses always carry the request's
 opaque, the RESPONSE flag and JSON serialization (the ali-ons client reads the header length
@@ -32,6 +35,7 @@ import asyncio
 import collections
 import contextvars
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -102,18 +106,31 @@ class ProcessorPool:
         continues as a task of the pool, holding a slot like any other job."""
         if self._queue or len(self._tasks) >= self.max_concurrency:
             return False
+        if sys.version_info >= (3, 12):
+            loop = asyncio.get_running_loop()
+            task = asyncio.Task(job(), loop=loop, eager_start=True)  # its own context copy
+            if task.done():
+                self._finished(task)
+            else:
+                self._adopt(task)
+            return True
+        self._run_first_step(job)
+        return True
+
+    def _run_first_step(self, job: _Job) -> None:
+        """Python 3.11's eager start: run the first step of ``job`` outside any task, then
+        hand the suspended coroutine to a task as a :class:`_Continued`."""
         context = contextvars.copy_context()  # as a task's: the job's own copy
         coro = job()
         try:
             yielded = context.run(coro.send, None)
         except StopIteration:
-            return True
+            return
         except Exception:
             logger.exception("pool %s: job failed", self.name)
-            return True
+            return
         loop = asyncio.get_running_loop()
         self._adopt(loop.create_task(_Continued(coro, yielded), context=context))
-        return True
 
     def _start(self, job: _Job) -> None:
         self._adopt(asyncio.get_running_loop().create_task(job()))
@@ -142,7 +159,8 @@ class ProcessorPool:
 class _Continued(Coroutine[Any, Any, None]):
     """A coroutine whose first step already ran (and yielded ``first``), presented to a task
     as a fresh one: the task's first ``send`` gets ``first`` back, everything after that (and
-    a cancellation before it) goes to the coroutine itself."""
+    a cancellation before it) goes to the coroutine itself. Used on Python 3.11 only (3.12+
+    starts tasks eagerly itself)."""
 
     __slots__ = ("_coro", "_first")
 

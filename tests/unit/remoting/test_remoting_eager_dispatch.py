@@ -153,6 +153,31 @@ def test_processor_error_is_answered_inline_as_system_error() -> None:
     run(scenario)
 
 
+def test_eager_processor_may_call_wait_for_before_its_first_suspension() -> None:
+    async def scenario() -> None:
+        pool = ProcessorPool("p", 4, 10)
+        dispatcher = RequestDispatcher("test", pool)
+
+        async def timed(request: RemotingCommand, conn: Connection) -> RemotingCommand:
+            await asyncio.wait_for(asyncio.sleep(0), 1.0)  # needs a current task on 3.12+
+            return request.response(ResponseCode.SUCCESS, remark="timed")
+
+        dispatcher.register_processor(ECHO, timed)
+        conn = Connection(on_request=dispatcher.dispatch, name="test")
+        transport = FakeTransport()
+        conn.connection_made(transport)
+        loop = asyncio.get_running_loop()
+        # From a loop callback, outside any task, as data_received runs.
+        loop.call_soon(conn.data_received, encode_frame(RemotingCommand.request(ECHO)))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        (answer,) = transport.responses()
+        assert (answer.code, answer.remark) == (ResponseCode.SUCCESS, "timed")
+        assert pool.running == 0
+
+    run(scenario)
+
+
 def test_queued_jobs_keep_their_order_before_eager_ones() -> None:
     async def scenario() -> None:
         server = Server(ProcessorPool("p", 1, 10))
