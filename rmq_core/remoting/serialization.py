@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 from rmq_core.errors import RemoteProtocolError
 from rmq_core.remoting.codes import LanguageCode, SerializeType
@@ -51,14 +51,36 @@ _DECODER = json.JSONDecoder()
 # whitespace around the document: the C encoder is made once here (same arguments as
 # ``_EXT_ENCODER`` uses) and a header is scanned directly, falling back to ``decode`` for
 # anything but a bare document (whitespace around it, or an error to report).
-_C_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)
-_EXT_CHUNKS: Callable[[dict[str, str], int], Sequence[str]] = (
-    _C_MAKE_ENCODER(
-        None, _EXT_ENCODER.default, _json_encode_string, None, ":", ",", False, False, True
-    )
-    if _C_MAKE_ENCODER is not None
-    else lambda fields, _level: (_EXT_ENCODER.encode(fields),)
-)
+_ExtChunks: TypeAlias = Callable[[dict[str, str], int], Sequence[str]]
+_EXT_SAMPLE = {"key": 'v\u00e9 "q" \\ \n\x01\u2028', "other": ""}
+"""Fields the prebuilt encoder must encode exactly as ``_EXT_ENCODER.encode`` (non-ASCII,
+quotes, backslash, control characters) before it is used."""
+
+
+def _portable_ext_chunks(fields: dict[str, str], _level: int) -> tuple[str]:
+    """``fields`` as JSON by ``_EXT_ENCODER.encode``, as one chunk (the fallback)."""
+    return (_EXT_ENCODER.encode(fields),)
+
+
+def _ext_chunks(make_encoder: Callable[..., Any] | None) -> _ExtChunks:
+    """The extFields encoder: the C encoder made by ``make_encoder`` (CPython's private
+    ``json.encoder.c_make_encoder``) when it can be made with ``_EXT_ENCODER``'s arguments and
+    encodes ``_EXT_SAMPLE`` exactly as ``_EXT_ENCODER.encode``; else :func:`_portable_ext_chunks`
+    (no ``c_make_encoder``, another signature, or other output)."""
+    if make_encoder is None:
+        return _portable_ext_chunks
+    try:
+        encoder = make_encoder(
+            None, _EXT_ENCODER.default, _json_encode_string, None, ":", ",", False, False, True
+        )
+        if "".join(encoder(_EXT_SAMPLE, 0)) == _EXT_ENCODER.encode(_EXT_SAMPLE):
+            return cast(_ExtChunks, encoder)
+    except (TypeError, ValueError):
+        pass
+    return _portable_ext_chunks
+
+
+_EXT_CHUNKS = _ext_chunks(getattr(json.encoder, "c_make_encoder", None))
 _SCAN: Callable[[str, int], tuple[Any, int]] = cast(Any, _DECODER).scan_once
 
 

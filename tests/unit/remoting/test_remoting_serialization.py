@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rmq_core.errors import RemoteProtocolError
+from rmq_core.remoting import serialization
 from rmq_core.remoting.codec import FrameDecoder, encode_frame
 from rmq_core.remoting.codes import LanguageCode, SerializeType
 from rmq_core.remoting.command import RemotingCommand
@@ -174,3 +177,42 @@ def test_non_string_ext_field_values_are_written_as_strings(serialize_type: Seri
     cmd.ext_fields = {"queueId": 3, "k": True, "none": None}  # type: ignore[dict-item]
     decoded = decode_header(encode_header(cmd), serialize_type)
     assert decoded.ext_fields == {"queueId": "3", "k": "true"}
+
+
+def _refuses_the_arguments(*args: Any) -> Any:
+    raise TypeError(f"expected 5 arguments, got {len(args)}")
+
+
+def _encodes_otherwise(*args: Any) -> Any:
+    return lambda fields, level: ("{}",)
+
+
+@pytest.mark.parametrize("make_encoder", [None, _refuses_the_arguments, _encodes_otherwise])
+def test_ext_fields_encoder_falls_back_when_the_c_encoder_is_unusable(
+    make_encoder: Callable[..., Any] | None,
+) -> None:
+    chunks = serialization._ext_chunks(make_encoder)
+    assert chunks is serialization._portable_ext_chunks
+    fields = {"topic": "T\u00e9", "q": '"\\\n'}
+    assert "".join(chunks(fields, 0)) == json.dumps(
+        fields, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def test_ext_fields_encoder_is_the_c_encoder_when_it_encodes_like_the_portable_one() -> None:
+    make_encoder = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+    chunks = serialization._ext_chunks(make_encoder)
+    assert chunks is not serialization._portable_ext_chunks
+    fields = {"topic": "T\u00e9", "q": '"\\\n\x00'}
+    assert "".join(chunks(fields, 0)) == "".join(serialization._portable_ext_chunks(fields, 0))
+
+
+def test_json_header_is_the_same_through_the_fallback_encoder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cmd = RemotingCommand(code=10, opaque=7, remark="r\u00e9")
+    cmd.ext_fields = {"topic": "T\u00e9", "q": '"\\\n\x01'}
+    expected = encode_header(cmd)
+    monkeypatch.setattr(serialization, "_EXT_CHUNKS", serialization._portable_ext_chunks)
+    assert encode_header(cmd) == expected
+    assert decode_header(expected, SerializeType.JSON).ext_fields == cmd.ext_fields
