@@ -251,8 +251,8 @@ class Connection(asyncio.Protocol):
                     self._dispatch(cmd)
         finally:
             self._receiving = False
-        if self._outbox:
-            self._flush_now()
+            if self._outbox:  # the answers queued during this read, even if a step raised
+                self._flush_now()
         if self._held:
             self._update_reading()
 

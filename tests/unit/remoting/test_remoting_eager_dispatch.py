@@ -12,6 +12,8 @@ import contextvars
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import pytest
+
 from rmq_core.remoting.codec import FrameDecoder, encode_frame
 from rmq_core.remoting.codes import ResponseCode
 from rmq_core.remoting.command import RemotingCommand
@@ -174,6 +176,25 @@ def test_eager_processor_may_call_wait_for_before_its_first_suspension() -> None
         (answer,) = transport.responses()
         assert (answer.code, answer.remark) == (ResponseCode.SUCCESS, "timed")
         assert pool.running == 0
+
+    run(scenario)
+
+
+def test_answers_queued_before_a_failing_step_of_a_read_are_still_written() -> None:
+    def failing_complete(response: RemotingCommand) -> None:
+        raise RuntimeError("response handling failed")
+
+    async def scenario() -> None:
+        server = Server(ProcessorPool("p", 4, 10))
+        server.conn._complete = failing_complete  # type: ignore[method-assign]
+        answered = RemotingCommand.request(ECHO)
+        answered.opaque = 1
+        stray = RemotingCommand.request(ECHO).response(ResponseCode.SUCCESS)
+        with pytest.raises(RuntimeError, match="response handling failed"):
+            server.conn.data_received(encode_frame(answered) + encode_frame(stray))
+        # The ECHO answered before the failing response is written by this read, not left
+        # in the outbox until some later write.
+        assert [r.remark for r in server.transport.responses()] == ["1"]
 
     run(scenario)
 
