@@ -529,8 +529,13 @@ class MessageStore:
         readable before its writer is told it is stored. Arrival listeners are then called
         once per distinct tags code of each coalesced run, with properties None when it holds
         several records. Until it runs no other is scheduled (a closed loop's is replaced);
-        the dispatcher thread remains the safety net."""
-        loop = asyncio.get_running_loop()
+        the dispatcher thread remains the safety net. Without a running loop on this thread the
+        append is dispatched inline at once, as without ``defer_dispatch``."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.reput.dispatch_inline()
+            return
         self._dispatch_loop = loop
         loop.call_soon(self._deferred_dispatch)
 

@@ -117,6 +117,7 @@ def test_deferred_dispatch_runs_before_later_callbacks(
     """A callback scheduled after the put (as a flush waiter's release is) finds the message
     readable."""
     store = open_store(_roomy(tiny_config))
+    store.reput.shutdown()  # no dispatcher thread: only an inline dispatch makes it readable
     assert store.put_message(make_message(b"first")).is_ok
     store.sync_dispatch()
 
@@ -134,6 +135,7 @@ def test_a_closed_loops_deferred_dispatch_is_replaced(
     tiny_config: StoreConfig, open_store: OpenStore, make_message: MakeMessage
 ) -> None:
     store = open_store(_roomy(tiny_config))
+    store.reput.shutdown()  # no dispatcher thread: only an inline dispatch makes it readable
     assert store.put_message(make_message(b"first")).is_ok
     store.sync_dispatch()
     closed = asyncio.new_event_loop()
@@ -145,6 +147,17 @@ def test_a_closed_loops_deferred_dispatch_is_replaced(
         await asyncio.sleep(0)
 
     asyncio.run(put())
+    assert store.get_max_offset_in_queue("T", 0) == 2 and store._dispatch_loop is None
+
+
+def test_deferred_dispatch_without_a_running_loop_dispatches_at_once(
+    tiny_config: StoreConfig, open_store: OpenStore, make_message: MakeMessage
+) -> None:
+    store = open_store(_roomy(tiny_config))
+    store.reput.shutdown()  # no dispatcher thread: only an inline dispatch makes it readable
+    assert store.put_message(make_message(b"first")).is_ok
+    store.sync_dispatch()
+    assert store.put_message(make_message(b"second"), defer_dispatch=True).is_ok
     assert store.get_max_offset_in_queue("T", 0) == 2 and store._dispatch_loop is None
 
 
