@@ -36,7 +36,7 @@ from rmq_core.broker import perm as permission
 from rmq_core.broker.context import BrokerContext
 from rmq_core.broker.heartbeat import SubscriptionData
 from rmq_core.broker.long_polling import HeldPull, PullRequestHoldService
-from rmq_core.broker.processors.common import BrokerProcessor
+from rmq_core.broker.processors.common import BrokerProcessor, drain_records
 from rmq_core.errors import FilterError
 from rmq_core.filter.message_filter import (
     SQL92,
@@ -127,7 +127,7 @@ class PullMessageProcessor(BrokerProcessor):
         if code == ResponseCode.SUCCESS:
             self.ctx.stats.record_get(result.message_count)
             response = request.response(
-                code, status, header=response_header, body=_join_records(result.messages)
+                code, status, header=response_header, body=drain_records(result.messages)
             )
         elif (
             code == ResponseCode.PULL_NOT_FOUND
@@ -306,16 +306,6 @@ class PullMessageProcessor(BrokerProcessor):
             response = held.request.response(ResponseCode.SYSTEM_ERROR, str(exc))
         if response is not None and not held.request.is_oneway:
             held.connection.send_response(response)
-
-
-def _join_records(records: list[memoryview | bytes]) -> bytes:
-    """The pull answer's body: the records joined. The list is emptied, which frees the views
-    into the commit log (it holds their only references: a view is released when freed), so
-    no per-record ``release`` call and type check as in ``drain_records`` (2.9-3.0 -> 1.5 us
-    per 32-record pull)."""
-    body = b"".join(records)
-    records.clear()
-    return body
 
 
 def _response_code(status: str, requested_offset: int) -> int:
