@@ -268,7 +268,12 @@ class MessageExt(Message):
     ``properties`` (directly or through ``tags``, ``keys``, ``get_property``, equality,
     ``repr``, pickling ...) parses it into the dict, stores it and drops the bytes, so every
     later access is a plain slot read and mutations stick. ``raw_properties`` is ignored
-    while ``properties`` is set (not compared, not shown).
+    while ``properties`` is set (not compared, not shown). Not thread-safe until the first
+    access: two threads reading ``properties`` first at once may each parse their own dict,
+    and a mutation through one of them is lost, so a message handed to other threads is
+    decoded with ``lazy_properties=False`` (or has ``properties`` read once before). An
+    ``AttributeError`` raised inside a property during that first access is reported as a
+    missing attribute (``__getattr__`` is what runs next).
     """
 
     queue_id: int = 0
