@@ -272,8 +272,8 @@ class MessageExt(Message):
     access: two threads reading ``properties`` first at once may each parse their own dict,
     and a mutation through one of them is lost, so a message handed to other threads is
     decoded with ``lazy_properties=False`` (or has ``properties`` read once before). An
-    ``AttributeError`` raised inside a property during that first access is reported as a
-    missing attribute (``__getattr__`` is what runs next).
+    ``AttributeError`` raised inside a property getter (``tags``, ``keys`` ...) is reported as
+    that property missing: Python then calls ``__getattr__``.
     """
 
     queue_id: int = 0
