@@ -438,25 +438,6 @@ class SendMessageRequestHeaderV2(CommandHeader):
     batch: bool | None = wire("m", None)
     bname: str | None = wire("n", None)
 
-    def to_v1(self) -> SendMessageRequestHeader:
-        """The same header with long key names (the send processor reads either form)."""
-        return SendMessageRequestHeader(
-            producer_group=self.producer_group,
-            topic=self.topic,
-            default_topic=self.default_topic,
-            default_topic_queue_nums=self.default_topic_queue_nums,
-            queue_id=self.queue_id,
-            sys_flag=self.sys_flag,
-            born_timestamp=self.born_timestamp,
-            flag=self.flag,
-            properties=self.properties,
-            reconsume_times=self.reconsume_times,
-            unit_mode=self.unit_mode,
-            max_reconsume_times=self.max_reconsume_times,
-            batch=self.batch,
-            bname=self.bname,
-        )
-
     @classmethod
     def from_v1(cls, header: SendMessageRequestHeader) -> SendMessageRequestHeaderV2:
         """The short-key form of a long-key header."""

@@ -4,6 +4,7 @@ and its two request headers (SEND_MESSAGE's long keys, SEND_MESSAGE_V2's short o
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from rmq_core.broker.processors.send import SendMessageProcessor
 from rmq_core.common.message_codec import encode_properties
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
-from rmq_core.remoting.headers import SendMessageRequestHeaderV2
+from rmq_core.remoting.headers import SendMessageRequestHeader, SendMessageRequestHeaderV2
 from rmq_core.store.config import StoreConfig
 from rmq_core.store.results import (
     AppendMessageResult,
@@ -70,7 +71,7 @@ def _send(
         for topic in topics:
             header: Any = _header(topic)
             if code == RequestCode.SEND_MESSAGE:
-                header = header.to_v1()
+                header = SendMessageRequestHeader(**dataclasses.asdict(header))
             request = RemotingCommand.request(code, header, b"body")
             answers.append(await processor.process(request, FakeConnection()))  # type: ignore[arg-type]
         return answers
