@@ -122,14 +122,17 @@ def test_shutdown_lets_running_chunks_finish_and_drops_queued_ones() -> None:
         runner.submit([(_chunk(i), i) for i in range(5)], reports.extend)
         await asyncio.wait_for(asyncio.to_thread(started.wait, TIMEOUT), TIMEOUT)
         stopping = asyncio.ensure_future(runner.shutdown(TIMEOUT))
-        await asyncio.sleep(0.05)
-        assert not stopping.done()
+        # The listener holds its worker until release: a shutdown that did not wait for it
+        # would finish within these loop steps (no timer involved); this one cannot.
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert runner.stopping and not stopping.done()
         release.set()
         await asyncio.wait_for(stopping, TIMEOUT)
         assert called == [b"0"] and reports == [(0, True)]
         runner.submit([(_chunk(9), 9)], reports.extend)  # after shutdown: ignored
-        await asyncio.sleep(0.05)
-        assert reports == [(0, True)]
+        assert not runner._queued and runner._workers == 0  # nothing left to run or report
+        assert reports == [(0, True)] and called == [b"0"]
 
     asyncio.run(body())
 
