@@ -8,8 +8,10 @@
   :mod:`bench.rmq_raw` (``SEND_BATCH_MESSAGE`` of ``depth`` messages, ``window`` batches in
   flight, over one connection); option ``client=full`` uses ``Producer.send_batch`` instead;
 - ``consume``: by default :class:`bench.rmq_raw.RawPuller` (one pull in flight per queue,
-  records decoded by the client's decoder); option ``client=full`` uses
-  :class:`rmq_core.client.LitePullConsumer`;
+  records decoded by the client's record decoder, but lazily: no message's properties are
+  parsed, since the workload only counts the messages), a lighter client than the shipped ones
+  (``PushConsumer`` and ``LitePullConsumer`` parse every message's properties); option
+  ``client=full`` uses :class:`rmq_core.client.LitePullConsumer`;
 - ``e2e``: the full ``Producer`` and a :class:`rmq_core.client.PushConsumer` in one process;
   by default its listener is an ``async`` function (run on the client's event loop, as the
   peers' asyncio consumers run), option ``listener=thread`` makes it a plain function run in
