@@ -23,6 +23,7 @@ import collections
 import itertools
 import logging
 import mmap
+import operator
 import struct
 import threading
 import time
@@ -169,6 +170,27 @@ def check_record(
         return INVALID, None, f"malformed record: {exc}"
 
 
+def properties_refusal(raw: bytes) -> str | None:
+    """Why a record's stored properties string is not acceptable, or None if it is: empty, or
+    ending with the ``\x02`` separator, holding no NUL byte and valid UTF-8.
+
+    The one rule shared by recovery (a record breaking it is INVALID and truncates the log)
+    and every append path (which refuses such a string, so recovery never drops an
+    acknowledged record)."""
+    if not raw:
+        return None
+    if raw[-1] != 2:
+        return "properties not terminated by \\x02"
+    if 0 in raw:
+        return "properties hold NUL"
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"properties are not UTF-8: {exc}"
+    return None
+
+
 def _parse_checked(
     buf: Buffer,
     pos: int,
@@ -212,8 +234,9 @@ def _parse_checked(
     if props_len < 0 or p + props_len != end:
         return INVALID, None, f"bad properties length {props_len}"
     raw_props = bytes(buf[p:end])
-    if raw_props and (raw_props[-1] != 2 or 0 in raw_props):
-        return INVALID, None, "properties not terminated or hold NUL bytes"
+    refusal = properties_refusal(raw_props)
+    if refusal is not None:
+        return INVALID, None, refusal
     if require_prop_crc or raw_props[-PROP_CRC_LENGTH:].startswith(_PROP_CRC_PREFIX):
         expected = crc_property(zlib.crc32(buf[pos : end - PROP_CRC_LENGTH]) & 0x7FFFFFFF)
         if raw_props[-PROP_CRC_LENGTH:] != expected:
@@ -437,19 +460,22 @@ _pack_short = _SHORT.pack
 
 
 def _check_properties(props: Sequence[bytes]) -> None:
-    """Raise AppendRefused unless every properties string is NUL-free UTF-8 (recovery rejects
-    a record whose properties do not decode)."""
+    """Raise AppendRefused unless every properties string passes :func:`properties_refusal`
+    (checked for the whole batch at once: empty or ``\x02``-terminated, no NUL, ASCII)."""
     joined = b"".join(props)
-    if b"\x00" in joined:
-        raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "properties hold NUL")
-    if not joined.isascii():
+    if (
+        b"\x00" in joined
+        or not joined.isascii()
+        or not _TERMINATED.issuperset(map(_last_byte, filter(None, props)))
+    ):
         for raw in props:
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise AppendRefused(
-                    AppendMessageStatus.UNKNOWN_ERROR, f"properties are not UTF-8: {exc}"
-                ) from exc
+            refusal = properties_refusal(raw)
+            if refusal is not None:
+                raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, refusal)
+
+
+_TERMINATED = frozenset((2,))
+_last_byte = operator.itemgetter(-1)
 
 
 def _head_structs(born_v6: bool, store_v6: bool) -> tuple[struct.Struct, struct.Struct]:
@@ -599,8 +625,8 @@ class CommitLog:
 
     def _check(self, msg: MessageExtBrokerInner | MessageExt) -> _Checked:
         """Encode a message's entry and check it; raise AppendRefused if illegal (in this
-        order: topic, queue id, body size, properties size, NUL in properties, hosts, record
-        size)."""
+        order: topic, queue id, body size, properties size, :func:`properties_refusal`, hosts,
+        record size)."""
         topic_field = (self._topics.get(msg.topic) or self._topic_prefix(msg.topic))[0]
         queue_id = msg.queue_id
         if not 0 <= queue_id <= 0x7FFFFFFF:
@@ -620,8 +646,9 @@ class CommitLog:
                 AppendMessageStatus.PROPERTIES_SIZE_EXCEEDED,
                 f"properties of {len(props)} bytes exceed {MAX_PROPERTIES_LENGTH}",
             )
-        if "\x00" in props_text:
-            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "properties hold NUL")
+        refusal = properties_refusal(props)
+        if refusal is not None:
+            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, refusal)
         hosts = self._host_cache.get((msg.born_host, msg.store_host)) or self._hosts(
             msg.born_host, msg.store_host
         )
@@ -661,8 +688,10 @@ class CommitLog:
             or size > self.max_record_size
             or not 0 <= queue_id <= 0x7FFFFFFF
             or "\x00" in props_text
+            or (props and props[-1] != 2)
         ):
             self._check(msg)  # raises the precise refusal
+            raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, "message refused")
         sys_flag = (msg.sys_flag & ~_V6_BITS) | hosts[4]
         if extra:
             mid = (sys_flag, msg.born_timestamp, hosts, msg.reconsume_times,

@@ -488,9 +488,13 @@ class MessageStore:
 
         With ``flush_future=False`` no per-message future is made under SYNC_FLUSH (the group
         commit is still woken): asyncio callers await :meth:`flush_waiter` instead.
-        With ``defer_dispatch`` (callers on a running event loop's thread only) the message is
-        made readable at the start of the loop's next iteration instead of before this returns:
-        see :meth:`_dispatch_soon`.
+        With ``defer_dispatch`` and a running event loop on this thread the message is made
+        readable by a callback of that loop instead of before this returns (without a running
+        loop it is dispatched at once): see :meth:`_dispatch_soon`. That callback runs before
+        any scheduled after this call, so a writer that awaits :meth:`flush_waiter` (SYNC_FLUSH)
+        is answered only once its message is readable; under ASYNC_FLUSH, or without awaiting,
+        the caller may answer before the deferred dispatch runs (readable at the latest at the
+        start of the loop's next iteration).
         SERVICE_NOT_AVAILABLE when the store is not running or is no longer :attr:`writable`.
         """
         if not self._running or self._flush_failed:
@@ -505,10 +509,10 @@ class MessageStore:
             return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED)
         self.put_message_times_total += 1
         self.put_message_size_total += result.wrote_bytes
-        if not defer_dispatch:
-            self.reput.dispatch_inline()
-        elif self._dispatch_loop is None or self._dispatch_loop.is_closed():
+        if defer_dispatch:
             self._dispatch_soon()
+        else:
+            self.reput.dispatch_inline()
         group = self.group_commit
         if group is None:
             return PutMessageResult(PutMessageStatus.PUT_OK, result)
@@ -526,21 +530,24 @@ class MessageStore:
         :func:`~rmq_core.store.dispatch.coalesced`): with 64 writers on one loop under
         SYNC_FLUSH, ~10 us less CPU per message. It runs before any callback scheduled after
         the put, such as the :class:`AsyncFlushWaiter` release of its flush, so the message is
-        readable before its writer is told it is stored. Arrival listeners are then called
-        once per distinct tags code of each coalesced run, with properties None when it holds
-        several records. Until it runs no other is scheduled (a closed loop's is replaced);
-        the dispatcher thread remains the safety net. Without a running loop on this thread the
-        append is dispatched inline at once, as without ``defer_dispatch``."""
+        readable before a writer awaiting that release is told it is stored. Arrival listeners
+        are then called once per distinct tags code of each coalesced run, with properties None
+        when it holds several records. While one is pending on this loop no other is scheduled
+        on it (one pending on another loop, running or not, does not count); the dispatcher
+        thread remains the safety net. Without a running loop on this thread the append is
+        dispatched inline at once, as without ``defer_dispatch``."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.reput.dispatch_inline()
             return
-        self._dispatch_loop = loop
-        loop.call_soon(self._deferred_dispatch)
+        if self._dispatch_loop is not loop:
+            self._dispatch_loop = loop
+            loop.call_soon(self._deferred_dispatch, loop)
 
-    def _deferred_dispatch(self) -> None:
-        self._dispatch_loop = None
+    def _deferred_dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._dispatch_loop is loop:  # another loop's pending pass keeps its own mark
+            self._dispatch_loop = None
         if self._running:  # after shutdown the dispatcher's final pass took everything
             self.reput.dispatch_inline(coalesce=True)
 

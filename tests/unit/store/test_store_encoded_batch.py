@@ -169,6 +169,7 @@ def test_refusals_match_put_messages(
         ("T", 0, [(0, b"x" * 1001, b"")]),  # body over maxMessageSize
         ("T", 0, [(0, b"x", b"P\x01" + b"v" * 40000 + b"\x02")]),  # properties too long
         ("T", 0, [(0, b"x", b"P\x01a\x00b\x02")]),  # NUL in properties
+        ("T", 0, [(0, b"x", b"P\x01a\x02"), (0, b"y", b"P\x01b")]),  # not \x02-terminated
         ("T", 0, [(0, b"x" * 900, b"")] * 5),  # the batch does not fit a segment
     ]
     for topic, queue_id, entries in refused:
