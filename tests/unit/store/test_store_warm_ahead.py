@@ -6,10 +6,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import pytest
+
+from rmq_core.common.message import MessageExtBrokerInner
 from rmq_core.common.message_codec import decode_records
 from rmq_core.store import EncodedBatch, MessageStore, PutMessageStatus, StoreConfig
-from rmq_core.store.commitlog import WARM_AHEAD_BYTES, WARM_AHEAD_BYTES_SYNC
-from rmq_core.store.mapped_file import NOT_WARMING
+from rmq_core.store.commitlog import WARM_AHEAD_BYTES, WARM_AHEAD_BYTES_SYNC, WARM_STEP_BYTES
+from rmq_core.store.mapped_file import NOT_WARMING, PAGE_SIZE, MappedFile
 
 OpenStore = Callable[[StoreConfig], MessageStore]
 
@@ -92,3 +95,123 @@ def test_warming_under_sync_flush_keeps_records(
     got = store.get_message("g", "T", 0, 0, 32)
     assert [m.body for m in decode_records(got.body())] == [f"body-{i}".encode() * 20
                                                            for i in range(6)]  # fmt: skip
+
+
+def _read_all(store: MessageStore, count: int) -> list[bytes]:
+    store.sync_dispatch()
+    got = store.get_message("g", "T", 0, 0, count)
+    bodies = [m.body for m in decode_records(got.body())]
+    del got
+    return bodies
+
+
+def test_warm_ahead_zeroes_in_steps_outside_the_commit_log_lock(
+    tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step is claimed from the writer's position and zeroed without the commit-log lock,
+    so a writer reaching the range being zeroed waits for one step at most."""
+    store = open_store(tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024))
+    store.allocator.shutdown()  # only this test's warm_ahead call pre-faults
+    assert store.put_encoded_batch(_batch(0, 10)).is_ok
+    commitlog = store.commitlog
+    mapped = commitlog.queue.files[-1]
+    steps: list[tuple[int, int, bool]] = []
+    warm = MappedFile.warm
+
+    def recording_warm(self: MappedFile, position: int = 0, end: int | None = None) -> None:
+        steps.append((position, end or self.file_size, commitlog.lock.locked()))
+        warm(self, position, end)
+
+    monkeypatch.setattr(MappedFile, "warm", recording_warm)
+    wrote = mapped.warmed_to = mapped.wrote_position  # as if nothing was pre-faulted yet
+    commitlog.warm_ahead()
+    first = -(-wrote // PAGE_SIZE) * PAGE_SIZE
+    assert steps[0][0] == first and steps[-1][1] == wrote + WARM_AHEAD_BYTES
+    assert all(end - start <= WARM_STEP_BYTES and not locked for start, end, locked in steps)
+    assert [start for start, _end, _locked in steps[1:]] == [end for _s, end, _l in steps[:-1]]
+    assert mapped.warmed_to == wrote + WARM_AHEAD_BYTES and mapped.warming_from == NOT_WARMING
+
+
+def test_a_warmed_segment_wakes_the_warmer_no_more(
+    tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Near its end (here: a segment smaller than the window) the segment is warmed to its
+    last byte, and appends into it then leave the allocator thread alone."""
+    store = open_store(tiny_config.replace(mapped_file_size_commit_log=4 * 1024 * 1024))
+    store.allocator.shutdown()  # only this test's warm_ahead call pre-faults
+    assert store.put_encoded_batch(_batch(0, 10)).is_ok
+    commitlog = store.commitlog
+    commitlog.warm_ahead()
+    mapped = commitlog.queue.files[-1]
+    assert mapped.warmed_to == mapped.file_size
+    wakeups: list[int] = []
+    monkeypatch.setattr(store.allocator, "wakeup", lambda: wakeups.append(1))
+    for start in range(10, 100, 10):
+        assert store.put_encoded_batch(_batch(start, 10)).is_ok
+        assert store.put_message(_message(start)).is_ok
+    assert wakeups == []
+    assert len(_read_all(store, 200)) == 100 + 9
+
+
+def _message(i: int) -> MessageExtBrokerInner:
+    return MessageExtBrokerInner(topic="T", body=b"single-%d" % i, queue_id=0,
+                                 properties={"UNIQ_KEY": f"S{i}"}, born_timestamp=1,
+                                 born_host="10.0.0.1:1", store_host="127.0.0.1:10911")  # fmt: skip
+
+
+class _SignallingLock:
+    """A lock that says when a thread starts waiting in ``with lock:``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entered = threading.Event()
+
+    def acquire(self) -> bool:
+        return self.lock.acquire()
+
+    def release(self) -> None:
+        self.lock.release()
+
+    def locked(self) -> bool:
+        return self.lock.locked()
+
+    def __enter__(self) -> _SignallingLock:
+        self.entered.set()
+        self.lock.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.lock.release()
+
+
+def test_a_writer_reaching_the_range_being_zeroed_waits_for_it(
+    tiny_config: StoreConfig, open_store: OpenStore
+) -> None:
+    """Deterministic: the range just past the writer is "being zeroed" (its lock held, its
+    start set); the writer blocks on the lock before writing, and once the zeros are written
+    and the lock released its records land and read back."""
+    store = open_store(tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024))
+    store.allocator.shutdown()  # no warmer thread: this test plays the warmer
+    assert store.put_encoded_batch(_batch(0, 10)).is_ok
+    mapped = store.commitlog.queue.files[-1]
+    wrote = mapped.wrote_position
+    lock = _SignallingLock()
+    mapped.warm_lock = lock  # type: ignore[assignment]
+    lock.acquire()
+    start = -(-wrote // PAGE_SIZE) * PAGE_SIZE
+    mapped.warming_from = start
+    results: list[bool] = []
+    writer = threading.Thread(target=lambda: results.append(
+        store.put_encoded_batch(_batch(10, 10)).is_ok))  # fmt: skip
+    writer.start()
+    try:
+        assert lock.entered.wait(10)  # the writer waits for the range being zeroed ...
+        assert mapped.wrote_position == wrote and results == []  # ... before writing
+        mapped.warm(start, start + WARM_STEP_BYTES)
+        mapped.warmed_to = start + WARM_STEP_BYTES
+        mapped.warming_from = NOT_WARMING
+    finally:
+        lock.release()
+        writer.join(10)
+    assert results == [True] and mapped.wrote_position > wrote
+    assert _read_all(store, 32) == [f"body-{i}".encode() * 20 for i in range(20)]
