@@ -279,7 +279,11 @@ def _wait_for_warm(mapped: MappedFile) -> None:
 
 PENDING_DISPATCH_BYTES = 64 * 1024 * 1024
 """Most commit-log bytes ``CommitLog.pending_dispatch`` describes ahead of the dispatcher; past
-that, appends are not described and the dispatcher parses them back from the log."""
+that (or past ``PENDING_DISPATCH_ENTRIES``), appends are not described and the dispatcher parses
+them back from the log."""
+PENDING_DISPATCH_ENTRIES = 65_536
+"""Most appends ``CommitLog.pending_dispatch`` holds (each ~430 bytes of heap for a single
+record: the bytes bound alone allowed ~180 MB of descriptions of small records)."""
 PendingDispatch = tuple[int, int, str, int, int, int, int, list[int], list[bytes]]
 """One append described by its writer: first record's phys, total bytes, topic, queue id, first
 queue offset (0 for PREPARED/ROLLBACK), sys flag, store timestamp (ms), every record's size and
@@ -562,7 +566,8 @@ class CommitLog:
         self._topics: dict[str, tuple[bytes, int]] = {}
         self.pending_dispatch: collections.deque[PendingDispatch] = collections.deque()
         """Appends described by their writer (in commit-log order) so the dispatcher need not
-        parse them back; at most ``PENDING_DISPATCH_BYTES`` of the log ahead of the oldest."""
+        parse them back; at most ``PENDING_DISPATCH_BYTES`` of the log ahead of the oldest and
+        ``PENDING_DISPATCH_ENTRIES`` appends."""
         self._host_cache: dict[tuple[str, str], _Hosts] = {}
         window = WARM_AHEAD_BYTES_SYNC if config.sync_flush else WARM_AHEAD_BYTES
         self._warm_window = window if allocator else 0
@@ -867,7 +872,7 @@ class CommitLog:
                     behind = first_phys - pending[0][0]
                 except IndexError:  # emptied by the dispatcher thread meanwhile
                     behind = 0
-            if behind <= PENDING_DISPATCH_BYTES:
+            if behind <= PENDING_DISPATCH_BYTES and len(pending) < PENDING_DISPATCH_ENTRIES:
                 if len(runs) == 1 or len({run[3][0] for run in runs}) == 1:
                     sys_flag = runs[0][3][0]
                     pending.append((first_phys, total, topic, queue_id,
@@ -946,7 +951,7 @@ class CommitLog:
                     behind = phys - pending[0][0]
                 except IndexError:  # emptied by the dispatcher thread meanwhile
                     behind = 0
-            if behind <= PENDING_DISPATCH_BYTES:
+            if behind <= PENDING_DISPATCH_BYTES and len(pending) < PENDING_DISPATCH_ENTRIES:
                 pending.append((phys, size, topic, queue_id, offset, sys_flag, now, [size],
                                 [props]))  # fmt: skip
         return phys, queue_offset, now

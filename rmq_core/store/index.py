@@ -146,7 +146,9 @@ class IndexFile:
         """Add ``(hash, phys)`` entries of records stored at ``store_ts`` (ms) until the file
         is full; return how many were added. Each entry is written before its slot, the
         header once after them: a crash in between leaves slots pointing at entries at or
-        past ``indexCount``, which :meth:`put` and :meth:`select` treat as empty."""
+        past ``indexCount``, which :meth:`put` and :meth:`select` treat as empty. The in-memory
+        ``index_count`` advances per entry (after the entry, before its slot), so a
+        :meth:`select` on another thread meanwhile finds every entry a slot names."""
         n = self.index_count
         room = self.max_index - n
         if room <= 0 or not items:
@@ -170,12 +172,12 @@ class IndexFile:
                 head = 0
                 new_slots += 1
             _pack_entry(mm, entry_pos, hashed, phys, diff, head)
+            self.index_count = n + 1
             _pack_slot(mm, slot_pos, n)
             n += 1
             entry_pos += _ENTRY_SIZE
         last_phys = taken[-1][1]
         self.slot_count += new_slots
-        self.index_count = n
         self.end_ts, self.end_phy = store_ts, last_phys
         _pack_header(mm, 0, self.begin_ts, store_ts, self.begin_phy, last_phys, self.slot_count, n)
         self.dirty = True

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import rmq_core.store.commitlog as commitlog_module
 import rmq_core.store.dispatch as dispatch_module
 import rmq_core.store.index as index_module
 import rmq_core.store.mapped_file_queue as mapped_file_queue_module
@@ -99,3 +100,25 @@ def test_dispatcher_waits_long_only_while_nothing_is_behind(
         assert reput.wait_timeout() == reput.interval
     _wait_dispatched(store)  # the writer woke the thread: dispatched without waiting 1 s
     assert reput.wait_timeout() == dispatch_module.IDLE_WAIT
+
+
+def test_appends_past_the_description_bound_are_parsed_back(
+    tiny_config: StoreConfig,
+    open_store: Callable[[StoreConfig], MessageStore],
+    make_message: Callable[..., MessageExtBrokerInner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the dispatcher lags, at most ``PENDING_DISPATCH_ENTRIES`` appends are described;
+    the rest are parsed back from the log, and every message reads back and is indexed."""
+    monkeypatch.setattr(commitlog_module, "PENDING_DISPATCH_ENTRIES", 8)
+    store = open_store(tiny_config.replace(mapped_file_size_commit_log=256 * 1024))
+    store.reput.shutdown()  # only the inline dispatches below, held off by the lock
+    with store.reput.lock:
+        for i in range(20):
+            assert store.put_message(make_message(b"m%d" % i, KEYS=f"k{i}")).is_ok
+        assert len(store.commitlog.pending_dispatch) == 8
+    store.sync_dispatch()
+    got = store.get_message("g", "T", 0, 0, 32)
+    assert [m.body for m in decode_records(got.body())] == [b"m%d" % i for i in range(20)]
+    del got
+    assert len(store.query_message("T", "k19", 4, 0, 2**62).messages) == 1
