@@ -270,6 +270,11 @@ fdatasync p99 / max 2.9 / 10-12 ms with 16 MiB, 1.1-2.0 / 7-8.5 ms with 2 MiB (0
 24-26 ms max without pre-faulting), the same appends/s."""
 
 
+class _Rolls(Exception):
+    """Raised by ``CommitLog._room_for`` when an append needs a BLANK filler and the next
+    segment (see there)."""
+
+
 def _wait_for_warm(mapped: MappedFile) -> None:
     """Wait until the pre-faulting of ``mapped`` running now has finished (it holds the lock
     while it writes zeros)."""
@@ -842,7 +847,15 @@ class CommitLog:
         extra = self._crc_extra
         parts: list[bytes] = []
         with self.lock:
-            mapped, pos = self._room_for(total)
+            try:
+                mapped, pos = self._room_for(total)
+            except _Rolls:  # pack once where nothing is written: a refusal leaves no filler
+                try:
+                    for run in runs:
+                        _pack_records([], run, queue_id, magic, topic_field, 0, 0, 0, extra)
+                except struct.error as exc:
+                    raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, str(exc)) from exc
+                mapped, pos = self._room_for(total, roll=True)
             now = time.time_ns() // 1_000_000
             if now < self.last_store_timestamp:
                 now = self.last_store_timestamp
@@ -882,13 +895,17 @@ class CommitLog:
                     self._describe_each(first_phys, topic, queue_id, first, now, runs)
         return first_phys, first, now
 
-    def _room_for(self, total: int) -> tuple[MappedFile, int]:
+    def _room_for(self, total: int, roll: bool = False) -> tuple[MappedFile, int]:
         """The segment and position where ``total`` bytes go (under :attr:`lock`): the end of
-        the last segment, or the start of the next after a BLANK filler; waits for a
-        pre-faulting of that range running now."""
+        the last segment, or (``roll``) the start of the next after a BLANK filler; waits for
+        a pre-faulting of that range running now. Raises :class:`_Rolls` when a filler is
+        needed and ``roll`` is False: the caller first packs its records where a refusal
+        writes nothing, then calls again with ``roll``."""
         mapped = self.queue.last_for_append()
         pos = mapped.wrote_position
         if pos + total + END_FILE_MIN_BLANK_LENGTH > self.file_size:
+            if not roll:
+                raise _Rolls
             if pos + END_FILE_MIN_BLANK_LENGTH > mapped.warming_from:
                 _wait_for_warm(mapped)
             self._fill_blank(mapped, pos)
@@ -917,7 +934,18 @@ class CommitLog:
         key = (topic, queue_id)
         prepared = sys_flag & _PREPARED_BIT
         with self.lock:
-            mapped, pos = self._room_for(size)
+            try:
+                mapped, pos = self._room_for(size)
+            except _Rolls:  # pack once where nothing is written: a refusal leaves no filler
+                try:
+                    hosts[6].pack(size, magic, crc, queue_id, msg.flag, 0, 0,
+                                  hosts[5].pack(sys_flag, msg.born_timestamp, hosts[0], hosts[1],
+                                                0, hosts[2], hosts[3], msg.reconsume_times,
+                                                msg.prepared_transaction_offset),
+                                  len(body))  # fmt: skip
+                except struct.error as exc:
+                    raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, str(exc)) from exc
+                mapped, pos = self._room_for(size, roll=True)
             now = time.time_ns() // 1_000_000
             if now < self.last_store_timestamp:
                 now = self.last_store_timestamp

@@ -334,3 +334,27 @@ def test_batch_index_hashes_equal_java_hash_of_topic_and_key(tmp_path: Path) -> 
     entries = service.batch_entries("Topic", 0, [10] * len(props), props, 0)
     assert [h for h, _phys in entries] == [key_hash("Topic", k) for k in keys]
     assert [phys for _h, phys in entries] == [10 * i for i in range(len(keys))]
+
+
+def test_a_refused_append_at_a_segment_end_writes_no_filler(
+    tiny_config: StoreConfig, open_store: OpenStore
+) -> None:
+    """A flag or born timestamp out of its field's range is refused before the BLANK filler
+    and the next segment an append that does not fit the segment's rest would need."""
+    store = open_store(tiny_config)
+    while store.commitlog.max_offset < tiny_config.mapped_file_size_commit_log - 600:
+        assert store.put_encoded_batch(_batch(_entries(1))).is_ok
+    end, files = store.commitlog.max_offset, len(store.commitlog.queue.files)
+    big = b"x" * 800  # does not fit the rest of the segment
+    refused = [
+        store.put_encoded_batch(_batch([(2**31, big, b"")])),
+        store.put_messages(_messages([(2**31, big, b"")])),
+        store.put_message(_messages([(2**31, big, b"")])[0]),
+    ]
+    late = _messages([(0, big, b"")])[0]
+    late.born_timestamp = 2**63
+    refused.append(store.put_message(late))
+    assert [r.status for r in refused] == [PutMessageStatus.MESSAGE_ILLEGAL] * 4
+    assert store.commitlog.max_offset == end and len(store.commitlog.queue.files) == files
+    assert store.put_encoded_batch(_batch([(0, big, b"")])).is_ok  # rolls now
+    assert store.commitlog.max_offset > end and len(store.commitlog.queue.files) == files + 1
