@@ -24,7 +24,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from rmq_core.common.message import (
     MessageConst,
@@ -89,6 +89,20 @@ _REFUSAL_STATUS = {
     AppendMessageStatus.PROPERTIES_SIZE_EXCEEDED: PutMessageStatus.PROPERTIES_SIZE_EXCEEDED,
     AppendMessageStatus.UNKNOWN_ERROR: PutMessageStatus.MESSAGE_ILLEGAL,
 }
+_Batch = TypeVar("_Batch", Sequence[MessageExtBrokerInner | MessageExt], EncodedBatch)
+
+
+def _wait_of_messages(batch: Sequence[MessageExtBrokerInner | MessageExt]) -> str | None:
+    """The WAIT property of a batch's first message."""
+    return batch[0].properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK)
+
+
+def _wait_of_encoded(batch: EncodedBatch) -> str | None:
+    """The WAIT property of an encoded batch's first entry."""
+    wait = prop_value(batch.entries[0][2], b"WAIT\x01")
+    return None if wait is None else wait.decode()
+
+
 _BLANK_UNIT_SIZE = 0x7FFFFFFF
 _MAX_CHUNK_UNITS = 2048
 """Most consume-queue units one read unpacks at a time (40 KiB), whatever a pull asks for."""
@@ -556,28 +570,7 @@ class MessageStore:
     ) -> PutMessageResult:
         """Append a batch (one topic and queue) as consecutive records in one segment;
         ``flush_future`` as for :meth:`put_message`."""
-        if not self._running or self._flush_failed:
-            return PutMessageResult(PutMessageStatus.SERVICE_NOT_AVAILABLE)
-        try:
-            result = self.commitlog.put_batch(batch)
-        except AppendRefused as exc:
-            log.warning("batch put refused: %s", exc.reason)
-            return PutMessageResult(_REFUSAL_STATUS[exc.status])
-        except OSError:
-            log.exception("batch put failed")
-            return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED)
-        self.put_message_times_total += result.msg_num
-        self.put_message_size_total += result.wrote_bytes
-        self.reput.dispatch_inline()
-        group = self.group_commit
-        if group is None:
-            return PutMessageResult(PutMessageStatus.PUT_OK, result)
-        if not flush_future:
-            group.wakeup()
-            return PutMessageResult(PutMessageStatus.PUT_OK, result)
-        return self._after_sync_append(
-            result, batch[0].properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK)
-        )
+        return self._put_batch(self.commitlog.put_batch, batch, flush_future, _wait_of_messages)
 
     def put_encoded_batch(
         self, batch: EncodedBatch, *, flush_future: bool = True
@@ -588,10 +581,23 @@ class MessageStore:
         must be valid UTF-8 (MESSAGE_ILLEGAL otherwise). Under SYNC_FLUSH the first entry's
         ``WAIT`` property decides whether a flush future is made; ``flush_future`` as for
         :meth:`put_message`."""
+        return self._put_batch(self.commitlog.put_encoded, batch, flush_future, _wait_of_encoded)
+
+    def _put_batch(
+        self,
+        append: Callable[[_Batch], AppendMessageResult],
+        batch: _Batch,
+        flush_future: bool,
+        wait_of: Callable[[_Batch], str | None],
+    ) -> PutMessageResult:
+        """:meth:`put_messages` / :meth:`put_encoded_batch`: ``append`` the batch to the commit
+        log, dispatch it inline, and under SYNC_FLUSH make a flush future unless
+        ``flush_future`` is False or ``wait_of`` the batch (its first record's WAIT property)
+        is other than true."""
         if not self._running or self._flush_failed:
             return PutMessageResult(PutMessageStatus.SERVICE_NOT_AVAILABLE)
         try:
-            result = self.commitlog.put_encoded(batch)
+            result = append(batch)
         except AppendRefused as exc:
             log.warning("batch put refused: %s", exc.reason)
             return PutMessageResult(_REFUSAL_STATUS[exc.status])
@@ -607,8 +613,7 @@ class MessageStore:
         if not flush_future:
             group.wakeup()
             return PutMessageResult(PutMessageStatus.PUT_OK, result)
-        wait = prop_value(batch.entries[0][2], b"WAIT\x01")
-        return self._after_sync_append(result, None if wait is None else wait.decode())
+        return self._after_sync_append(result, wait_of(batch))
 
     def _after_sync_append(self, result: AppendMessageResult, wait: str | None) -> PutMessageResult:
         """The result of an append under SYNC_FLUSH with a flush future unless ``wait`` (the
