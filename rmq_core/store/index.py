@@ -53,6 +53,24 @@ _HEAD_CACHE_LIMIT = 4096
 reached)."""
 
 
+_POW31_4 = 923521
+"""31^4: Java's hash of a string is its head's hash times 31^4 plus its last four characters'
+share (mod 2^32)."""
+
+
+def _tail_share(tail: bytes) -> int:
+    """The share of four ASCII characters in a Java string hash: c0*31^3 + c1*31^2 + c2*31 + c3
+    (not reduced mod 2^32)."""
+    a, b, c, d = tail
+    return a * 29791 + b * 961 + c * 31 + d
+
+
+def _abs_java_hash(u32: int) -> int:
+    """abs() of a Java int hash given as unsigned 32 bits, with Integer.MIN_VALUE as 0 (the
+    hash RocketMQ's index stores)."""
+    return 0x100000000 - u32 if u32 > 0x80000000 else u32 & 0x7FFFFFFF
+
+
 def _powers_desc(n: int) -> tuple[int, ...]:
     """(31^(n-1), ..., 31, 1) mod 2^32, cached per length."""
     powers = _POW31_DESC.get(n)
@@ -349,13 +367,10 @@ class IndexService:
                 if len(self._heads) >= _HEAD_CACHE_LIMIT:
                     self._heads.clear()
                 self._heads[head] = base
-            a, b, c, d = key[-4:].encode()
-            h = (base * 923521 + a * 29791 + b * 961 + c * 31 + d) & 0xFFFFFFFF
+            h = (base * _POW31_4 + _tail_share(key[-4:].encode())) & 0xFFFFFFFF
         else:
             h = self._hash_u32(topic, key)
-        if h >= 0x80000000:
-            h -= 0x100000000
-        return 0 if h == -(2**31) else abs(h)
+        return _abs_java_hash(h)
 
     def _hash_u32(self, topic: str, key: str) -> int:
         """Java hashCode of ``topic#key`` as an unsigned 32-bit value."""
@@ -394,7 +409,8 @@ class IndexService:
 
         The usual UNIQ_KEY (ASCII, longer than 4) is hashed here from its bytes as
         :meth:`_hash` does: the cached hash of ``topic#`` + all but its last four characters,
-        times 31^4, plus those four.
+        times 31^4, plus those four's :func:`_tail_share` (cached per tail). A key with the
+        previous key's head (same length and leading bytes) reuses that head's hash.
         """
         rollback = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE
         if not self.enabled or sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK == rollback:
@@ -405,7 +421,7 @@ class IndexService:
         add = entries.append
         heads = self._byte_heads.get(topic) or {}
         with_keys = b"KEYS\x01" in (props[0] if len(props) == 1 else b"".join(props))
-        at = 0  # where the previous string's UNIQ_KEY property started: usually the same
+        at = 0  # where the previous string's UNIQ_KEY separator was: usually the same (>= 0)
         head, head_end, shifted = b"", 0, 0  # the previous ASCII key's head, length, hash * 31^4
         tails = _TAIL_SHARES
         for size, raw in zip(sizes, props):  # noqa: B905 (equal by construction; see commitlog)
@@ -417,11 +433,12 @@ class IndexService:
             elif raw.startswith(b"UNIQ_KEY\x01"):
                 start = 9
             else:
-                at = raw.find(b"\x02UNIQ_KEY\x01")
-                start = at + 10 if at >= 0 else -1
+                found = raw.find(b"\x02UNIQ_KEY\x01")
+                start = found + 10 if found >= 0 else -1
             end = raw.find(b"\x02", start) if start > 0 else -1
             if end > start:
-                at = start - 10
+                if start > 9:  # after a separator (9: the string starts with UNIQ_KEY)
+                    at = start - 10
                 if end - start == head_end and raw.startswith(head, start):
                     tail = raw[end - 4 : end]  # same head as the previous key: its hash known
                 else:
@@ -433,15 +450,15 @@ class IndexService:
                         if base is None:
                             base = self._head_hash(topic, head)
                             heads = self._byte_heads[topic]
-                        shifted = base * 923521  # times 31^4
+                        shifted = base * _POW31_4
                 share = tails.get(tail) if tail else None
                 if share is None and tail.isascii() and tail:
-                    a, b, c, d = tail
-                    share = tails[tail] = a * 29791 + b * 961 + c * 31 + d
+                    share = tails[tail] = _tail_share(tail)
                     if len(tails) >= _TAIL_CACHE_LIMIT:
                         tails.clear()
                 if share is not None and head_end:
                     h = (shifted + share) & 0xFFFFFFFF
+                    # _abs_java_hash(h) inlined: the call costs ~10 % of this loop
                     add((0x100000000 - h if h > 0x80000000 else h & 0x7FFFFFFF, phys))
                 else:
                     add((self._hash(topic, raw[start:end].decode("utf-8", "replace")), phys))
