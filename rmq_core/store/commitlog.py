@@ -30,6 +30,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from rmq_core.common.message import MessageConst, MessageExt, MessageExtBrokerInner, MessageSysFlag
 from rmq_core.common.message_codec import (
@@ -295,6 +296,12 @@ queue offset (0 for PREPARED/ROLLBACK), sys flag, store timestamp (ms), every re
 its properties bytes as written (without the ``__CRC32#`` property). Records of one entry are
 consecutive in the log and share topic, queue, sys flag and store timestamp; consumable ones
 have consecutive queue offsets."""
+PD_PHYS: Final = 0
+"""Position of the first record's phys in a :data:`PendingDispatch`."""
+PD_TOTAL: Final = 1
+"""Position of the total bytes in a :data:`PendingDispatch`."""
+PD_SIZES: Final = 7
+"""Position of the record sizes in a :data:`PendingDispatch`."""
 
 
 def requests_from_pending(
@@ -882,7 +889,7 @@ class CommitLog:
             behind = 0
             if pending:
                 try:
-                    behind = first_phys - pending[0][0]
+                    behind = first_phys - pending[0][PD_PHYS]
                 except IndexError:  # emptied by the dispatcher thread meanwhile
                     behind = 0
             if behind <= PENDING_DISPATCH_BYTES and len(pending) < PENDING_DISPATCH_ENTRIES:
@@ -976,7 +983,7 @@ class CommitLog:
             behind = 0
             if pending:
                 try:
-                    behind = phys - pending[0][0]
+                    behind = phys - pending[0][PD_PHYS]
                 except IndexError:  # emptied by the dispatcher thread meanwhile
                     behind = 0
             if behind <= PENDING_DISPATCH_BYTES and len(pending) < PENDING_DISPATCH_ENTRIES:

@@ -27,6 +27,9 @@ from collections.abc import Callable
 from rmq_core.common.message import MessageSysFlag
 from rmq_core.store.commitlog import (
     INVALID,
+    PD_PHYS,
+    PD_SIZES,
+    PD_TOTAL,
     SCHEDULE_TOPIC,
     CommitLog,
     DispatchRequest,
@@ -72,21 +75,22 @@ def coalesced(
     merged_sizes: list[int] = sizes
     merged_props: list[bytes] = props
     for i in range(1, min(len(pending), MAX_COALESCED)):
-        nxt = pending[i]
+        (n_phys, n_total, n_topic, n_queue_id, n_queue_offset, n_sys_flag, n_store_ts, n_sizes,
+         n_props) = pending[i]  # fmt: skip
         if (
-            nxt[0] != end
-            or nxt[6] != store_ts
-            or nxt[3] != queue_id
-            or nxt[5] != sys_flag
-            or nxt[2] != topic
-            or nxt[4] != (queue_offset + len(merged_sizes)) * step
+            n_phys != end
+            or n_store_ts != store_ts
+            or n_queue_id != queue_id
+            or n_sys_flag != sys_flag
+            or n_topic != topic
+            or n_queue_offset != (queue_offset + len(merged_sizes)) * step
         ):
             break
         if count == 1:
             merged_sizes, merged_props = list(sizes), list(props)
-        merged_sizes += nxt[7]
-        merged_props += nxt[8]
-        end += nxt[1]
+        merged_sizes += n_sizes
+        merged_props += n_props
+        end += n_total
         count += 1
     if count == 1:
         return head, 1
@@ -183,10 +187,10 @@ class ReputService(Service):
                 return True
             while pending:  # appends the writer described: no need to parse them
                 head = pending[0]
-                if head[0] < offset:  # already dispatched (or partly: parse the rest)
+                if head[PD_PHYS] < offset:  # already dispatched (or partly: parse the rest)
                     pending.popleft()
                     continue
-                if head[0] == offset:
+                if head[PD_PHYS] == offset:
                     count = 1
                     if coalesce and len(pending) > 1:
                         head, count = coalesced(pending, head)
@@ -194,8 +198,8 @@ class ReputService(Service):
                         return False
                     for _ in range(count):
                         pending.popleft()
-                    self.dispatched += len(head[7])
-                    offset = self.reput_from = offset + head[1]
+                    self.dispatched += len(head[PD_SIZES])
+                    offset = self.reput_from = offset + head[PD_TOTAL]
                     continue
                 break
             if offset >= end:

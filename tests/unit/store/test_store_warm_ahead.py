@@ -27,6 +27,7 @@ def test_warm_ahead_zeroes_only_past_the_writer(
     tiny_config: StoreConfig, open_store: OpenStore
 ) -> None:
     store = open_store(tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024))
+    store.allocator.shutdown()  # lets a warm it started finish; only this test's call follows
     assert store.put_encoded_batch(_batch(0, 10)).is_ok
     commitlog = store.commitlog
     mapped = commitlog.queue.files[-1]
@@ -83,6 +84,7 @@ def test_warming_under_sync_flush_keeps_records(
     over the zeros are flushed and read back intact."""
     config = tiny_config.replace(flush_disk_type="SYNC_FLUSH")
     store = open_store(config.replace(mapped_file_size_commit_log=32 * 1024 * 1024))
+    store.allocator.shutdown()  # lets a warm it started finish; only this test's call follows
     assert store.put_encoded_batch(_batch(0, 3), flush_future=False).is_ok
     commitlog = store.commitlog
     commitlog.warm_ahead()
