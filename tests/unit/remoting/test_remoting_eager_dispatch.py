@@ -19,44 +19,9 @@ from rmq_core.remoting.codes import ResponseCode
 from rmq_core.remoting.command import RemotingCommand
 from rmq_core.remoting.dispatch import ProcessorPool, RequestDispatcher, _Continued
 from rmq_core.remoting.transport import Connection
+from tests.support.fake_transport import RecordingTransport
 
 ECHO, WAIT, FAIL = 1, 2, 3
-
-
-class FakeTransport(asyncio.Transport):
-    """Records writes; never blocks."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.paused = False
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 4000) if name in ("peername", "sockname") else default
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        pass
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.writes.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        pass
-
-    def pause_reading(self) -> None:
-        self.paused = True
-
-    def resume_reading(self) -> None:
-        self.paused = False
-
-    def responses(self) -> list[RemotingCommand]:
-        return FrameDecoder().feed(b"".join(self.writes))
 
 
 class Server:
@@ -73,7 +38,7 @@ class Server:
         self.conn = Connection(
             on_request=dispatcher.dispatch, max_in_flight=max_in_flight, name="test"
         )
-        self.transport = FakeTransport()
+        self.transport = RecordingTransport()
         self.conn.connection_made(self.transport)
 
     async def echo(self, request: RemotingCommand, conn: Connection) -> RemotingCommand:
@@ -166,7 +131,7 @@ def test_eager_processor_may_call_wait_for_before_its_first_suspension() -> None
 
         dispatcher.register_processor(ECHO, timed)
         conn = Connection(on_request=dispatcher.dispatch, name="test")
-        transport = FakeTransport()
+        transport = RecordingTransport()
         conn.connection_made(transport)
         loop = asyncio.get_running_loop()
         # From a loop callback, outside any task, as data_received runs.
@@ -233,7 +198,7 @@ def test_many_held_requests_released_by_one_finishing_do_not_recurse() -> None:
 def test_lone_call_is_written_at_once_and_concurrent_calls_are_coalesced() -> None:
     async def scenario() -> None:
         conn = Connection(on_request=lambda request, connection: None, name="client")
-        transport = FakeTransport()
+        transport = RecordingTransport()
         conn.connection_made(transport)
 
         def answer_all() -> None:
@@ -326,7 +291,7 @@ def test_eager_processors_run_in_their_own_copy_of_the_context() -> None:
 
         dispatcher.register_processor(ECHO, remember)
         conn = Connection(on_request=dispatcher.dispatch, name="test")
-        transport = FakeTransport()
+        transport = RecordingTransport()
         conn.connection_made(transport)
         frames = []
         for opaque in (1, 2):

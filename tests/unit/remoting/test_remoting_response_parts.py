@@ -10,26 +10,7 @@ from rmq_core.remoting.codec import FrameDecoder, encode_frame, encode_frame_hea
 from rmq_core.remoting.codes import SerializeType
 from rmq_core.remoting.command import RemotingCommand
 from rmq_core.remoting.transport import Connection
-
-
-class FakeTransport(asyncio.Transport):
-    """Records writes; never blocks."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-
-    def get_extra_info(self, name: str, default: object = None) -> object:
-        return ("127.0.0.1", 4000) if name in ("peername", "sockname") else default
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        pass
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.writes.append(bytes(data))
+from tests.support.fake_transport import RecordingTransport
 
 
 @pytest.mark.parametrize("serialize_type", [SerializeType.JSON, SerializeType.ROCKETMQ])
@@ -42,7 +23,7 @@ def test_frame_head_then_body_is_the_frame(serialize_type: SerializeType, body: 
 
 def test_responses_with_and_without_bodies_leave_in_one_write_as_whole_frames() -> None:
     async def scenario() -> tuple[list[bytes], list[RemotingCommand]]:
-        transport = FakeTransport()
+        transport = RecordingTransport()
         conn = Connection(on_request=lambda request, connection: None, name="test")
         conn.connection_made(transport)
         request = RemotingCommand.request(11)
