@@ -162,50 +162,21 @@ def test_a_failed_commit_log_fdatasync_makes_the_broker_answer_service_not_avail
         store.shutdown()
 
 
-def test_one_flush_waiter_per_event_loop_and_real_sync_flush_sends(tmp_path: Path) -> None:
+def _sends_in_two_loops(
+    tmp_path: Path, flush_disk_type: str, sends: int
+) -> tuple[list[list[int]], list[object]]:
+    """Run ``sends`` concurrent one-message sends on each of two event loops against a real
+    store; return the answer codes per loop and the loops the store was asked for a flush
+    waiter on. Under SYNC_FLUSH every appended byte must be flushed by then."""
     store_config = StoreConfig(
         store_path_root_dir=str(tmp_path / "store"),
-        flush_disk_type="SYNC_FLUSH",
+        flush_disk_type=flush_disk_type,
         mapped_file_size_commit_log=64 * 1024,
     )
     store = MessageStore(store_config)
     store.start()
     try:
-        ctx = BrokerContext(BrokerConfig(), store_config, store)
-        processor = SendMessageProcessor(ctx)
-        made: list[object] = []
-        real_flush_waiter = store.flush_waiter
-
-        def counting_flush_waiter(loop: asyncio.AbstractEventLoop) -> object:
-            made.append(loop)
-            return real_flush_waiter(loop)
-
-        store.flush_waiter = counting_flush_waiter  # type: ignore[method-assign,assignment]
-
-        async def go() -> list[int]:
-            sends = [processor.process(send_request(), FakeConnection()) for _ in range(20)]  # type: ignore[arg-type]
-            return [r.code for r in await asyncio.gather(*sends)]
-
-        assert asyncio.run(asyncio.wait_for(go(), 10)) == [ResponseCode.SUCCESS] * 20
-        assert asyncio.run(asyncio.wait_for(go(), 10)) == [ResponseCode.SUCCESS] * 20
-        assert len(made) == 2  # one waiter per loop, not one future per message
-        last = store.commitlog.queue.last
-        assert last is not None and last.flushed_position == last.wrote_position
-    finally:
-        store.shutdown()
-
-
-def test_an_async_flush_store_is_asked_for_a_waiter_once(tmp_path: Path) -> None:
-    store_config = StoreConfig(
-        store_path_root_dir=str(tmp_path / "store"),
-        flush_disk_type="ASYNC_FLUSH",
-        mapped_file_size_commit_log=64 * 1024,
-    )
-    store = MessageStore(store_config)
-    store.start()
-    try:
-        ctx = BrokerContext(BrokerConfig(), store_config, store)
-        processor = SendMessageProcessor(ctx)
+        processor = SendMessageProcessor(BrokerContext(BrokerConfig(), store_config, store))
         asked: list[object] = []
         real_flush_waiter = store.flush_waiter
 
@@ -216,11 +187,26 @@ def test_an_async_flush_store_is_asked_for_a_waiter_once(tmp_path: Path) -> None
         store.flush_waiter = counting_flush_waiter  # type: ignore[method-assign,assignment]
 
         async def go() -> list[int]:
-            sends = [processor.process(send_request(), FakeConnection()) for _ in range(5)]  # type: ignore[arg-type]
-            return [r.code for r in await asyncio.gather(*sends)]
+            answers = [processor.process(send_request(), FakeConnection()) for _ in range(sends)]  # type: ignore[arg-type]
+            return [r.code for r in await asyncio.gather(*answers)]
 
-        assert asyncio.run(asyncio.wait_for(go(), 10)) == [ResponseCode.SUCCESS] * 5
-        assert asyncio.run(asyncio.wait_for(go(), 10)) == [ResponseCode.SUCCESS] * 5
-        assert len(asked) == 1  # None under ASYNC_FLUSH: not asked again, on any loop
+        codes = [asyncio.run(asyncio.wait_for(go(), 10)) for _ in range(2)]
+        last = store.commitlog.queue.last
+        assert last is not None
+        if flush_disk_type == "SYNC_FLUSH":
+            assert last.flushed_position == last.wrote_position
     finally:
         store.shutdown()
+    return codes, asked
+
+
+def test_one_flush_waiter_per_event_loop_and_real_sync_flush_sends(tmp_path: Path) -> None:
+    codes, asked = _sends_in_two_loops(tmp_path, "SYNC_FLUSH", 20)
+    assert codes == [[ResponseCode.SUCCESS] * 20] * 2
+    assert len(asked) == 2  # one waiter per loop, not one future per message
+
+
+def test_an_async_flush_store_is_asked_for_a_waiter_once(tmp_path: Path) -> None:
+    codes, asked = _sends_in_two_loops(tmp_path, "ASYNC_FLUSH", 5)
+    assert codes == [[ResponseCode.SUCCESS] * 5] * 2
+    assert len(asked) == 1  # None under ASYNC_FLUSH: not asked again, on any loop
