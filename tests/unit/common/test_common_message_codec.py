@@ -388,3 +388,67 @@ def test_decode_records_refuses_a_topic_length_reaching_into_the_properties_leng
         decode_records(damaged)
     with pytest.raises(MessageFormatError, match="bad topic length"):
         decode_record(damaged)
+
+
+def _uniform_records(count: int = 4, **changes: object) -> list[MessageExt]:
+    """``count`` golden messages of one layout (what one producer's pull answer holds)."""
+    out = []
+    for i in range(count):
+        msg = _golden_message()
+        msg.queue_offset, msg.commitlog_offset, msg.body = 7 + i, 1234 + 100 * i, b"body %06d" % i
+        for name, value in changes.items():
+            setattr(msg, name, value)
+        out.append(msg)
+    return out
+
+
+@pytest.mark.parametrize("lazy", [True, False])
+@pytest.mark.parametrize("properties", [{"TAGS": "TagA", "KEYS": "k1 k2"}, {}])
+def test_decode_records_of_one_layout_equal_decoding_record_by_record(
+    lazy: bool, properties: dict[str, str]
+) -> None:
+    data = b"".join(encode_record(m) for m in _uniform_records(properties=properties))
+    decoded = decode_records(data, lazy_properties=lazy)
+    assert [m.raw_properties is not None for m in decoded] == [lazy and bool(properties)] * 4
+    assert decoded == _one_by_one(data, True)
+    assert [m.body for m in decoded] == [b"body %06d" % i for i in range(4)]
+    assert all(type(m.body) is bytes for m in decoded)
+    decoded[0].put_property("X", "1")  # every message has its own properties dict
+    assert all("X" not in m.properties for m in decoded[1:])
+
+
+def test_decode_records_of_one_layout_with_other_hosts_or_flags() -> None:
+    hosts = _uniform_records()
+    hosts[2].born_host, hosts[3].store_host = "10.9.8.7:1", "10.1.1.1:2"
+    flags = _uniform_records()
+    flags[1].sys_flag = MessageSysFlag.MULTI_TAGS_FLAG  # usual: still one layout
+    flags[3].sys_flag = MessageSysFlag.COMPRESSED_FLAG | (3 << 8)  # handed to decode_record
+    flags[3].body = zlib.compress(b"abc")  # as long as the others' bodies
+    other_topic = _uniform_records()
+    other_topic[1].topic = "TopicTesx"  # same length, other topic
+    for records in (hosts, flags, other_topic):
+        data = b"".join(encode_record(m) for m in records)
+        for decompress in (True, False):
+            assert _outcome(lambda d, z=decompress: decode_records(d, decompress=z), data) == (
+                _outcome(lambda d, z=decompress: _one_by_one(d, z), data)
+            )
+    decoded = decode_records(b"".join(encode_record(m) for m in hosts))
+    assert [m.born_host for m in decoded][1:3] == ["192.168.0.10:54321", "10.9.8.7:1"]
+    assert decoded[3].store_host == "10.1.1.1:2"
+
+
+_UNIFORM = b"".join(encode_record(m) for m in _uniform_records(3))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_UNIFORM) - 1), st.integers(0, 255)), max_size=3))
+def test_decode_records_matches_decode_record_on_mutated_records_of_one_layout(
+    changes: list[tuple[int, int]],
+) -> None:
+    data = bytearray(_UNIFORM)
+    for at, value in changes:
+        data[at] = value
+    mutated = bytes(data)
+    for lazy in (True, False):
+        got = _outcome(lambda d, lazy=lazy: decode_records(d, lazy_properties=lazy), mutated)
+        assert got == _outcome(lambda d: _one_by_one(d, True), mutated)
