@@ -42,6 +42,11 @@ _SHORT_MIN, _SHORT_MAX = -(2**15), 2**15 - 1
 
 _LANGUAGE_BY_NAME = {member.name: member for member in LanguageCode}
 _LANGUAGE_BY_VALUE = {member.value: member for member in LanguageCode}
+_LANGUAGE_NAMES: dict[int, str] = {member.value: member.name for member in LanguageCode}
+"""Wire name by language value (an IntEnum member looks its value up); others write OTHER."""
+_OTHER_NAME = LanguageCode.OTHER.name
+_STR_ONLY = frozenset((str,))
+"""``_STR_ONLY.issuperset(map(type, values))``: every value a plain str (one C-level pass)."""
 
 _json_encode_string = json.encoder.encode_basestring
 # Prebuilt codecs: the C encoder/scanner without json.dumps/json.loads per-call set-up.
@@ -105,19 +110,31 @@ def decode_header(data: bytes | memoryview, serialize_type: int) -> RemotingComm
 
 
 def _encode_json(cmd: RemotingCommand) -> bytes:
-    enc = _json_encode_string
-    parts = [f'{{"code":{int(cmd.code)}']
+    """The JSON header: keys in alphabetical order, ``extFields`` omitted when empty,
+    ``remark`` when None (one format per shape; ~2x faster than part by part)."""
     fields = cmd.ext_fields
-    if fields:
-        if not all(type(value) is str for value in fields.values()):
-            fields = _stringify(fields)
-        parts.append(f',"extFields":{"".join(_EXT_CHUNKS(fields, 0))}')
-    parts.append(f',"flag":{int(cmd.flag)},"language":"{_language_name(cmd.language)}"')
-    parts.append(f',"opaque":{int(cmd.opaque)}')
-    if cmd.remark is not None:
-        parts.append(f',"remark":{enc(cmd.remark)}')
-    parts.append(f',"serializeTypeCurrentRPC":"JSON","version":{int(cmd.version)}}}')
-    return "".join(parts).encode("utf-8")
+    language = _LANGUAGE_NAMES.get(cmd.language, _OTHER_NAME)
+    remark = cmd.remark
+    tail = (
+        f'"language":"{language}","opaque":{int(cmd.opaque)},'
+        if remark is None
+        else f'"language":"{language}","opaque":{int(cmd.opaque)},"remark":'
+        f"{_json_encode_string(remark)},"
+    )
+    if not fields:
+        text = (
+            f'{{"code":{int(cmd.code)},"flag":{int(cmd.flag)},{tail}'
+            f'"serializeTypeCurrentRPC":"JSON","version":{int(cmd.version)}}}'
+        )
+        return text.encode("utf-8")
+    if not _STR_ONLY.issuperset(map(type, fields.values())):
+        fields = _stringify(fields)
+    text = (
+        f'{{"code":{int(cmd.code)},"extFields":{"".join(_EXT_CHUNKS(fields, 0))},'
+        f'"flag":{int(cmd.flag)},{tail}'
+        f'"serializeTypeCurrentRPC":"JSON","version":{int(cmd.version)}}}'
+    )
+    return text.encode("utf-8")
 
 
 def _stringify(fields: dict[str, Any]) -> dict[str, str]:
@@ -129,11 +146,6 @@ def _stringify(fields: dict[str, Any]) -> dict[str, str]:
         elif value is not None:
             out[key] = str(value)
     return out
-
-
-def _language_name(language: int) -> str:
-    member = _LANGUAGE_BY_VALUE.get(int(language))
-    return member.name if member is not None else LanguageCode.OTHER.name
 
 
 def _decode_json(data: bytes | memoryview) -> RemotingCommand:
@@ -155,16 +167,34 @@ def _decode_json(data: bytes | memoryview) -> RemotingCommand:
     if remark is not None and not isinstance(remark, str):
         raise RemoteProtocolError("malformed JSON header: 'remark' is not a string")
     fields = obj.get("extFields")
-    if type(fields) is dict and all(type(value) is str for value in fields.values()):
+    if type(fields) is dict and _STR_ONLY.issuperset(map(type, fields.values())):
         ext_fields: dict[str, str] = fields  # the usual case: a fresh dict of strings, kept
     else:
         ext_fields = _json_ext_fields(fields)
+    get = obj.get
+    code, opaque, flag, version = obj["code"], get("opaque", 0), get("flag", 0), get("version", 0)
+    if not (
+        type(code) is int
+        and type(opaque) is int
+        and type(flag) is int
+        and type(version) is int
+        and _INT32_MIN <= code <= _INT32_MAX
+        and _INT32_MIN <= opaque <= _INT32_MAX
+        and _INT32_MIN <= flag <= _INT32_MAX
+        and _INT32_MIN <= version <= _INT32_MAX
+    ):  # anything but plain int32 values: checked and converted one by one
+        code = _json_int(obj, "code", 0)
+        opaque = _json_int(obj, "opaque", 0)
+        flag = _json_int(obj, "flag", 0)
+        version = _json_int(obj, "version", 0)
+    language = obj.get("language")
+    known = _LANGUAGE_BY_NAME.get(language) if type(language) is str else None
     return RemotingCommand(
-        _json_int(obj, "code", 0),
-        _json_int(obj, "opaque", 0),
-        _json_int(obj, "flag", 0),
-        _json_language(obj.get("language")),
-        _json_int(obj, "version", 0),
+        code,
+        opaque,
+        flag,
+        known if known is not None else _json_language(language),
+        version,
         remark,
         ext_fields,
         b"",
@@ -228,7 +258,7 @@ def _encode_rocketmq(cmd: RemotingCommand) -> bytes:
     remark = cmd.remark.encode("utf-8") if cmd.remark else b""
     entries = bytearray()
     fields = cmd.ext_fields
-    if not all(type(value) is str for value in fields.values()):
+    if not _STR_ONLY.issuperset(map(type, fields.values())):
         fields = _stringify(fields)
     for key, value in fields.items():
         key_bytes = key.encode("utf-8")

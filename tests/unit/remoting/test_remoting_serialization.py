@@ -114,6 +114,18 @@ def test_json_header_with_whitespace_around_it_decodes() -> None:
     assert (cmd.code, cmd.opaque, cmd.ext_fields) == (7, 2, {"a": "b"})
 
 
+def test_json_header_ints_given_as_strings_or_null_are_read_one_by_one() -> None:
+    cmd = decode_header(b'{"code":"12","opaque":"-7","flag":null,"language":1}', 0)
+    assert (cmd.code, cmd.opaque, cmd.flag, cmd.version) == (12, -7, 0, 0)
+    assert cmd.language == LanguageCode.CPP
+
+
+def test_json_header_of_an_unknown_language_value_names_other() -> None:
+    text = encode_header(RemotingCommand(code=1, language=99, ext_fields={"k": "v"})).decode()
+    assert '"language":"OTHER"' in text
+    assert json.loads(text)["extFields"] == {"k": "v"}
+
+
 def test_unknown_language_name_becomes_other() -> None:
     assert decode_header(b'{"code":1,"language":"COBOL"}', 0).language == LanguageCode.OTHER
 
