@@ -49,11 +49,10 @@ from rmq_core.common.message_codec import (
     encode_properties,
 )
 from rmq_core.remoting.codes import RequestCode, ResponseCode
-from rmq_core.remoting.command import RemotingCommand
+from rmq_core.remoting.command import FLAG_RESPONSE, RemotingCommand
 from rmq_core.remoting.headers import (
     SendMessageRequestHeader,
     SendMessageRequestHeaderV2,
-    SendMessageResponseHeader,
 )
 from rmq_core.remoting.transport import Connection
 from rmq_core.store.batch import BatchEntry, EncodedBatch
@@ -69,6 +68,8 @@ _LEGAL_TOPICS_MAX = 4096
 logger = logging.getLogger(__name__)
 
 _UNIQ_KEY = MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
+_MSG_REGION = MessageConst.PROPERTY_MSG_REGION
+_TRACE_ON = MessageConst.PROPERTY_TRACE_SWITCH
 _UNIQ_FIELD = f"{_UNIQ_KEY}\x01".encode()
 _BATCH_ENTRY_HEAD = struct.Struct(">iiiii")  # total, magic, body CRC, flag, body length
 _PROPS_LEN = struct.Struct(">h")
@@ -569,13 +570,19 @@ class SendMessageProcessor(BrokerProcessor):
             )
             return self._respond(request, error_code, remark)
         append = outcome.append_result
-        header = SendMessageResponseHeader(
-            msg_id=append.msg_id,
-            queue_id=queue_id,
-            queue_offset=append.queue_offset,
-            transaction_id=uniq_key,
-        )
-        fields = self._region_fields()
-        fields.update(header.to_ext_fields())
+        cfg = self.ctx.config
+        # The fields of _region_fields() then SendMessageResponseHeader.to_ext_fields(), in
+        # that order, built in one dict (the same header bytes, without a header object).
+        fields = {
+            _MSG_REGION: cfg.region_id,
+            _TRACE_ON: "true" if cfg.trace_on else "false",
+            "msgId": append.msg_id,
+            "queueId": str(queue_id),
+            "queueOffset": str(append.queue_offset),
+        }
+        if uniq_key is not None:
+            fields["transactionId"] = uniq_key
         answer_remark: str | None = None if code == ResponseCode.SUCCESS else outcome.status
-        return request.response(code, answer_remark, ext_fields=fields)
+        return RemotingCommand(
+            code, request.opaque, FLAG_RESPONSE, remark=answer_remark, ext_fields=fields
+        )

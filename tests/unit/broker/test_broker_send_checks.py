@@ -16,7 +16,11 @@ from rmq_core.broker.processors.send import SendMessageProcessor
 from rmq_core.common.message_codec import encode_properties
 from rmq_core.remoting.codes import RequestCode, ResponseCode
 from rmq_core.remoting.command import RemotingCommand
-from rmq_core.remoting.headers import SendMessageRequestHeader, SendMessageRequestHeaderV2
+from rmq_core.remoting.headers import (
+    SendMessageRequestHeader,
+    SendMessageRequestHeaderV2,
+    SendMessageResponseHeader,
+)
 from rmq_core.store.config import StoreConfig
 from rmq_core.store.results import (
     AppendMessageResult,
@@ -127,3 +131,13 @@ def test_v1_and_v2_headers_store_the_same_message() -> None:
     assert [getattr(v1, name) for name in fields] == [getattr(v2, name) for name in fields]
     assert v1.properties_string == v2.properties_string
     assert (v1.topic, v1.queue_id, v1.flag) == ("TBW102", 1, 3)
+
+
+def test_answer_fields_are_the_region_then_the_response_header_in_order() -> None:
+    [answer] = _send(_processor(RecordingStore()), ["TBW102"])
+    header = SendMessageResponseHeader(
+        msg_id=answer.ext_fields["msgId"], queue_id=1, queue_offset=0, transaction_id="U1"
+    )
+    expected = {"MSG_REGION": "DefaultRegion", "TRACE_ON": "true", **header.to_ext_fields()}
+    assert list(answer.ext_fields.items()) == list(expected.items())
+    assert (answer.code, answer.remark, answer.flag) == (ResponseCode.SUCCESS, None, 1)
