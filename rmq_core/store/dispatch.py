@@ -34,6 +34,7 @@ from rmq_core.store.commitlog import (
     CommitLog,
     DispatchRequest,
     PendingDispatch,
+    describe_runs,
     parse_for_dispatch,
 )
 from rmq_core.store.service import Service
@@ -214,6 +215,15 @@ class ReputService(Service):
             base = mapped.file_from_offset
             wrote = mapped.wrote_position
             while pos < wrote:
+                size, runs = describe_runs(mapped.mm, pos, wrote - pos, base)
+                if runs:  # the usual records: each run of them as one batch
+                    for described in runs:
+                        if not dispatch_batch(described, not inline):
+                            self.reput_from = described[PD_PHYS]
+                            return False
+                        self.dispatched += len(described[PD_SIZES])
+                    pos += size
+                    continue
                 size, request, reason = parse_for_dispatch(
                     mapped.mm, pos, wrote - pos, base, levels
                 )

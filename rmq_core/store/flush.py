@@ -273,11 +273,21 @@ class AsyncFlushWaiter:
     ``concurrent.futures.Future``; ``await waiter.wait(result.append_result.end_offset)``
     resolves True once an fdatasync covers the offset, False after ``timeout`` seconds
     (FLUSH_DISK_TIMEOUT). Create and use it on the event loop's thread.
+
+    ``settle`` (optional) is called before :meth:`wait` answers without yielding to the loop
+    (bytes already on disk, a failed or stopped group commit): the store passes its pending
+    deferred dispatch there, so a writer is never answered before its message is readable.
     """
 
-    def __init__(self, group: GroupCommitService, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        group: GroupCommitService,
+        loop: asyncio.AbstractEventLoop,
+        settle: Callable[[], None] | None = None,
+    ) -> None:
         self._group = group
         self._loop = loop
+        self._settle = settle
         self._flushed = group.flushed_offset
         self._scheduled = self._flushed  # highest offset handed to the loop (flusher thread)
         self._heap: list[tuple[int, int, asyncio.Future[bool], float]] = []
@@ -313,11 +323,15 @@ class AsyncFlushWaiter:
         """True once bytes up to ``end_offset`` are on disk; False after ``timeout`` seconds."""
         group = self._group
         if end_offset <= self._flushed or end_offset <= group.flushed_offset:
+            if self._settle is not None:
+                self._settle()
             return True
-        if group.failed:
-            return False
-        if group.stopped:  # shutting down: one final pass here, as submit does
-            group.run_once()
+        if group.failed or group.stopped:
+            if self._settle is not None:
+                self._settle()
+            if group.failed:
+                return False
+            group.run_once()  # shutting down: one final pass here, as submit does
             return end_offset <= group.flushed_offset
         timeout = self._group.timeout if timeout is None else timeout
         future: asyncio.Future[bool] = self._loop.create_future()

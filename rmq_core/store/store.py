@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import shutil
@@ -97,6 +98,12 @@ def _wait_of_messages(batch: Sequence[MessageExtBrokerInner | MessageExt]) -> st
     return batch[0].properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK)
 
 
+def _awaits_flush(msg: MessageExtBrokerInner | MessageExt) -> bool:
+    """True unless the message's ``WAIT`` property is other than true (absent means true)."""
+    wait = msg.properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK)
+    return wait is None or wait.lower() == "true"
+
+
 def _wait_of_encoded(batch: EncodedBatch) -> str | None:
     """The WAIT property of an encoded batch's first entry."""
     wait = prop_value(batch.entries[0][2], b"WAIT\x01")
@@ -173,6 +180,8 @@ class MessageStore:
         self._last_dispatched_timestamp = 0
         self._dispatch_loop: asyncio.AbstractEventLoop | None = None
         """The event loop a deferred dispatch is scheduled on (see :meth:`_dispatch_soon`)."""
+        self._dispatch_thread = 0
+        """``threading.get_ident()`` of the thread that scheduled it."""
         self._running = False
         self._flush_failed = False
         self._lock_fd: int | None = None
@@ -479,7 +488,9 @@ class MessageStore:
         one per loop is enough."""
         if self.group_commit is None:
             return None
-        return AsyncFlushWaiter(self.group_commit, loop)
+        return AsyncFlushWaiter(
+            self.group_commit, loop, functools.partial(self._settle_deferred, loop)
+        )
 
     def sync_dispatch(self) -> None:
         """Dispatch everything appended so far before returning (tests, admin tools)."""
@@ -496,7 +507,7 @@ class MessageStore:
         msg: MessageExtBrokerInner | MessageExt,
         *,
         flush_future: bool = True,
-        defer_dispatch: bool = False,
+        defer_dispatch: bool | None = None,
     ) -> PutMessageResult:
         """Append one message; never blocks on disk. See :class:`PutMessageResult`.
 
@@ -505,10 +516,13 @@ class MessageStore:
         With ``defer_dispatch`` and a running event loop on this thread the message is made
         readable by a callback of that loop instead of before this returns (without a running
         loop it is dispatched at once): see :meth:`_dispatch_soon`. That callback runs before
-        any scheduled after this call, so a writer that awaits :meth:`flush_waiter` (SYNC_FLUSH)
-        is answered only once its message is readable; under ASYNC_FLUSH, or without awaiting,
-        the caller may answer before the deferred dispatch runs (readable at the latest at the
-        start of the loop's next iteration).
+        any scheduled after this call, and a :meth:`flush_waiter` that answers without
+        yielding runs it first, so a writer that awaits the waiter (SYNC_FLUSH) is answered
+        only once its message is readable; under ASYNC_FLUSH, or without awaiting, the caller
+        may answer before the deferred dispatch runs (readable at the latest at the start of
+        the loop's next iteration). ``defer_dispatch=None`` (the default) defers exactly when
+        the caller will await the waiter: SYNC_FLUSH, ``flush_future=False`` and a ``WAIT``
+        property other than false (the broker's single sends); otherwise it dispatches inline.
         SERVICE_NOT_AVAILABLE when the store is not running or is no longer :attr:`writable`.
         """
         if not self._running or self._flush_failed:
@@ -523,11 +537,13 @@ class MessageStore:
             return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED)
         self.put_message_times_total += 1
         self.put_message_size_total += result.wrote_bytes
+        group = self.group_commit
+        if defer_dispatch is None:
+            defer_dispatch = group is not None and not flush_future and _awaits_flush(msg)
         if defer_dispatch:
             self._dispatch_soon()
         else:
             self.reput.dispatch_inline()
-        group = self.group_commit
         if group is None:
             return PutMessageResult(PutMessageStatus.PUT_OK, result)
         if not flush_future:
@@ -549,15 +565,34 @@ class MessageStore:
         when it holds several records. While one is pending on this loop no other is scheduled
         on it (one pending on another loop, running or not, does not count); the dispatcher
         thread remains the safety net. Without a running loop on this thread the append is
-        dispatched inline at once, as without ``defer_dispatch``."""
+        dispatched inline at once, as without ``defer_dispatch``.
+
+        A pass this thread scheduled on a loop that is still running is pending on this
+        thread's running loop (a loop runs on one thread, a thread runs one loop at a time):
+        then nothing is looked up (``asyncio.get_running_loop`` makes a ``getpid`` system call
+        per call on Python 3.11)."""
+        pending = self._dispatch_loop
+        if (
+            pending is not None
+            and self._dispatch_thread == threading.get_ident()
+            and pending.is_running()
+        ):
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.reput.dispatch_inline()
             return
-        if self._dispatch_loop is not loop:
+        if pending is not loop:
             self._dispatch_loop = loop
+            self._dispatch_thread = threading.get_ident()
             loop.call_soon(self._deferred_dispatch, loop)
+
+    def _settle_deferred(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run ``loop``'s pending deferred dispatch now (a flush waiter about to answer
+        without yielding to the loop calls this first); nothing when none is pending."""
+        if self._dispatch_loop is loop:
+            self._deferred_dispatch(loop)
 
     def _deferred_dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._dispatch_loop is loop:  # another loop's pending pass keeps its own mark
