@@ -31,6 +31,7 @@ import random
 import struct
 from itertools import repeat
 from operator import itemgetter
+from typing import cast
 
 from rmq_core.broker import perm as permission
 from rmq_core.broker import retry
@@ -81,8 +82,6 @@ _ENTRY_OVERHEAD = _BATCH_ENTRY_HEAD.size + _PROPS_LEN.size
 _LAYOUTS_MAX = 64
 """Uniform entry layouts remembered, keyed by (body length, properties length)."""
 _LAYOUTS: dict[tuple[int, int], struct.Struct] = {}
-_ROW_LENGTHS = itemgetter(0, 2, 4)  # total, body length, properties length of an entry row
-_ROW_ENTRY = itemgetter(1, 3, 5)  # flag, body, properties of an entry row
 _ENTRY_BODY = itemgetter(1)
 _ENTRY_PROPS = itemgetter(2)
 _LAST_BYTE = itemgetter(-1)
@@ -102,21 +101,23 @@ def _split_batch(data: bytes) -> list[BatchEntry]:
 
 
 def _layout(body_len: int, props_len: int) -> struct.Struct:
-    """The struct of one whole entry with these lengths: total, (magic and body CRC skipped),
-    flag, body length, body, properties length, properties (bounded cache)."""
+    """The struct of one whole entry with these lengths, unpacking ``(flag, body,
+    properties)`` (total, magic, body CRC, body length and properties length skipped; the
+    caller checks the lengths), from a bounded cache."""
     layout = _LAYOUTS.get((body_len, props_len))
     if layout is None:
         if len(_LAYOUTS) >= _LAYOUTS_MAX:
             _LAYOUTS.clear()
-        layout = struct.Struct(f">i8xii{body_len}sh{props_len}s")
+        layout = struct.Struct(f">12xi4x{body_len}s2x{props_len}s")
         _LAYOUTS[(body_len, props_len)] = layout
     return layout
 
 
 def _split_uniform(data: bytes) -> list[BatchEntry] | None:
     """The entries when every entry has the first entry's total, body and properties lengths
-    (each checked against its own fields, so exactly the entries :func:`_split_entries` would
-    return), else None."""
+    (the first entry's fields checked against each other, every other entry's length bytes
+    compared with the first's), so exactly the entries :func:`_split_entries` would return;
+    else None."""
     size = len(data)
     if size < _ENTRY_OVERHEAD:
         return None
@@ -124,10 +125,16 @@ def _split_uniform(data: bytes) -> list[BatchEntry] | None:
     props_len = total - _ENTRY_OVERHEAD - body_len
     if body_len < 0 or props_len < 0 or size % total:
         return None
-    rows = list(_layout(body_len, props_len).iter_unpack(data))
-    if set(map(_ROW_LENGTHS, rows)) != {(total, body_len, props_len)}:
+    props_at = _BATCH_ENTRY_HEAD.size + body_len
+    if _PROPS_LEN.unpack_from(data, props_at)[0] != props_len:
         return None
-    return list(map(_ROW_ENTRY, rows))
+    count = size // total
+    if count > 1:
+        # Byte i of every entry is data[i::total]: each length byte must repeat the first's.
+        for at in (0, 1, 2, 3, 16, 17, 18, 19, props_at, props_at + 1):
+            if data[at::total] != data[at : at + 1] * count:
+                return None
+    return cast(list[BatchEntry], list(_layout(body_len, props_len).iter_unpack(data)))
 
 
 def _split_entries(data: bytes) -> list[BatchEntry]:

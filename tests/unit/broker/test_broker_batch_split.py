@@ -79,6 +79,35 @@ def test_split_refuses_or_accepts_like_entry_by_entry(data: bytes) -> None:
     assert send_module._split_batch(data) == expected
 
 
+def _mutated(data: bytes, at: int, value: int) -> bytes:
+    return data[:at] + bytes([value]) + data[at + 1 :]
+
+
+_THREE = b"".join(_entry(b"a" * 16, _uniq(i), i) for i in range(3))
+_STEP = len(_THREE) // 3
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _entry(b"a" * 16, _uniq(0)) + _entry(b"a" * 17, _uniq(1)[:-1]),  # same total, other split
+        _mutated(_THREE, 2 * _STEP + 3, 0x7F),  # the last entry's total
+        _mutated(_THREE, _STEP + 19, 15),  # the second entry's body length
+        _mutated(_THREE, _STEP + 20 + 16 + 1, 0),  # the second entry's properties length
+        _mutated(_THREE, 20 + 16, 1),  # the first entry's properties length (high byte)
+        _mutated(_THREE, _STEP + 12, 9),  # a flag differs: still uniform
+    ],
+)
+def test_uniform_split_compares_every_entrys_lengths(data: bytes) -> None:
+    try:
+        expected: Any = send_module._split_entries(data)
+    except MessageFormatError:
+        with pytest.raises(MessageFormatError):
+            send_module._split_batch(data)
+        return
+    assert send_module._split_batch(data) == expected
+
+
 def test_uniform_layouts_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(send_module, "_LAYOUTS", {})
     for size in range(send_module._LAYOUTS_MAX + 5):
