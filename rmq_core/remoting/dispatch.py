@@ -273,35 +273,32 @@ class RequestDispatcher:
     async def _run(
         self, processor: Processor, request: RemotingCommand, connection: Connection
     ) -> None:
+        """Run ``processor`` on ``request``, answer, then release the connection's slot (one
+        coroutine per request: every layer is a coroutine frame more per request)."""
         try:
-            await self._process(processor, request, connection)
+            try:
+                response = await processor(request, connection)
+            except HeaderFieldError as exc:
+                logger.warning(
+                    "%s: bad header in code %d from %s: %s",
+                    self.name,
+                    request.code,
+                    connection.remote_address,
+                    exc,
+                )
+                response = request.response(ResponseCode.SYSTEM_ERROR, str(exc))
+            except Exception as exc:
+                logger.exception(
+                    "%s: processor for code %d from %s failed",
+                    self.name,
+                    request.code,
+                    connection.remote_address,
+                )
+                response = request.response(ResponseCode.SYSTEM_ERROR, _describe(exc))
+            if response is not None:
+                _answer(connection, request, response)
         finally:
             connection.request_finished()
-
-    async def _process(
-        self, processor: Processor, request: RemotingCommand, connection: Connection
-    ) -> None:
-        try:
-            response = await processor(request, connection)
-        except HeaderFieldError as exc:
-            logger.warning(
-                "%s: bad header in code %d from %s: %s",
-                self.name,
-                request.code,
-                connection.remote_address,
-                exc,
-            )
-            response = request.response(ResponseCode.SYSTEM_ERROR, str(exc))
-        except Exception as exc:
-            logger.exception(
-                "%s: processor for code %d from %s failed",
-                self.name,
-                request.code,
-                connection.remote_address,
-            )
-            response = request.response(ResponseCode.SYSTEM_ERROR, _describe(exc))
-        if response is not None:
-            _answer(connection, request, response)
 
     async def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every pool of this dispatcher (queued requests are dropped unanswered)."""
