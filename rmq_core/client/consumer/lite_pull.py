@@ -281,7 +281,8 @@ class LitePullConsumer:
             offset = await self._start_offset(mq)
             if offset < 0:
                 raise ClientError(f"cannot find a start offset for {mq}")
-            self._own(mq, ProcessQueue(), offset)
+            if mq not in self._states:  # not taken by another pass while this one awaited
+                self._own(mq, ProcessQueue(), offset)
 
     async def _start_offset(self, mq: MessageQueue) -> int:
         assert self._offset_store is not None

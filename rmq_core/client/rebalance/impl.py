@@ -145,6 +145,10 @@ class RebalanceImpl(abc.ABC):
             if offset < 0:
                 log.warning("group %s: no start offset for %s this round", self.group, mq)
                 continue
+            if mq in self.process_queue_table:
+                # Another pass (start, the rebalance service, a group change) took the queue
+                # while this one awaited: a second pull loop would pull it twice.
+                continue
             self.process_queue_table[mq] = fresh
             self.dispatch_pull(mq, fresh, offset)
             changed = True
