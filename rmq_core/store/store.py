@@ -48,6 +48,7 @@ from rmq_core.store.commitlog import (
     check_record,
     prop_value,
     requests_from_pending,
+    tags_code,
     tags_codes,
 )
 from rmq_core.store.config import StoreConfig
@@ -415,6 +416,8 @@ class MessageStore:
         phys, total, topic, queue_id, queue_offset, sys_flag, store_ts, sizes, props = described
         if topic == SCHEDULE_TOPIC:  # tags codes are delivery times: the general path
             return self._dispatch_each(described, may_create)
+        if len(sizes) == 1:
+            return self._dispatch_one(described, may_create)
         cq = None
         new_cq_file = False
         if not sys_flag & _PREPARED_BIT:  # NOT_TYPE or COMMIT: consume-queue units
@@ -446,6 +449,43 @@ class MessageStore:
         self._last_dispatched_timestamp = store_ts
         if cq is not None and self._listeners:
             self._notify_batch(topic, queue_id, queue_offset + len(sizes), codes, store_ts, props)
+        return True
+
+    def _dispatch_one(self, described: PendingDispatch, may_create: bool) -> bool:
+        """:meth:`_dispatch_batch` of a description holding one record (not SCHEDULE_TOPIC):
+        the same unit, index entries and arrival call, without the batch's lists and loops
+        (its tags code by :func:`tags_code`, its entries by ``IndexService.record_entries``)."""
+        phys, size, topic, queue_id, queue_offset, sys_flag, store_ts, _sizes, props = described
+        raw = props[0]
+        cq = None
+        new_cq_file = False
+        if not sys_flag & _PREPARED_BIT:
+            queues = self.consume_queues.get(topic)
+            cq = None if queues is None else queues.get(queue_id)
+            if cq is None:
+                if not may_create:
+                    return False
+                cq = self._find_or_create_queue(topic, queue_id)
+            new_cq_file = cq.put_needs_new_file(phys, size, queue_offset)
+            if new_cq_file and not may_create:
+                return False
+        index = self.index
+        entries = index.record_entries(topic, phys, size, raw, sys_flag)
+        if entries and not may_create and index.room < len(entries):
+            return False
+        code = 0
+        if cq is not None:
+            code = tags_code(raw)
+            if new_cq_file:
+                with self._cq_lock:  # creating a file (and directories) vs delete_topics
+                    cq.put(phys, size, code, queue_offset)
+            else:
+                cq.put(phys, size, code, queue_offset)
+        if entries:
+            index.put_entries(entries, store_ts)
+        self._last_dispatched_timestamp = store_ts
+        if cq is not None and self._listeners:
+            self._notify_batch(topic, queue_id, queue_offset + 1, [code], store_ts, props)
         return True
 
     def _dispatch_each(self, described: PendingDispatch, may_create: bool) -> bool:

@@ -143,3 +143,37 @@ def test_sync_flush_single_sends_are_readable_when_the_waiter_answers(
         assert inline.is_ok and store.get_max_offset_in_queue("T", 0) == 5
 
     asyncio.run(send())
+
+
+RAW_PROPERTIES = [
+    b"TAGS\x01TagA\x02UNIQ_KEY\x01C0A8000100002A9F00000000000007D0\x02",
+    b"UNIQ_KEY\x01C0A8000100002A9F00000000000007D1\x02TAGS\x01TagB\x02",
+    b"UNIQ_KEY\x01abcd\x02",
+    b"UNIQ_KEY\x01\x02",
+    b"UNIQ_KEY\x01C0A8",
+    "UNIQ_KEY\x01ключ-уникальный\x02".encode(),
+    b"XUNIQ_KEY\x01notthis\x02UNIQ_KEY\x01C0A8000100002A9F00000000000007D2\x02",
+    b"TAGS\x01t\x02KEYS\x01k1 k2\x02UNIQ_KEY\x01C0A8000100002A9F00000000000007D3\x02",
+    b"TAGS\x01\x02",
+    b"WAIT\x01true\x02TAGS\x01late\x02",
+    b"",
+]
+
+
+@pytest.mark.parametrize("raw", RAW_PROPERTIES)
+def test_one_record_entries_and_tags_code_match_the_batch_functions(
+    tiny_config: StoreConfig, open_store: OpenStore, raw: bytes
+) -> None:
+    index = open_store(_roomy(tiny_config, "")).index
+    for phys in (100, 5000):
+        assert index.record_entries("T", phys, 120, raw, 0) == index.batch_entries(
+            "T", phys, [120], [raw], 0
+        )
+    rollback = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE
+    assert index.record_entries("T", 100, 120, raw, rollback) == []
+    index.put_entries([(1, 5000)], 1_700_000_000_000)  # indexed up to 5000: skipped below it
+    assert index.record_entries("T", 100, 120, raw, 0) == []
+    assert index.record_entries("T", 6000, 120, raw, 0) == index.batch_entries(
+        "T", 6000, [120], [raw], 0
+    )
+    assert commitlog_module.tags_code(raw) == commitlog_module.tags_codes([raw])[0]
