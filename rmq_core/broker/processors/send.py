@@ -93,11 +93,12 @@ def _split_batch(data: bytes) -> list[BatchEntry]:
     checks, without building a Message and a properties dict per entry).
 
     A batch whose entries all have the first entry's body and properties lengths (the usual
-    case) is unpacked by one precompiled struct per layout; any other batch entry by entry.
-    Raises MessageFormatError when an entry's lengths do not fit the data.
+    case, see :func:`_uniform_layout`) is unpacked by one precompiled struct per layout; any
+    other batch entry by entry. Raises MessageFormatError when an entry's lengths do not fit
+    the data.
     """
-    uniform = _split_uniform(data)
-    return uniform if uniform is not None else _split_entries(data)
+    layout = _uniform_layout(data)
+    return _split_entries(data) if layout is None else _unpack_uniform(data, layout)
 
 
 def _layout(body_len: int, props_len: int) -> struct.Struct:
@@ -113,11 +114,15 @@ def _layout(body_len: int, props_len: int) -> struct.Struct:
     return layout
 
 
-def _split_uniform(data: bytes) -> list[BatchEntry] | None:
-    """The entries when every entry has the first entry's total, body and properties lengths
+_Uniform = tuple[int, int, int]
+"""A uniform batch's entry size, body length and properties length, in bytes."""
+
+
+def _uniform_layout(data: bytes) -> _Uniform | None:
+    """``(total, body length, properties length)`` when every entry has the first entry's
     (the first entry's fields checked against each other, every other entry's length bytes
-    compared with the first's), so exactly the entries :func:`_split_entries` would return;
-    else None."""
+    compared with the first's), so that :func:`_unpack_uniform` returns exactly the entries
+    :func:`_split_entries` would; else None."""
     size = len(data)
     if size < _ENTRY_OVERHEAD:
         return None
@@ -134,7 +139,33 @@ def _split_uniform(data: bytes) -> list[BatchEntry] | None:
         for at in (0, 1, 2, 3, 16, 17, 18, 19, props_at, props_at + 1):
             if data[at::total] != data[at : at + 1] * count:
                 return None
+    return total, body_len, props_len
+
+
+def _unpack_uniform(data: bytes, layout: _Uniform) -> list[BatchEntry]:
+    """The entries of a batch whose ``layout`` :func:`_uniform_layout` found."""
+    _total, body_len, props_len = layout
     return cast(list[BatchEntry], list(_layout(body_len, props_len).iter_unpack(data)))
+
+
+def _uniform_keyed(data: bytes, layout: _Uniform) -> bool:
+    """True when every entry of a uniform batch has properties that start with a non-empty
+    UNIQ_KEY and end with the ``\x02`` separator: then :func:`_all_keyed` and
+    :func:`_all_terminated` hold. Byte i of every entry's properties is compared across the
+    entries at once (``data[i::total]``), ~1 us for 64 entries instead of ~15 us entry by
+    entry. False means "check entry by entry" (e.g. the key is not the first property)."""
+    total, body_len, props_len = layout
+    start = _BATCH_ENTRY_HEAD.size + body_len + _PROPS_LEN.size
+    value_at = start + len(_UNIQ_FIELD)
+    if props_len < len(_UNIQ_FIELD) + 2:  # room for the key, one value byte and \x02
+        return False
+    count = len(data) // total
+    for i, byte in enumerate(_UNIQ_FIELD):
+        if data[start + i :: total] != bytes((byte,)) * count:
+            return False
+    if b"\x02" in data[value_at::total]:  # an empty value
+        return False
+    return data[start + props_len - 1 :: total] == b"\x02" * count
 
 
 def _split_entries(data: bytes) -> list[BatchEntry]:
@@ -498,14 +529,19 @@ class SendMessageProcessor(BrokerProcessor):
                 ResponseCode.MESSAGE_ILLEGAL,
                 f"the batch body size {len(request.body)} exceeds the limit {limit} bytes",
             )
+        data = request.body
+        layout = _uniform_layout(data)
         try:
-            entries = _split_batch(request.body)
+            entries = _split_entries(data) if layout is None else _unpack_uniform(data, layout)
         except (MessageFormatError, ValueError) as exc:
             raise _Reject(ResponseCode.MESSAGE_ILLEGAL, f"malformed batch body: {exc}") from None
         if not entries:
             raise _Reject(ResponseCode.MESSAGE_ILLEGAL, "empty batch")
         sys_flag = self._sys_flag(header.sys_flag, topic_config)
-        checked = self._checked_entries(entries)
+        if layout is not None and self._uniform_checked(data, layout):
+            checked = entries
+        else:
+            checked = self._checked_entries(entries)
         batch = EncodedBatch(
             header.topic,
             queue_id,
@@ -522,6 +558,17 @@ class SendMessageProcessor(BrokerProcessor):
             # with the bad bytes replaced (the message path decodes them), other refusals stay.
             outcome = await self.ctx.put_messages(_messages_of(batch), wait, len(checked))
         return self._answer(request, outcome, queue_id, None)
+
+    def _uniform_checked(self, data: bytes, layout: _Uniform) -> bool:
+        """True when :meth:`_checked_entries` would return a uniform batch's entries as they
+        are: body and properties within their limits, each entry keyed first and terminated
+        (:func:`_uniform_keyed`)."""
+        _total, body_len, props_len = layout
+        return (
+            body_len <= self.ctx.store_config.max_message_size
+            and props_len <= MAX_PROPERTIES_LENGTH
+            and _uniform_keyed(data, layout)
+        )
 
     def _checked_entries(self, entries: list[BatchEntry]) -> list[BatchEntry]:
         """The entries with a UNIQ_KEY each (added, as RocketMQ does, to an entry without one;

@@ -146,3 +146,39 @@ def test_checked_entries_refuse_a_long_body_on_the_fast_path() -> None:
     with pytest.raises(Exception, match="body size 11 exceeds"):
         _checked(entries, max_message_size=10)
     assert _checked(entries, max_message_size=11) == entries
+
+
+@pytest.mark.parametrize(
+    ("props", "fast"),
+    [
+        ([_uniq(i) for i in range(4)], True),  # key first and terminated in every entry
+        ([_uniq(0)], True),
+        ([_uniq(0) + b"TAGS\x01t\x02", _uniq(1) + b"TAGS\x01u\x02"], True),
+        ([b"TAGS\x01t\x02" + _uniq(i) for i in range(3)], False),  # key not first
+        ([_uniq(0), _KEY + b"\x02" + b"X" * 32], False),  # an empty value
+        ([_uniq(0), _uniq(1)[:-1] + b"Z"], False),  # one unterminated
+        ([_uniq(0), b"UNIQ_KEZ\x01" + _uniq(1)[9:]], False),  # one key misspelt
+        ([_KEY + b"V\x02", _KEY + b"W\x02"], True),  # one-byte values
+        ([_KEY + b"\x02", _KEY + b"\x02"], False),  # too short for a value
+    ],
+)
+def test_uniform_key_check_agrees_with_the_entry_checks(props: list[bytes], fast: bool) -> None:
+    data = b"".join(_entry(b"b" * 7, p) for p in props)
+    layout = send_module._uniform_layout(data)
+    assert layout is not None
+    entries = send_module._unpack_uniform(data, layout)
+    assert entries == send_module._split_entries(data)
+    assert send_module._uniform_keyed(data, layout) is fast
+    raw = [p for _flag, _body, p in entries]
+    if fast:  # then the entry-by-entry checks hold as well and keep every entry as it is
+        assert send_module._all_keyed(raw) and send_module._all_terminated(raw)
+        assert _checked(list(entries)) == entries
+
+
+def test_uniform_batch_over_the_body_limit_takes_the_checking_path() -> None:
+    data = b"".join(_entry(b"b" * 11, _uniq(i)) for i in range(3))
+    layout = send_module._uniform_layout(data)
+    assert layout is not None
+    processor = _processor(max_message_size=10)
+    assert not SendMessageProcessor._uniform_checked(processor, data, layout)
+    assert SendMessageProcessor._uniform_checked(_processor(11), data, layout)
