@@ -322,7 +322,11 @@ def _build_decoder(cls: type) -> Decoder:
         if spec.convert is _to_str:
             lines.append(f"        {var} = raw if raw.__class__ is str else C{i}(raw)")
         else:
-            fast = "int(raw) if raw.__class__ is str else " if spec.convert is _to_int else ""
+            fast = ""
+            if spec.convert is _to_int:
+                fast = "int(raw) if raw.__class__ is str else "
+            elif spec.convert is _to_bool:  # the texts Java writes, else the general rule
+                fast = 'True if raw == "true" else False if raw == "false" else '
             lines.append("        try:")
             lines.append(f"            {var} = {fast}C{i}(raw)")
             lines.append("        except ValueError as exc:")
