@@ -101,15 +101,29 @@ class FrameDecoder:
         out: list[RemotingCommand] = []
         pos, end = 0, len(view)
         buf = self._buffer
+        limit = self.max_frame_length
+        unpack_prefix = _PREFIX.unpack_from
         while pos < end:
             if not buf and end - pos >= _PREFIX.size:
-                # Fast path: frames lying whole in ``data`` are decoded without copying.
-                length = self._check_prefix(view, pos)
-                if end - pos >= length:
-                    out.append(_decode_frame(view[pos : pos + length]))
-                    pos += length
+                # Fast path: frames lying whole in ``data`` are decoded without copying, their
+                # prefix checked inline (any doubt: _check_prefix, which raises the error).
+                length, info = unpack_prefix(view, pos)
+                total = length + 4
+                header_length = info & _MAX_HEADER_LENGTH
+                if not (
+                    8 <= total <= limit
+                    and info >> 24 in _KNOWN_TYPES
+                    and header_length <= length - 4
+                ):
+                    total = self._check_prefix(view, pos)
+                if end - pos >= total:
+                    header_end = pos + 8 + header_length
+                    cmd = decode_header(view[pos + 8 : header_end], info >> 24)
+                    pos += total
+                    cmd.body = bytes(view[header_end:pos])
+                    out.append(cmd)
                     continue
-                self._frame_length = length
+                self._frame_length = total
                 self._prefix_checked = True
             need = self._needed()
             take = min(need - len(buf), end - pos)
