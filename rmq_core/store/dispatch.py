@@ -4,15 +4,17 @@ index entries and arrival notifications (RocketMQ's ReputMessageService).
 It goes from ``reput_from`` up to the commit log's end. Appends the writer described in
 ``CommitLog.pending_dispatch`` (the normal case: one description per single or batch append)
 go whole to ``dispatch_batch``; other records (after a restart, or when the writer ran too far
-ahead) are parsed back from the mapped segment
-(:func:`~rmq_core.store.commitlog.parse_for_dispatch`, without the body CRC: recovery checked
-it) and each :class:`~rmq_core.store.commitlog.DispatchRequest` goes to ``dispatch``. BLANK records
-move it to the next segment. Re-dispatching a record is harmless: consume queues and the index
+ahead) are parsed back from the mapped segment, without the body CRC (recovery checked it): the
+usual ones in runs described as a writer would (:func:`~rmq_core.store.commitlog.describe_runs`),
+each run to ``dispatch_batch``; any other record
+(:func:`~rmq_core.store.commitlog.parse_for_dispatch`) as a
+:class:`~rmq_core.store.commitlog.DispatchRequest` to ``dispatch``. BLANK records move it to the
+next segment. Re-dispatching a record is harmless: consume queues and the index
 skip what they already hold.
 
 Inline dispatch (on the writer's thread, right after an append) never creates a file: it stops
-at the first append (``dispatch_batch`` answers False) or parsed record (``needs_new_file``)
-whose consume queue or index needs a new file and leaves it, and everything after it, to the
+at the first append or parsed run (``dispatch_batch`` answers False) or other parsed record
+(``needs_new_file``) whose consume queue or index needs a new file and leaves it, and everything after it, to the
 dispatcher thread. Records are still dispatched
 exactly once and in commit-log order; that record only becomes readable a thread hop later.
 """
