@@ -505,11 +505,12 @@ def decode_records(
     per 1 KiB record). Otherwise the usual record (magic V1, IPv4 hosts, not to be inflated)
     is decoded inline: one unpack of the fixed head, the topic string reused while
     consecutive records share it, the host pair looked up only when it changes. Anything
-    else, a malformed record included, goes through :func:`decode_record`. With ``lazy_properties`` (the default) a message's properties
-    string is kept as bytes and parsed on its first access (see
-    :class:`~rmq_core.common.message.MessageExt`): ~1 µs less per record for a reader that
-    never looks at them, ~0.45 µs more for one that reads every message's (the first access
-    goes through ``__getattr__``), which should pass False.
+    else, a malformed record included, goes through :func:`decode_record`.
+
+    With ``lazy_properties`` (the default) a message's properties string is kept as bytes
+    and parsed on its first access (see :class:`~rmq_core.common.message.MessageExt`): ~1 µs
+    less per record for a reader that never looks at them, ~0.45 µs more for one that reads
+    every message's (the first access goes through ``__getattr__``), which should pass False.
     """
     if type(data) is not bytes:
         data = bytes(data)
