@@ -93,6 +93,7 @@ def test_describe_runs_splits_where_queue_or_kind_changes(
     make_message: MakeMessage,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(commitlog_module.time, "time_ns", lambda: FROZEN_NS)  # one store ms
     store = open_store(_roomy(tiny_config, ""))
     store.reput.shutdown()
     with store.reput.lock:
