@@ -109,6 +109,7 @@ class CompareSettings:
         bad = [w for w in self.workloads if w not in WORKLOADS]
         if bad:
             raise ValueError(f"unknown workload(s) {', '.join(bad)}; from {WORKLOADS}")
+        self._check_consume_has_backlog()
         if self.duration <= 0 or self.e2e_duration <= 0:
             raise ValueError("durations must be positive")
         if self.size < 8:
@@ -127,6 +128,19 @@ class CompareSettings:
             raise ValueError("soak size must be >= 0")
         if self.rounds < 1:
             raise ValueError("rounds must be at least 1")
+
+    def _check_consume_has_backlog(self) -> None:
+        """``consume`` drains the backlog the send workloads wrote earlier in the same run;
+        without one before it the phase would measure an empty topic."""
+        if "consume" not in self.workloads:
+            return
+        before = self.workloads[: self.workloads.index("consume")]
+        if not {"send_sync", "send_pipelined"} & set(before):
+            raise ValueError(
+                "consume reads the backlog the send workloads wrote in the same run: "
+                "put send_pipelined (or send_sync) before it, e.g. --workloads "
+                "send_pipelined,consume"
+            )
 
     def workload_args(self, system: str, workload: str) -> list[str]:
         """Arguments of ``python -m bench.workload`` for ``workload`` on ``system``."""

@@ -157,6 +157,8 @@ def test_compare_settings_from_args() -> None:
         (["--systems", "redis"], "needs rmq"),
         (["--systems", "rmq,kafka"], "unknown system"),
         (["--workloads", "fly"], "unknown workload"),
+        (["--workloads", "consume"], "put send_pipelined (or send_sync) before it"),
+        (["--workloads", "consume,send_pipelined"], "backlog the send workloads wrote"),
         (["--duration", "0"], "durations must be positive"),
         (["--rmq-window", "0"], "rmq-window"),
         (["--size", "2"], "at least 8 bytes"),
