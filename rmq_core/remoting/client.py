@@ -94,11 +94,12 @@ class RemotingClient:
     ) -> RemotingCommand:
         """Send ``request`` to ``address`` and return the response; ``timeout`` in seconds
         covers connecting and waiting."""
+        conn = self._connections.get(address)
+        if conn is not None and not conn.closed and not self._closed:
+            return await conn.invoke(request, timeout)  # the usual case: nothing to connect
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        conn = self._connections.get(address)  # the usual case, without a coroutine call
-        if conn is None or conn.closed or self._closed:
-            conn = await self.get_connection(address, timeout=min(timeout, self.connect_timeout))
+        conn = await self.get_connection(address, timeout=min(timeout, self.connect_timeout))
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise RequestTimeoutError(f"connecting to {address} used up the {timeout:.3f}s timeout")
