@@ -46,6 +46,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from rmq_core.common.message import (
     NAME_VALUE_SEPARATOR,
@@ -398,17 +399,27 @@ def _uniform_struct(body_len: int, topic_len: int, props_len: int) -> struct.Str
     return struct.Struct(f"{_HEAD_V4.format}{body_len}sB{topic_len}sH{props_len}s")
 
 
-def _uniform_layout(data: bytes) -> struct.Struct | None:
+_SIZE_MAGIC = struct.Struct(">ii")  # TOTALSIZE, MAGICCODE
+_SYS_FLAG_AT = 36
+
+
+def _uniform_layout(data: bytes, odd_flags: int) -> struct.Struct | None:
     """The struct of ``data``'s first record when ``data`` could be records of its size only
-    (V1 magic, lengths adding up to its TOTALSIZE, which divides ``len(data)``), else None."""
+    (V1 magic, none of ``odd_flags`` in its SYSFLAG, lengths adding up to its TOTALSIZE, which
+    divides ``len(data)``), else None.
+
+    Only the first record is read: an answer whose records share TOTALSIZE but split it
+    differently (rare: one producer's messages of one size) is rejected later, by
+    :func:`_columns_alike`, after the column split it did for nothing."""
     head_size = _HEAD_V4.size
     if len(data) < head_size:
         return None
-    total, magic = _PREFIX.unpack_from(data)[:2]
+    total, magic = _SIZE_MAGIC.unpack_from(data)
+    (sys_flag,) = _INT.unpack_from(data, _SYS_FLAG_AT)
     (body_len,) = _INT.unpack_from(data, head_size - 4)
     if magic != MESSAGE_MAGIC_CODE_V1 or total < _MIN_RECORD_SIZE or len(data) % total:
         return None
-    if not 0 <= body_len <= total - _MIN_RECORD_SIZE:
+    if sys_flag & odd_flags or not 0 <= body_len <= total - _MIN_RECORD_SIZE:
         return None
     topic_len = data[head_size + body_len]
     props_at = head_size + body_len + 1 + topic_len
@@ -420,33 +431,52 @@ def _uniform_layout(data: bytes) -> struct.Struct | None:
     return _uniform_struct(body_len, topic_len, props_len)
 
 
+def _columns_alike(columns: tuple[tuple[Any, ...], ...], odd_flags: int) -> bool:
+    """True when every record of the split (``_uniform_struct`` order) has the first one's
+    TOTALSIZE, magic, body/topic/properties lengths and topic, and no SYSFLAG in
+    ``odd_flags``: then each is exactly what :func:`decode_record` would accept."""
+    n = len(columns[0])
+    sys_flags = columns[7]
+    for index in (0, 1, 16, 18, 19, 20):  # totals, magics, body/topic lengths, topics, props
+        column = columns[index]
+        if column.count(column[0]) != n:
+            return False
+    return not any(flag & odd_flags for flag in set(sys_flags))
+
+
+def _property_columns(
+    props: tuple[bytes, ...], props_len: int, lazy: bool
+) -> tuple[Iterable[object], Iterable[bytes | None]]:
+    """Every record's ``properties`` value and ``raw_properties``: a dict of its own each
+    (empty, or parsed when not ``lazy``), or one shared ``{}`` (deleted by the caller) and
+    the raw bytes when ``lazy``."""
+    n = len(props)
+    if not props_len:
+        return ({} for _ in props), itertools.repeat(None, n)
+    if lazy:
+        return itertools.repeat({}, n), props
+    texts = map(str, props, itertools.repeat("utf-8"), itertools.repeat("replace"))
+    return map(parse_properties, texts), itertools.repeat(None, n)
+
+
 def _decode_uniform(data: bytes, odd_flags: int, lazy_properties: bool) -> list[MessageExt] | None:
     """Decode ``data`` when all its records have the first one's layout (one producer's
     messages of one size: the usual pull answer), else None (nothing decoded).
 
-    One ``iter_unpack`` splits every record into its fields, each column is checked with
-    C-level ``count`` (every TOTALSIZE, magic, length, topic and sys flag alike and usual),
-    and the messages are built by ``map``: the same messages as :func:`decode_record` gives,
-    at ~1.25 instead of ~2.1 µs per 1 KiB record.
-    """
-    layout = _uniform_layout(data)
+    Layout of the first record, one ``iter_unpack`` splitting every record into its 22
+    fields, a C-level ``count`` per column to check them, then the messages built by
+    ``map``: the same messages as :func:`decode_record` gives, record after record."""
+    layout = _uniform_layout(data, odd_flags)
     if layout is None:
         return None
-    (totals, magics, crcs, queue_ids, flags, queue_offsets, physs, sys_flags, born_tss,
-     born_ips, born_ports, store_tss, store_ips, store_ports, reconsumes, prepareds,
-     body_lens, bodies, topic_lens, topics, props_lens, props,
-     ) = zip(*layout.iter_unpack(data), strict=True)  # fmt: skip
-    n = len(totals)
-    if (
-        totals.count(totals[0]) != n
-        or magics.count(magics[0]) != n
-        or body_lens.count(body_lens[0]) != n
-        or topic_lens.count(topic_lens[0]) != n
-        or topics.count(topics[0]) != n
-        or props_lens.count(props_lens[0]) != n
-        or any(flag & odd_flags for flag in set(sys_flags))
-    ):
+    columns = tuple(zip(*layout.iter_unpack(data), strict=True))
+    if not _columns_alike(columns, odd_flags):
         return None
+    (totals, _magics, crcs, queue_ids, flags, queue_offsets, physs, sys_flags, born_tss,
+     born_ips, born_ports, store_tss, store_ips, store_ports, reconsumes, prepareds,
+     _body_lens, bodies, _topic_lens, topics, props_lens, props,
+     ) = columns  # fmt: skip
+    n = len(totals)
     repeat = itertools.repeat
     borns: Iterable[str]
     stores: Iterable[str]
@@ -461,14 +491,9 @@ def _decode_uniform(data: bytes, odd_flags: int, lazy_properties: bool) -> list[
         borns, stores = repeat(born, n), repeat(store, n)
     else:
         borns, stores = _host_columns(born_ips, born_ports, store_ips, store_ports)
-    if not props_lens[0]:
-        values: Iterable[object] = ({} for _ in totals)
-        raw: Iterable[bytes | None] = repeat(None, n)
-    elif lazy_properties:
-        values, raw = repeat({}, n), props
-    else:
-        texts = map(str, props, repeat("utf-8"), repeat("replace"))
-        values, raw = map(parse_properties, texts), repeat(None, n)
+    values, raw = _property_columns(props, props_lens[0], lazy_properties)
+    # Positional, as in decode_record: Message's fields, then MessageExt's, in declaration
+    # order, raw_properties 17th (tests/unit/common/test_common_message_codec.py pins it).
     messages = list(
         map(
             MessageExt, repeat(str(topics[0], "utf-8", "replace"), n), bodies, flags, values,
@@ -501,8 +526,8 @@ def decode_records(
     """Decode back-to-back records until ``data`` is exhausted (a pull response body).
 
     Same result and errors as :func:`decode_record` applied record after record. Records that
-    all share the first one's layout are decoded column-wise (:func:`_decode_uniform`, ~1.3 µs
-    per 1 KiB record). Otherwise the usual record (magic V1, IPv4 hosts, not to be inflated)
+    all share the first one's layout are decoded column-wise (:func:`_decode_uniform`; figures
+    in docs/benchmarks.md). Otherwise the usual record (magic V1, IPv4 hosts, not to be inflated)
     is decoded inline: one unpack of the fixed head, the topic string reused while
     consecutive records share it, the host pair looked up only when it changes. Anything
     else, a malformed record included, goes through :func:`decode_record`.

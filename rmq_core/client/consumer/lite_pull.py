@@ -133,7 +133,8 @@ class LitePullConsumer:
         check_group(self.group)
         self._mode = _Mode.NONE
         self._subscriptions: dict[str, SubscriptionData] = {}
-        self._assigned_request: list[MessageQueue] = []
+        self._assigned_request: set[MessageQueue] = set()
+        self._assign_lock = asyncio.Lock()  # one _apply_assignment pass at a time
         self._states: dict[MessageQueue, _QueueState] = {}
         self._buffer: asyncio.Queue[_Batch] | None = None
         self._instance: ClientInstance | None = None
@@ -178,8 +179,8 @@ class LitePullConsumer:
         if self._mode is _Mode.SUBSCRIBE:
             raise ClientError("subscribe() and assign() cannot be mixed")
         self._mode = _Mode.ASSIGN
-        self._assigned_request = sorted(set(mqs))
-        for mq in self._assigned_request:
+        self._assigned_request = set(mqs)
+        for mq in sorted(self._assigned_request):
             self._subscriptions.setdefault(mq.topic, SubscriptionData.build(mq.topic, "*"))
         if self._running:
             asyncio.ensure_future(self._apply_assignment())  # noqa: RUF006
@@ -273,16 +274,18 @@ class LitePullConsumer:
     # --- queue ownership -------------------------------------------------------------------
 
     async def _apply_assignment(self) -> None:
-        wanted = set(self._assigned_request)
-        for mq in list(self._states):
-            if mq not in wanted:
-                await self._release(mq)
-        for mq in sorted(wanted - set(self._states)):
-            offset = await self._start_offset(mq)
-            if offset < 0:
-                raise ClientError(f"cannot find a start offset for {mq}")
-            if mq not in self._states:  # not taken by another pass while this one awaited
-                self._own(mq, ProcessQueue(), offset)
+        """Release the queues no longer requested and own the new ones, one pass at a time."""
+        async with self._assign_lock:
+            for mq in list(self._states):
+                if mq not in self._assigned_request:
+                    await self._release(mq)
+            for mq in sorted(self._assigned_request - set(self._states)):
+                offset = await self._start_offset(mq)
+                if offset < 0:
+                    raise ClientError(f"cannot find a start offset for {mq}")
+                # The request may have changed (assign()) or the consumer stopped meanwhile.
+                if mq in self._assigned_request and mq not in self._states:
+                    self._own(mq, ProcessQueue(), offset)
 
     async def _start_offset(self, mq: MessageQueue) -> int:
         assert self._offset_store is not None
@@ -295,6 +298,17 @@ class LitePullConsumer:
         )
 
     def _own(self, mq: MessageQueue, pq: ProcessQueue[MessageExt], offset: int) -> None:
+        """Start pulling ``mq`` at ``offset``, retiring any state it had (dropped, cancelled).
+
+        Does nothing once the consumer is stopped (a pass that awaited across shutdown())."""
+        if not self._running:
+            pq.dropped = True
+            return
+        old = self._states.get(mq)
+        if old is not None:
+            old.pq.dropped = True
+            if old.task is not None:
+                old.task.cancel()
         state = _QueueState(mq, pq, offset)
         self._states[mq] = state
         state.task = asyncio.ensure_future(self._pull_loop(state))
@@ -319,7 +333,7 @@ class LitePullConsumer:
     async def _pull_loop(self, state: _QueueState) -> None:
         pq = state.pq
         suspend_ms = int(min(self.config.broker_suspend_max_time, LITE_SUSPEND_MAX) * 1000)
-        while self._running and not pq.dropped:
+        while self._running and not pq.dropped and self._states.get(state.mq) is state:
             if state.paused:
                 await asyncio.sleep(PAUSE_DELAY)
                 continue

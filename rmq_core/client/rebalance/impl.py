@@ -10,6 +10,7 @@ pull task. The consumer supplies those actions by subclassing.
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -41,6 +42,10 @@ class RebalanceImpl(abc.ABC):
         self.strategy = strategy
         self.process_queue_table: dict[MessageQueue, ProcessQueue[MessageExt]] = {}
         self.topic_subscribe_info: dict[str, list[MessageQueue]] = {}
+        # One pass at a time (Java runs them on the RebalanceService thread only): a pass awaits
+        # between its snapshot of the table and its drops/adds, so two at once could drop what
+        # the other just added, or install a stale allocation.
+        self._pass_lock = asyncio.Lock()
 
     # --- what the consumer provides --------------------------------------------------------
 
@@ -83,8 +88,14 @@ class RebalanceImpl(abc.ABC):
     # --- the algorithm ---------------------------------------------------------------------
 
     async def do_rebalance(self, topics: Iterable[str]) -> None:
-        """Rebalance every topic in ``topics``, then drop queues of other topics."""
+        """Rebalance every topic in ``topics``, then drop queues of other topics.
+
+        Passes are serialised: one that starts while another runs waits for it to finish."""
         wanted = set(topics)
+        async with self._pass_lock:
+            await self._rebalance_all(wanted)
+
+    async def _rebalance_all(self, wanted: set[str]) -> None:
         for topic in sorted(wanted):
             try:
                 await self.rebalance_topic(topic)
@@ -94,7 +105,7 @@ class RebalanceImpl(abc.ABC):
             if mq.topic not in wanted:
                 pq.dropped = True
                 if await self.remove_unnecessary_mq(mq, pq):
-                    self.process_queue_table.pop(mq, None)
+                    self._forget(mq, pq)
 
     async def rebalance_topic(self, topic: str) -> bool:
         """Rebalance one topic; returns True when the owned queues changed."""
@@ -134,7 +145,7 @@ class RebalanceImpl(abc.ABC):
             if mq not in allocated or stale:
                 pq.dropped = True
                 if await self.remove_unnecessary_mq(mq, pq):
-                    self.process_queue_table.pop(mq, None)
+                    self._forget(mq, pq)
                     changed = True
         for mq in sorted(allocated - set(self.process_queue_table)):
             fresh: ProcessQueue[MessageExt] = ProcessQueue()
@@ -145,14 +156,20 @@ class RebalanceImpl(abc.ABC):
             if offset < 0:
                 log.warning("group %s: no start offset for %s this round", self.group, mq)
                 continue
-            if mq in self.process_queue_table:
-                # Another pass (start, the rebalance service, a group change) took the queue
-                # while this one awaited: a second pull loop would pull it twice.
+            held = self.process_queue_table.get(mq)
+            if held is not None and not held.dropped:
+                # Taken while this pass awaited (Java's putIfAbsent): a second pull loop would
+                # pull it twice. A dropped entry left in the table is replaced instead.
                 continue
             self.process_queue_table[mq] = fresh
             self.dispatch_pull(mq, fresh, offset)
             changed = True
         return changed
+
+    def _forget(self, mq: MessageQueue, pq: ProcessQueue[MessageExt]) -> None:
+        """Remove ``mq``'s entry only while it still holds ``pq`` (never a newer one)."""
+        if self.process_queue_table.get(mq) is pq:
+            del self.process_queue_table[mq]
 
     def remove_process_queue(self, mq: MessageQueue) -> None:
         """Forget ``mq`` (its offset moved); the next rebalance recreates it."""

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from rmq_core.common.message import Message, MessageConst, MessageExt, MessageSysFlag
 from rmq_core.common.message_codec import (
+    _V6_FLAGS,
     MessageFormatError,
+    _uniform_layout,
     create_offset_msg_id,
     create_uniq_id,
     decode_batch,
@@ -452,3 +454,26 @@ def test_decode_records_matches_decode_record_on_mutated_records_of_one_layout(
     for lazy in (True, False):
         got = _outcome(lambda d, lazy=lazy: decode_records(d, lazy_properties=lazy), mutated)
         assert got == _outcome(lambda d: _one_by_one(d, True), mutated)
+
+
+def test_uniform_layout_rejects_a_first_record_to_inflate_at_once() -> None:
+    records = _uniform_records()
+    for msg in records:
+        msg.sys_flag = MessageSysFlag.COMPRESSED_FLAG
+        msg.body = zlib.compress(b"abc")
+    data = b"".join(encode_record(m) for m in records)
+    inflate = _V6_FLAGS | MessageSysFlag.COMPRESSED_FLAG
+    assert _uniform_layout(data, inflate) is None  # no column split for nothing
+    assert _uniform_layout(data, _V6_FLAGS) is not None  # kept compressed: one layout
+    for decompress in (True, False):
+        assert decode_records(data, decompress=decompress) == _one_by_one(data, decompress)
+
+
+def test_message_ext_positional_field_order_used_by_the_decoders() -> None:
+    names = [f.name for f in dataclasses.fields(MessageExt) if f.init]
+    assert names[:17] == [
+        "topic", "body", "flag", "properties", "queue_id", "queue_offset",
+        "commitlog_offset", "sys_flag", "born_timestamp", "born_host", "store_timestamp",
+        "store_host", "reconsume_times", "prepared_transaction_offset", "body_crc",
+        "store_size", "raw_properties",
+    ]  # fmt: skip
