@@ -11,13 +11,14 @@ so compare the ratios):
   afterwards;
 - SYNC_FLUSH with 1, 16 and 64 concurrent writers (asyncio tasks on one loop), each appending
   one message (with its own UNIQ_KEY, as every message the broker stores) with
-  ``put_message(msg, flush_future=False)`` and awaiting its group-commit flush
-  (``MessageStore.flush_waiter``) before the next append, exactly as the broker serves single
-  sends: the store then dispatches the appends of one loop iteration together in a deferred
-  pass that runs before any writer is answered ("deferred dispatch (as the broker)"); and, as
-  extra phases, the largest writer count with each append dispatched inline before the put
-  returns, the store option ``put_message(defer_dispatch=False)`` ("inline dispatch (store
-  option)"), and the largest writer count appending ``--batch`` records per put.
+  ``put_message(msg, flush_future=False, defer_dispatch=True)`` and awaiting its group-commit
+  flush (``MessageStore.flush_waiter``, which answers once the message is flushed and
+  dispatched) before the next append, exactly as the broker serves single sends: the store
+  then dispatches the appends of one loop iteration together in a deferred pass ("deferred
+  dispatch (as the broker)"); and, as extra phases, the largest writer count with each append
+  dispatched inline before the put returns, the store's default
+  ``put_message(defer_dispatch=False)`` ("inline dispatch (store default)"), and the largest
+  writer count appending ``--batch`` records per put.
 
 Ops are records appended. Each phase runs for ``--duration`` seconds (or ``--max-messages``
 records), in a fresh temporary store under ``--dir``; everything is deleted afterwards. The
@@ -56,11 +57,13 @@ _STORE_HOST = "127.0.0.1:10911"
 _BORN_HOST = "127.0.0.1:50000"
 _TOPIC = "BenchStore"
 DEFERRED = "deferred dispatch (as the broker)"
-"""Label of the SYNC_FLUSH one-message phases: ``put_message(msg, flush_future=False)`` then the
-flush waiter, as the broker's single sends, which the store dispatches in a deferred pass."""
-INLINE = "inline dispatch (store option)"
+"""Label of the SYNC_FLUSH one-message phases: ``put_message(msg, flush_future=False,
+defer_dispatch=True)`` then the flush waiter, as the broker's single sends, which the store
+dispatches in a deferred pass."""
+INLINE = "inline dispatch (store default)"
 """Label of the SYNC_FLUSH one-message phase using ``put_message(defer_dispatch=False)``: each
-append dispatched before the put returns, a store option the broker does not use here."""
+append dispatched before the put returns, the store's default, which the broker does not use
+here."""
 ASYNC_TARGET = 300_000
 """Issue 3: appends/s under ASYNC_FLUSH."""
 SYNC_TARGET = 50_000
@@ -217,7 +220,7 @@ def _sync_phase(
     """``writers`` concurrent producers on one asyncio loop: each appends (one message, or
     ``batch`` records with ``put_encoded_batch``), awaits its group-commit flush, and appends
     again. One message is dispatched by the store's deferred pass as the broker's, or with
-    ``inline_dispatch`` before each put returns (a store option the broker does not use)."""
+    ``inline_dispatch`` before each put returns (the store's default, not the broker's)."""
     store = MessageStore(_config(directory, True, segment_size))
     store.start()
     per_writer = max(limit // writers, 1)
@@ -261,7 +264,7 @@ async def _sync_writers(
     assert waiter is not None
 
     sent = 0
-    defer = False if inline_dispatch else None  # None: the store's choice, as for the broker
+    defer = not inline_dispatch  # True: the broker's explicit choice for SYNC_FLUSH sends
 
     def put_one(_size: int) -> PutMessageResult:
         nonlocal sent

@@ -99,10 +99,18 @@ class BrokerStore(Protocol):
         """Stop the services and flush (blocking)."""
 
     def put_message(
-        self, msg: MessageExtBrokerInner, *, flush_future: bool = True
+        self,
+        msg: MessageExtBrokerInner,
+        *,
+        flush_future: bool = True,
+        defer_dispatch: bool = False,
     ) -> PutMessageResult:
         """Append one message (``flush_future=False``: no per-message flush future; await
-        :meth:`flush_waiter` instead)."""
+        :meth:`flush_waiter` instead). ``defer_dispatch=True`` allows the store to make the
+        message readable after this returns (the broker asks for it only when it then awaits
+        the waiter under SYNC_FLUSH); the store's :meth:`flush_waiter` must then answer True
+        only once the message is readable. False (the default): readable on return, save a
+        hand-off to a store thread."""
 
     def put_messages(
         self, batch: Sequence[MessageExtBrokerInner | MessageExt], *, flush_future: bool = True
@@ -255,22 +263,27 @@ class BrokerContext:
 
         Counts stored messages in ``stats``.
         """
-        result = self.store.put_message(msg, flush_future=False)
-        return await self._finish_put(result, msg.wait_store_msg_ok, 1)
+        waiter = self._waiter() if msg.wait_store_msg_ok else None
+        result = self.store.put_message(msg, flush_future=False, defer_dispatch=waiter is not None)
+        return await self._finish_put(result, waiter, 1)
 
     async def put_messages(
         self, batch: Sequence[MessageExtBrokerInner], wait: bool, count: int
     ) -> StoredOutcome:
         """Store a batch (``count`` messages) with the same flush rule as :meth:`put_message`."""
         result = self.store.put_messages(batch, flush_future=False)
-        return await self._finish_put(result, wait, count)
+        return await self._finish_put(result, self._waiter() if wait else None, count)
 
     async def put_encoded_batch(self, batch: EncodedBatch, wait: bool) -> StoredOutcome:
         """Store an already-split batch with the same flush rule as :meth:`put_message`."""
         result = self.store.put_encoded_batch(batch, flush_future=False)
-        return await self._finish_put(result, wait, len(batch.entries))
+        return await self._finish_put(result, self._waiter() if wait else None, len(batch.entries))
 
-    async def _finish_put(self, result: PutMessageResult, wait: bool, count: int) -> StoredOutcome:
+    async def _finish_put(
+        self, result: PutMessageResult, waiter: FlushWaiter | None, count: int
+    ) -> StoredOutcome:
+        """Count a stored append and, given ``waiter`` (SYNC_FLUSH and ``WAIT`` not false),
+        await it: FLUSH_DISK_TIMEOUT when it answers False."""
         status = result.status.name
         if status not in _STORED:
             return StoredOutcome(result, status)
@@ -278,10 +291,8 @@ class BrokerContext:
         if append is None:
             return StoredOutcome(result, "UNKNOWN_ERROR")
         self.stats.record_put(_stored_count(result, count))
-        if wait and status == "PUT_OK":
-            waiter = self._waiter()
-            if waiter is not None and not await waiter.wait(append.end_offset):
-                status = "FLUSH_DISK_TIMEOUT"
+        if waiter is not None and status == "PUT_OK" and not await waiter.wait(append.end_offset):
+            status = "FLUSH_DISK_TIMEOUT"
         return StoredOutcome(result, status)
 
     def _waiter(self) -> FlushWaiter | None:

@@ -22,6 +22,7 @@ commit-log order; that record only becomes readable a thread hop later.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -125,6 +126,25 @@ class ReputService(Service):
         self.handed_over = 0
         """Times inline dispatch left a record needing a new file to the thread."""
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[int], None]] = []
+
+    def add_listener(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(reput_from)`` after every pass (inline or on the dispatcher thread)
+        that moved ``reput_from`` forward, on the thread of that pass, outside the lock:
+        records below that commit-log offset are readable."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[int], None]) -> None:
+        """Stop calling ``callback`` (no error if it is not registered)."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(callback)
+
+    def _notify(self, before: int) -> None:
+        """Tell the listeners when ``reput_from`` moved past ``before``."""
+        after = self.reput_from
+        if after > before:
+            for listener in list(self._listeners):
+                listener(after)
 
     @property
     def lock(self) -> threading.Lock:
@@ -144,8 +164,12 @@ class ReputService(Service):
 
     def run_once(self, now: float = 0.0) -> None:
         """Dispatch every record written so far."""
-        with self._lock:
-            self._catch_up(inline=False)
+        before = self.reput_from
+        try:
+            with self._lock:
+                self._catch_up(inline=False)
+        finally:
+            self._notify(before)
 
     def dispatch_inline(self, *, coalesce: bool = False) -> None:
         """Dispatch what was appended so far on the caller's thread (the writer, right after
@@ -162,6 +186,7 @@ class ReputService(Service):
         if not self._lock.acquire(blocking=False):
             self.wakeup()
             return
+        before = self.reput_from
         try:
             if not self._catch_up(inline=True, coalesce=coalesce):
                 self.handed_over += 1
@@ -171,6 +196,7 @@ class ReputService(Service):
             self.wakeup()
         finally:
             self._lock.release()
+        self._notify(before)
 
     def _catch_up(self, *, inline: bool, coalesce: bool = False) -> bool:
         """Dispatch up to the commit log's end; False if, ``inline``, it stopped at a record

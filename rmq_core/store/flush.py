@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Protocol
 
 from rmq_core.store.checkpoint import StoreCheckpoint
 from rmq_core.store.commitlog import CommitLog
@@ -36,6 +37,7 @@ from rmq_core.store.service import Service
 __all__ = [
     "FLUSH_FAILED",
     "AsyncFlushWaiter",
+    "DispatchProgress",
     "FlushCommitLogService",
     "FlushConsumeQueueService",
     "GroupCommitService",
@@ -266,17 +268,43 @@ class FlushConsumeQueueService(Service):
         self.run_once()
 
 
+_NO_BOUND = 1 << 63
+"""Above any commit-log offset."""
+
+
+class DispatchProgress(Protocol):
+    """What :class:`AsyncFlushWaiter` reads of the dispatcher
+    (:class:`~rmq_core.store.dispatch.ReputService`): records below ``reput_from`` (a
+    commit-log offset) are readable; listeners get the new ``reput_from`` after it moved."""
+
+    reput_from: int
+
+    def add_listener(self, callback: Callable[[int], None]) -> None: ...
+
+    def remove_listener(self, callback: Callable[[int], None]) -> None: ...
+
+
 class AsyncFlushWaiter:
     """Await SYNC_FLUSH group commit from asyncio with one cross-thread wake-up per fdatasync.
 
     Appends made with ``put_message(msg, flush_future=False)`` skip the per-message
     ``concurrent.futures.Future``; ``await waiter.wait(result.append_result.end_offset)``
-    resolves True once an fdatasync covers the offset, False after ``timeout`` seconds
-    (FLUSH_DISK_TIMEOUT). Create and use it on the event loop's thread.
+    resolves True once an fdatasync covers the offset and, given ``dispatch``, the records
+    below it are dispatched (readable: consume queue and index written), False after
+    ``timeout`` seconds (FLUSH_DISK_TIMEOUT) or a failed fdatasync. Create and use it on the
+    event loop's thread.
 
-    ``settle`` (optional) is called before :meth:`wait` answers without yielding to the loop
-    (bytes already on disk, a failed or stopped group commit): the store passes its pending
-    deferred dispatch there, so a writer is never answered before its message is readable.
+    Invariant (with ``dispatch``): a wait answers True only when ``end_offset`` is at or below
+    both the flushed offset and ``dispatch.reput_from``, whichever thread dispatches the
+    records (an inline pass, the loop's deferred pass, or the dispatcher thread, e.g. for a
+    record that needs a new consume-queue or index file). A wait held back only by dispatch
+    raises a flag; the next pass that moves ``reput_from`` schedules a release on the loop.
+    The flag is set before ``reput_from`` is read again, and a pass moves ``reput_from``
+    before it reads the flag, so no wake-up is lost.
+
+    ``settle`` (optional) is called first when the bytes are already on disk (or the group
+    commit failed or stopped): the store runs its pending deferred dispatch there, so the
+    common case answers without yielding to the loop.
     """
 
     def __init__(
@@ -284,16 +312,28 @@ class AsyncFlushWaiter:
         group: GroupCommitService,
         loop: asyncio.AbstractEventLoop,
         settle: Callable[[], None] | None = None,
+        dispatch: DispatchProgress | None = None,
     ) -> None:
         self._group = group
         self._loop = loop
         self._settle = settle
+        self._dispatch = dispatch
         self._flushed = group.flushed_offset
         self._scheduled = self._flushed  # highest offset handed to the loop (flusher thread)
         self._heap: list[tuple[int, int, asyncio.Future[bool], float]] = []
         self._seq = 0
         self._sweeping = False
+        self._dispatch_wanted = False
+        """True while a flushed wait waits for dispatch: the next dispatch pass releases."""
         group.add_listener(self._on_flush)
+        if dispatch is not None:
+            dispatch.add_listener(self._on_dispatch)
+
+    def _readable(self) -> int:
+        """Commit-log offset below which records are dispatched (no bound without
+        ``dispatch``)."""
+        dispatch = self._dispatch
+        return _NO_BOUND if dispatch is None else dispatch.reput_from
 
     def _on_flush(self, flushed_offset: int) -> None:  # flusher thread
         if 0 <= flushed_offset <= self._scheduled:
@@ -304,6 +344,16 @@ class AsyncFlushWaiter:
         except RuntimeError:  # the loop is closed: nobody waits any more
             self._group.remove_listener(self._on_flush)
 
+    def _on_dispatch(self, _reput_from: int) -> None:  # any dispatching thread
+        if not self._dispatch_wanted:
+            return
+        self._dispatch_wanted = False
+        try:
+            self._loop.call_soon_threadsafe(self._answer)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            if self._dispatch is not None:
+                self._dispatch.remove_listener(self._on_dispatch)
+
     def _release(self, flushed_offset: int) -> None:
         if flushed_offset == FLUSH_FAILED:
             for _end, _seq, future, _deadline in self._heap:
@@ -313,20 +363,33 @@ class AsyncFlushWaiter:
             return
         if flushed_offset > self._flushed:
             self._flushed = flushed_offset
+        self._answer()
+
+    def _answer(self) -> None:
+        """Answer True to every wait both flushed and dispatched; if the first one left is
+        flushed but not dispatched, ask for a release after the next dispatch pass."""
         heap = self._heap
-        while heap and heap[0][0] <= self._flushed:
-            future = heapq.heappop(heap)[2]
-            if not future.done():
-                future.set_result(True)
+        while True:
+            ready = min(self._flushed, self._readable())
+            while heap and heap[0][0] <= ready:
+                future = heapq.heappop(heap)[2]
+                if not future.done():
+                    future.set_result(True)
+            if not heap or heap[0][0] > self._flushed or self._dispatch_wanted:
+                return
+            self._dispatch_wanted = True  # then look again: a pass may have ended meanwhile
 
     async def wait(self, end_offset: int, timeout: float | None = None) -> bool:
-        """True once bytes up to ``end_offset`` are on disk; False after ``timeout`` seconds."""
+        """True once bytes up to ``end_offset`` are on disk and dispatched; False after
+        ``timeout`` seconds (default: the group commit's) or a failed fdatasync."""
         group = self._group
         if end_offset <= self._flushed or end_offset <= group.flushed_offset:
             if self._settle is not None:
                 self._settle()
-            return True
-        if group.failed or group.stopped:
+            if end_offset <= self._readable():
+                return True
+            self._flushed = max(self._flushed, group.flushed_offset)
+        elif group.failed or group.stopped:
             if self._settle is not None:
                 self._settle()
             if group.failed:
@@ -340,7 +403,10 @@ class AsyncFlushWaiter:
         if not self._sweeping:
             self._sweeping = True
             self._loop.call_later(min(timeout, 0.05), self._sweep, min(timeout, 0.05))
-        self._group.wakeup()
+        if end_offset <= self._flushed:
+            self._answer()  # flushed, not dispatched: ask the next dispatch pass for a release
+        else:
+            self._group.wakeup()
         return await future
 
     def _sweep(self, interval: float) -> None:

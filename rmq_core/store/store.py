@@ -99,12 +99,6 @@ def _wait_of_messages(batch: Sequence[MessageExtBrokerInner | MessageExt]) -> st
     return batch[0].properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK)
 
 
-def _awaits_flush(msg: MessageExtBrokerInner | MessageExt) -> bool:
-    """True unless the message's ``WAIT`` property is other than true (absent means true)."""
-    wait = msg.properties.get(MessageConst.PROPERTY_WAIT_STORE_MSG_OK)
-    return wait is None or wait.lower() == "true"
-
-
 def _wait_of_encoded(batch: EncodedBatch) -> str | None:
     """The WAIT property of an encoded batch's first entry."""
     wait = prop_value(batch.entries[0][2], b"WAIT\x01")
@@ -179,10 +173,10 @@ class MessageStore:
         self._graveyard: list[MappedFileQueue] = []
         self._graveyard_dir = os.path.join(self.root, "consumequeue_deleted")
         self._last_dispatched_timestamp = 0
-        self._dispatch_loop: asyncio.AbstractEventLoop | None = None
-        """The event loop a deferred dispatch is scheduled on (see :meth:`_dispatch_soon`)."""
-        self._dispatch_thread = 0
-        """``threading.get_ident()`` of the thread that scheduled it."""
+        self._dispatch_pending: tuple[asyncio.AbstractEventLoop, int] | None = None
+        """The event loop the last deferred dispatch was scheduled on and the
+        ``threading.get_ident()`` of its thread, written as one tuple (see
+        :meth:`_dispatch_soon`)."""
         self._running = False
         self._flush_failed = False
         self._lock_fd: int | None = None
@@ -529,7 +523,7 @@ class MessageStore:
         if self.group_commit is None:
             return None
         return AsyncFlushWaiter(
-            self.group_commit, loop, functools.partial(self._settle_deferred, loop)
+            self.group_commit, loop, functools.partial(self._settle_deferred, loop), self.reput
         )
 
     def sync_dispatch(self) -> None:
@@ -547,23 +541,25 @@ class MessageStore:
         msg: MessageExtBrokerInner | MessageExt,
         *,
         flush_future: bool = True,
-        defer_dispatch: bool | None = None,
+        defer_dispatch: bool = False,
     ) -> PutMessageResult:
         """Append one message; never blocks on disk. See :class:`PutMessageResult`.
 
         With ``flush_future=False`` no per-message future is made under SYNC_FLUSH (the group
-        commit is still woken): asyncio callers await :meth:`flush_waiter` instead.
-        With ``defer_dispatch`` and a running event loop on this thread the message is made
-        readable by a callback of that loop instead of before this returns (without a running
-        loop it is dispatched at once): see :meth:`_dispatch_soon`. That callback runs before
-        any scheduled after this call, and a :meth:`flush_waiter` that answers without
-        yielding runs it first, so a writer that awaits the waiter (SYNC_FLUSH) is answered
-        only once its message is readable; under ASYNC_FLUSH, or without awaiting, the caller
-        may answer before the deferred dispatch runs (readable at the latest at the start of
-        the loop's next iteration). ``defer_dispatch=None`` (the default) defers exactly when
-        the caller will await the waiter: SYNC_FLUSH, ``flush_future=False`` and a ``WAIT``
-        property other than false (the broker's single sends); otherwise it dispatches inline.
-        SERVICE_NOT_AVAILABLE when the store is not running or is no longer :attr:`writable`.
+        commit is still woken): asyncio callers await :meth:`flush_waiter` instead. By default
+        the message is dispatched (readable) before this returns, unless the dispatcher thread
+        is dispatching at that moment or the message needs a new consume-queue or index file:
+        then the dispatcher thread makes it readable a thread hop later.
+
+        ``defer_dispatch=True`` (the broker's SYNC_FLUSH single sends, which then await the
+        waiter) with a running event loop on this thread leaves the dispatch to one callback
+        of that loop per iteration, coalescing the appends made until it runs (see
+        :meth:`_dispatch_soon`); without a running loop it dispatches at once. The caller
+        must not expect the message to be readable when this returns: a :meth:`flush_waiter`
+        answers True only once the message is both flushed and dispatched, whichever thread
+        dispatches it; under ASYNC_FLUSH, or without awaiting the waiter, nothing waits for
+        the dispatch. SERVICE_NOT_AVAILABLE when the store is not running or is no longer
+        :attr:`writable`.
         """
         if not self._running or self._flush_failed:
             return PutMessageResult(PutMessageStatus.SERVICE_NOT_AVAILABLE)
@@ -577,13 +573,11 @@ class MessageStore:
             return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED)
         self.put_message_times_total += 1
         self.put_message_size_total += result.wrote_bytes
-        group = self.group_commit
-        if defer_dispatch is None:
-            defer_dispatch = group is not None and not flush_future and _awaits_flush(msg)
         if defer_dispatch:
             self._dispatch_soon()
         else:
             self.reput.dispatch_inline()
+        group = self.group_commit
         if group is None:
             return PutMessageResult(PutMessageStatus.PUT_OK, result)
         if not flush_future:
@@ -598,45 +592,43 @@ class MessageStore:
         appends of ``defer_dispatch`` puts: everything appended until it runs is dispatched in
         that one pass, consecutive appends to one queue within a millisecond as one batch (see
         :func:`~rmq_core.store.dispatch.coalesced`): with 64 writers on one loop under
-        SYNC_FLUSH, ~10 us less CPU per message. It runs before any callback scheduled after
-        the put, such as the :class:`AsyncFlushWaiter` release of its flush, so the message is
-        readable before a writer awaiting that release is told it is stored. Arrival listeners
-        are then called once per distinct tags code of each coalesced run, with properties None
-        when it holds several records. While one is pending on this loop no other is scheduled
-        on it (one pending on another loop, running or not, does not count); the dispatcher
-        thread remains the safety net. Without a running loop on this thread the append is
-        dispatched inline at once, as without ``defer_dispatch``.
+        SYNC_FLUSH, ~10 us less CPU per message. Arrival listeners are then called once per
+        distinct tags code of each coalesced run, with properties None when it holds several
+        records. Readability before an answer does not depend on this pass: the
+        :class:`AsyncFlushWaiter` waits for the dispatched offset (the pass usually runs
+        before the flush release, so the waiter seldom waits for it). Without a running loop
+        on this thread the append is dispatched inline at once.
 
-        A pass this thread scheduled on a loop that is still running is pending on this
-        thread's running loop (a loop runs on one thread, a thread runs one loop at a time):
-        then nothing is looked up (``asyncio.get_running_loop`` makes a ``getpid`` system call
-        per call on Python 3.11)."""
-        pending = self._dispatch_loop
-        if (
-            pending is not None
-            and self._dispatch_thread == threading.get_ident()
-            and pending.is_running()
-        ):
+        The pending mark is one ``(loop, thread id)`` tuple, so several loops and threads may
+        share a store: a thread skips scheduling only when the mark names its own thread and
+        a loop still running (a thread runs one loop at a time), i.e. its own pass is pending
+        and will dispatch its append; any other mark is replaced and a pass is scheduled (at
+        worst an extra pass, or an append dispatched by another loop's pass or the dispatcher
+        thread; the waiter answers only once it is dispatched either way). Checking the
+        mark first avoids ``asyncio.get_running_loop`` (a ``getpid`` system call per call on
+        Python 3.11)."""
+        pending = self._dispatch_pending
+        if pending is not None and pending[1] == threading.get_ident() and pending[0].is_running():
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.reput.dispatch_inline()
             return
-        if pending is not loop:
-            self._dispatch_loop = loop
-            self._dispatch_thread = threading.get_ident()
-            loop.call_soon(self._deferred_dispatch, loop)
+        self._dispatch_pending = (loop, threading.get_ident())
+        loop.call_soon(self._deferred_dispatch, loop)
 
     def _settle_deferred(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run ``loop``'s pending deferred dispatch now (a flush waiter about to answer
         without yielding to the loop calls this first); nothing when none is pending."""
-        if self._dispatch_loop is loop:
+        pending = self._dispatch_pending
+        if pending is not None and pending[0] is loop:
             self._deferred_dispatch(loop)
 
     def _deferred_dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._dispatch_loop is loop:  # another loop's pending pass keeps its own mark
-            self._dispatch_loop = None
+        pending = self._dispatch_pending
+        if pending is not None and pending[0] is loop:  # another loop's mark stays
+            self._dispatch_pending = None
         if self._running:  # after shutdown the dispatcher's final pass took everything
             self.reput.dispatch_inline(coalesce=True)
 

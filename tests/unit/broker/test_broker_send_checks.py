@@ -36,7 +36,10 @@ class RecordingStore:
     def __init__(self) -> None:
         self.puts: list[Any] = []
 
-    def put_message(self, msg: Any, *, flush_future: bool = True) -> PutMessageResult:
+    def put_message(
+        self, msg: Any, *, flush_future: bool = True, defer_dispatch: bool = False
+    ) -> PutMessageResult:
+        assert defer_dispatch is False  # ASYNC_FLUSH: the broker awaits nothing
         self.puts.append(msg)
         append = AppendMessageResult(
             AppendMessageStatus.PUT_OK, 100, 120, "127.0.0.1:10911", 1, len(self.puts) - 1, 1

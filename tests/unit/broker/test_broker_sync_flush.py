@@ -50,10 +50,14 @@ class FlushStore:
         self.puts: list[Any] = []
         self.waited: list[int] = []
         self.waiters: list[asyncio.AbstractEventLoop] = []
+        self.deferred: list[bool] = []
 
-    def put_message(self, msg: Any, *, flush_future: bool = True) -> PutMessageResult:
+    def put_message(
+        self, msg: Any, *, flush_future: bool = True, defer_dispatch: bool = False
+    ) -> PutMessageResult:
         assert flush_future is False  # the broker awaits the loop's waiter instead
         self.puts.append(msg)
+        self.deferred.append(defer_dispatch)
         append = AppendMessageResult(
             AppendMessageStatus.PUT_OK, 100, 120, "127.0.0.1:10911", 1, 7, 1
         )
@@ -69,7 +73,7 @@ class FakeConnection:
     closed = False
 
 
-def send_request() -> RemotingCommand:
+def send_request(wait: str = "true") -> RemotingCommand:
     header = SendMessageRequestHeaderV2(
         producer_group="P",
         topic="TBW102",
@@ -79,17 +83,17 @@ def send_request() -> RemotingCommand:
         sys_flag=0,
         born_timestamp=1,
         flag=0,
-        properties=encode_properties({"WAIT": "true"}),
+        properties=encode_properties({"WAIT": wait}),
     )
     return RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, header, b"body")
 
 
-def run_send(store: FlushStore) -> RemotingCommand:
+def run_send(store: FlushStore, wait: str = "true") -> RemotingCommand:
     ctx = BrokerContext(BrokerConfig(), StoreConfig(flush_disk_type="SYNC_FLUSH"), store)  # type: ignore[arg-type]
     processor = SendMessageProcessor(ctx)
 
     async def go() -> RemotingCommand:
-        return await processor.process(send_request(), FakeConnection())  # type: ignore[arg-type]
+        return await processor.process(send_request(wait), FakeConnection())  # type: ignore[arg-type]
 
     return asyncio.run(asyncio.wait_for(go(), 10))
 
@@ -103,6 +107,17 @@ def test_flushed_send_succeeds() -> None:
     assert store.waited == [220]  # the record's end offset (100 + 120)
 
 
+def test_the_broker_asks_for_deferred_dispatch_only_when_it_awaits_the_flush() -> None:
+    """Deferral is the broker's explicit choice (the store's default is inline): only a
+    SYNC_FLUSH send that awaits the waiter (WAIT not false) asks for it."""
+    awaiting = FlushStore(flushed=True)
+    assert run_send(awaiting).code == ResponseCode.SUCCESS
+    assert awaiting.deferred == [True] and awaiting.waited == [220]
+    not_awaiting = FlushStore(flushed=True)
+    assert run_send(not_awaiting, wait="false").code == ResponseCode.SUCCESS
+    assert not_awaiting.deferred == [False] and not_awaiting.waited == []
+
+
 def test_failed_flush_answers_flush_disk_timeout_with_full_header() -> None:
     response = run_send(FlushStore(flushed=False))
     assert response.code == ResponseCode.FLUSH_DISK_TIMEOUT
@@ -113,7 +128,9 @@ def test_failed_flush_answers_flush_disk_timeout_with_full_header() -> None:
 class NoAppendStore(FlushStore):
     """Reports PUT_OK without saying where the message landed."""
 
-    def put_message(self, msg: Any, *, flush_future: bool = True) -> PutMessageResult:
+    def put_message(
+        self, msg: Any, *, flush_future: bool = True, defer_dispatch: bool = False
+    ) -> PutMessageResult:
         self.puts.append(msg)
         return PutMessageResult(PutMessageStatus.PUT_OK)
 

@@ -30,7 +30,7 @@ def test_bench_store_tiny_run_reports_every_phase(
         "store ASYNC_FLUSH, batches of 8, append only",
         "store SYNC_FLUSH, 1 writers, deferred dispatch (as the broker)",
         "store SYNC_FLUSH, 4 writers, deferred dispatch (as the broker)",
-        "store SYNC_FLUSH, 4 writers, inline dispatch (store option)",
+        "store SYNC_FLUSH, 4 writers, inline dispatch (store default)",
         "store SYNC_FLUSH, 4 writers x batches of 8",
     ]
     assert all(0 < p["ops"] <= 50 for p in phases)
@@ -54,7 +54,7 @@ def test_bench_store_report_names_the_phase_meeting_each_target() -> None:
     assert "1 writer: 40,000 -> not met" in report
     assert "batches of 32, append only (dispatch excluded): 310,000 -> met" in report
     assert "64 writers, deferred dispatch (as the broker): 29,000 = 9.7x -> not met" in report
-    assert "(store option): 60,000 = 20.0x -> not judged (the broker defers the dispatch)" in report
+    assert "default): 60,000 = 20.0x -> not judged (the broker defers the dispatch)" in report
     assert "64 writers x batches of 32: 90,000 = 30.0x -> met" in report
 
 
@@ -77,4 +77,4 @@ def test_rmq_bench_store_command(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "store SYNC_FLUSH, 2 writers, deferred dispatch (as the broker)" in proc.stdout
-    assert "store SYNC_FLUSH, 2 writers, inline dispatch (store option)" in proc.stdout
+    assert "store SYNC_FLUSH, 2 writers, inline dispatch (store default)" in proc.stdout

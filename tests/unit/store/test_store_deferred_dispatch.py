@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -140,14 +141,15 @@ def test_a_closed_loops_deferred_dispatch_is_replaced(
     store.sync_dispatch()
     closed = asyncio.new_event_loop()
     closed.close()
-    store._dispatch_loop = closed  # as if a loop closed before running its dispatch
+    # as if a loop closed on this thread before running its dispatch
+    store._dispatch_pending = (closed, threading.get_ident())
 
     async def put() -> None:
         assert store.put_message(make_message(b"second"), defer_dispatch=True).is_ok
         await asyncio.sleep(0)
 
     asyncio.run(put())
-    assert store.get_max_offset_in_queue("T", 0) == 2 and store._dispatch_loop is None
+    assert store.get_max_offset_in_queue("T", 0) == 2 and store._dispatch_pending is None
 
 
 def test_another_loops_pending_dispatch_does_not_hold_this_loops_back(
@@ -161,7 +163,8 @@ def test_another_loops_pending_dispatch_does_not_hold_this_loops_back(
     store.sync_dispatch()
     idle = asyncio.new_event_loop()
     try:
-        store._dispatch_loop = idle  # as if ``idle`` had scheduled a pass it has not run yet
+        # as if ``idle`` had scheduled a pass on this thread it has not run yet
+        store._dispatch_pending = (idle, threading.get_ident())
 
         async def put_then_look() -> int:
             assert store.put_message(make_message(b"second"), defer_dispatch=True).is_ok
@@ -181,7 +184,7 @@ def test_deferred_dispatch_without_a_running_loop_dispatches_at_once(
     assert store.put_message(make_message(b"first")).is_ok
     store.sync_dispatch()
     assert store.put_message(make_message(b"second"), defer_dispatch=True).is_ok
-    assert store.get_max_offset_in_queue("T", 0) == 2 and store._dispatch_loop is None
+    assert store.get_max_offset_in_queue("T", 0) == 2 and store._dispatch_pending is None
 
 
 def _entry(phys: int, queue_offset: int, *, size: int = 100, topic: str = "T", queue_id: int = 0,

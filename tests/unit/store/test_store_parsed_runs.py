@@ -118,9 +118,10 @@ def test_describe_runs_splits_where_queue_or_kind_changes(
 def test_sync_flush_single_sends_are_readable_when_the_waiter_answers(
     tiny_config: StoreConfig, open_store: OpenStore, make_message: MakeMessage
 ) -> None:
-    """Under SYNC_FLUSH ``put_message(msg, flush_future=False)`` (the broker's single send)
-    defers the dispatch to the loop; the flush waiter answers only once it ran, also when it
-    answers without yielding (bytes already flushed). WAIT=false dispatches inline."""
+    """Under SYNC_FLUSH ``put_message(msg, flush_future=False, defer_dispatch=True)`` (the
+    broker's single send) defers the dispatch to the loop; the flush waiter answers only once
+    it ran, also when it answers without yielding (bytes already flushed). Without
+    ``defer_dispatch`` (the default, whatever WAIT says) the put dispatches inline."""
     store = open_store(_roomy(tiny_config, "").replace(flush_disk_type="SYNC_FLUSH"))
     store.reput.shutdown()  # only the store's own passes below
     assert store.put_message(make_message(b"first")).is_ok
@@ -129,18 +130,20 @@ def test_sync_flush_single_sends_are_readable_when_the_waiter_answers(
     async def send() -> None:
         waiter = store.flush_waiter(asyncio.get_running_loop())
         assert waiter is not None
-        result = store.put_message(make_message(b"a"), flush_future=False)
+        result = store.put_message(make_message(b"a"), flush_future=False,
+                                   defer_dispatch=True)  # fmt: skip
         assert result.append_result is not None and store.dispatch_behind_bytes > 0
         assert await waiter.wait(result.append_result.end_offset)
         assert store.get_max_offset_in_queue("T", 0) == 2
-        result = store.put_message(make_message(b"b"), flush_future=False)
+        result = store.put_message(make_message(b"b"), flush_future=False,
+                                   defer_dispatch=True)  # fmt: skip
         assert result.append_result is not None and store.dispatch_behind_bytes > 0
         store.group_commit.run_once()  # type: ignore[union-attr]  # flushed: no yield below
         assert await waiter.wait(result.append_result.end_offset)
         assert store.get_max_offset_in_queue("T", 0) == 3
         no_wait = store.put_message(make_message(b"c", WAIT="false"), flush_future=False)
         assert no_wait.is_ok and store.get_max_offset_in_queue("T", 0) == 4
-        inline = store.put_message(make_message(b"d"), flush_future=False, defer_dispatch=False)
+        inline = store.put_message(make_message(b"d"), flush_future=False)
         assert inline.is_ok and store.get_max_offset_in_queue("T", 0) == 5
 
     asyncio.run(send())
