@@ -72,16 +72,28 @@ def test_delete_topic_while_another_thread_writes_to_it(
     store = open_store(config)
     stop = threading.Event()
     kept: list[bytes] = []
+    stopped: list[str] = []  # why the writer stopped, reported by the assertions below
+
+    def write_until_stopped() -> str:
+        for i in range(20_000):
+            if stop.is_set():
+                return "told to stop"
+            gone = store.put_message(make_message(f"g{i}".encode(), topic="Gone"))
+            if not gone.is_ok:
+                return f"put #{i} to Gone answered {gone.status.name}"
+            body = f"k{i}".encode()
+            put = store.put_message(make_message(body, topic="Kept"))
+            if not put.is_ok:
+                return f"put #{i} to Kept answered {put.status.name}"
+            kept.append(body)
+            time.sleep(0.0001)
+        return "wrote 20,000 pairs before being told to stop"
 
     def writer() -> None:
-        i = 0
-        while not stop.is_set() and i < 20_000:
-            assert store.put_message(make_message(f"g{i}".encode(), topic="Gone")).is_ok
-            body = f"k{i}".encode()
-            assert store.put_message(make_message(body, topic="Kept")).is_ok
-            kept.append(body)
-            i += 1
-            time.sleep(0.0001)
+        try:
+            stopped.append(write_until_stopped())
+        except Exception as exc:  # reported by the assertions, not lost with the thread
+            stopped.append(f"raised {exc!r}")
 
     caplog.set_level(logging.ERROR, logger="rmq_core.store")
     thread = threading.Thread(target=writer)
@@ -95,10 +107,12 @@ def test_delete_topic_while_another_thread_writes_to_it(
     finally:
         stop.set()
         thread.join(10)
-    assert deletions == 8
+    why = f"writer stopped: {stopped or ['still running']}, after {len(kept)} pairs"
+    assert deletions == 8, why
+    assert stopped == ["told to stop"], why
     store.sync_dispatch()
     store.flush()
-    assert [r.getMessage() for r in caplog.records] == []
+    assert [r.getMessage() for r in caplog.records] == [], why
     got = store.get_message("g", "Kept", 0, 0, len(kept) + 1, max_total_bytes=1 << 30)
     assert [m.body for m in decode_records(got.body())] == kept
     del got
