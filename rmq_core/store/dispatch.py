@@ -16,7 +16,8 @@ Inline dispatch (on the writer's thread, right after an append) never creates a 
 at the first append or parsed run (``dispatch_batch`` answers False) or other parsed record
 (``needs_new_file``) whose consume queue or index needs a new file and leaves it, and
 everything after it, to the dispatcher thread. Records are still dispatched exactly once and in
-commit-log order; that record only becomes readable a thread hop later.
+commit-log order; that record only becomes readable a thread hop later (a SYNC_FLUSH
+``AsyncFlushWaiter`` waits for it: listeners hear of every pass that moved ``reput_from``).
 """
 
 from __future__ import annotations

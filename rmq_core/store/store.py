@@ -412,20 +412,12 @@ class MessageStore:
             return self._dispatch_each(described, may_create)
         if len(sizes) == 1:
             return self._dispatch_one(described, may_create)
-        cq = None
-        new_cq_file = False
-        if not sys_flag & _PREPARED_BIT:  # NOT_TYPE or COMMIT: consume-queue units
-            queues = self.consume_queues.get(topic)
-            cq = None if queues is None else queues.get(queue_id)
-            if cq is None:
-                if not may_create:
-                    return False
-                cq = self._find_or_create_queue(topic, queue_id)
-            last = sizes[-1]
-            new_cq_file = cq.put_needs_new_file(phys + total - last, last,
-                                                queue_offset + len(sizes) - 1)  # fmt: skip
-            if new_cq_file and not may_create:
-                return False
+        last = sizes[-1]
+        target = self._unit_target(topic, queue_id, sys_flag, phys + total - last, last,
+                                   queue_offset + len(sizes) - 1, may_create)  # fmt: skip
+        if target is None:
+            return False
+        cq, new_cq_file = target
         index = self.index
         entries = index.batch_entries(topic, phys, sizes, props, sys_flag)
         if entries and not may_create and index.room < len(entries):
@@ -445,24 +437,44 @@ class MessageStore:
             self._notify_batch(topic, queue_id, queue_offset + len(sizes), codes, store_ts, props)
         return True
 
+    def _unit_target(
+        self,
+        topic: str,
+        queue_id: int,
+        sys_flag: int,
+        last_phys: int,
+        last_size: int,
+        last_offset: int,
+        may_create: bool,
+    ) -> tuple[ConsumeQueue | None, bool] | None:
+        """The consume queue that takes an append's units (None for PREPARED and ROLLBACK:
+        no units) and whether its last unit (``last_phys``, ``last_size`` bytes, queue offset
+        ``last_offset``) needs a new file; None, having touched nothing, when ``may_create``
+        is False and the queue or that file would have to be created (shared by
+        :meth:`_dispatch_batch` and :meth:`_dispatch_one`)."""
+        if sys_flag & _PREPARED_BIT:
+            return None, False
+        queues = self.consume_queues.get(topic)
+        cq = None if queues is None else queues.get(queue_id)
+        if cq is None:
+            if not may_create:
+                return None
+            cq = self._find_or_create_queue(topic, queue_id)
+        new_cq_file = cq.put_needs_new_file(last_phys, last_size, last_offset)
+        if new_cq_file and not may_create:
+            return None
+        return cq, new_cq_file
+
     def _dispatch_one(self, described: PendingDispatch, may_create: bool) -> bool:
         """:meth:`_dispatch_batch` of a description holding one record (not SCHEDULE_TOPIC):
         the same unit, index entries and arrival call, without the batch's lists and loops
         (its tags code by :func:`tags_code`, its entries by ``IndexService.record_entries``)."""
         phys, size, topic, queue_id, queue_offset, sys_flag, store_ts, _sizes, props = described
         raw = props[0]
-        cq = None
-        new_cq_file = False
-        if not sys_flag & _PREPARED_BIT:
-            queues = self.consume_queues.get(topic)
-            cq = None if queues is None else queues.get(queue_id)
-            if cq is None:
-                if not may_create:
-                    return False
-                cq = self._find_or_create_queue(topic, queue_id)
-            new_cq_file = cq.put_needs_new_file(phys, size, queue_offset)
-            if new_cq_file and not may_create:
-                return False
+        target = self._unit_target(topic, queue_id, sys_flag, phys, size, queue_offset, may_create)
+        if target is None:
+            return False
+        cq, new_cq_file = target
         index = self.index
         entries = index.record_entries(topic, phys, size, raw, sys_flag)
         if entries and not may_create and index.room < len(entries):
@@ -519,7 +531,8 @@ class MessageStore:
 
     def flush_waiter(self, loop: asyncio.AbstractEventLoop) -> AsyncFlushWaiter | None:
         """An :class:`AsyncFlushWaiter` for ``loop`` under SYNC_FLUSH (None under ASYNC_FLUSH);
-        one per loop is enough."""
+        one per loop is enough. It answers True once a record is flushed and dispatched
+        (readable), whichever thread dispatches it."""
         if self.group_commit is None:
             return None
         return AsyncFlushWaiter(
