@@ -143,8 +143,8 @@ class ReputService(Service):
     def _notify(self, before: int) -> None:
         """Tell the listeners when ``reput_from`` moved past ``before``."""
         after = self.reput_from
-        if after > before:
-            for listener in list(self._listeners):
+        if after > before and self._listeners:
+            for listener in tuple(self._listeners):
                 listener(after)
 
     @property
