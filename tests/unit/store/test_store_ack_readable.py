@@ -88,15 +88,18 @@ def test_no_acknowledgement_before_a_record_needing_a_new_queue_file_is_dispatch
     for i in range(8):
         assert store.put_message(make_message(b"m%d" % i)).is_ok
     store.sync_dispatch()
-    gate = threading.Event()
+    parked, gate = threading.Event(), threading.Event()
     reput = store.reput
     original = reput.run_once
 
     def gated_run_once(now: float = 0.0) -> None:
+        parked.set()
         gate.wait(_LONG)
         original(now)
 
     reput.run_once = gated_run_once  # type: ignore[method-assign]
+    reput.wakeup()
+    assert parked.wait(_LONG)  # the thread waits at the gate: it cannot be mid-pass below
 
     async def main() -> tuple[bool, bool, int]:
         result = store.put_message(make_message(b"ninth"), flush_future=False,
