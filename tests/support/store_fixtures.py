@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +27,33 @@ def tiny_config(tmp_path: Path) -> StoreConfig:
 
 
 MakeMessage = Callable[..., MessageExtBrokerInner]
+
+FROZEN_STORE_NS = 1_700_000_000_123 * 1_000_000
+"""A store time (ns) for tests that freeze the commit log's clock so byte comparisons of
+index files (which hold store times) are exact."""
+
+
+def roomy_config(config: StoreConfig, suffix: str = "") -> StoreConfig:
+    """``config`` with files no consume queue or index fills up in a small test, and its
+    store root extended by ``suffix`` (several stores side by side)."""
+    return config.replace(store_path_root_dir=config.store_path_root_dir + suffix,
+                          mapped_file_size_commit_log=256 * 1024,
+                          mapped_file_size_consume_queue=1000 * 20, max_index_num=1000,
+                          max_hash_slot_num=64)  # fmt: skip
+
+
+def dispatched_files(root: str) -> dict[str, bytes]:
+    """Bytes of every consume-queue and index file under the store ``root``, by relative
+    path (index files, named after the wall clock, by their rank)."""
+    out: dict[str, bytes] = {}
+    for sub in ("consumequeue", "index"):
+        for base, _dirs, names in os.walk(os.path.join(root, sub)):
+            for rank, name in enumerate(sorted(names)):
+                path = os.path.join(base, name)
+                key = f"index #{rank}" if sub == "index" else os.path.relpath(path, root)
+                with open(path, "rb") as f:
+                    out[key] = f.read()
+    return out
 
 
 @pytest.fixture

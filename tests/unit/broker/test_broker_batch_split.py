@@ -59,6 +59,18 @@ def test_split_matches_entry_by_entry(parts: list[tuple[bytes, bytes, int]]) -> 
     assert send_module._split_batch(data) == expected
 
 
+def _assert_split_like_entry_by_entry(data: bytes) -> None:
+    """``_split_batch`` (uniform fast path or not) refuses ``data`` exactly when the
+    entry-by-entry split does, and otherwise returns the same entries."""
+    try:
+        expected: Any = send_module._split_entries(data)
+    except MessageFormatError:
+        with pytest.raises(MessageFormatError):
+            send_module._split_batch(data)
+        return
+    assert send_module._split_batch(data) == expected
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -70,13 +82,7 @@ def test_split_matches_entry_by_entry(parts: list[tuple[bytes, bytes, int]]) -> 
     ],
 )
 def test_split_refuses_or_accepts_like_entry_by_entry(data: bytes) -> None:
-    try:
-        expected: Any = send_module._split_entries(data)
-    except MessageFormatError:
-        with pytest.raises(MessageFormatError):
-            send_module._split_batch(data)
-        return
-    assert send_module._split_batch(data) == expected
+    _assert_split_like_entry_by_entry(data)
 
 
 def _mutated(data: bytes, at: int, value: int) -> bytes:
@@ -99,13 +105,7 @@ _STEP = len(_THREE) // 3
     ],
 )
 def test_uniform_split_compares_every_entrys_lengths(data: bytes) -> None:
-    try:
-        expected: Any = send_module._split_entries(data)
-    except MessageFormatError:
-        with pytest.raises(MessageFormatError):
-            send_module._split_batch(data)
-        return
-    assert send_module._split_batch(data) == expected
+    _assert_split_like_entry_by_entry(data)
 
 
 def test_uniform_layouts_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -19,34 +18,11 @@ from rmq_core.common.message_codec import java_string_hash
 from rmq_core.store import MessageStore, StoreConfig
 from rmq_core.store.commitlog import SCHEDULE_TOPIC, PendingDispatch
 from rmq_core.store.dispatch import MAX_COALESCED, coalesced
+from tests.support.store_fixtures import FROZEN_STORE_NS, dispatched_files, roomy_config
 
 MakeMessage = Callable[..., MessageExtBrokerInner]
 OpenStore = Callable[[StoreConfig], MessageStore]
 Arrival = tuple[str, int, int, int, bool]
-
-FROZEN_NS = 1_700_000_000_123 * 1_000_000
-"""Store time of every append in the byte comparisons (index entries hold it)."""
-
-
-def _roomy(config: StoreConfig) -> StoreConfig:
-    """No consume-queue or index file fills up during these tests."""
-    return config.replace(mapped_file_size_commit_log=256 * 1024,
-                          mapped_file_size_consume_queue=1000 * 20, max_index_num=1000,
-                          max_hash_slot_num=64)  # fmt: skip
-
-
-def _files(root: str) -> dict[str, bytes]:
-    """Bytes of every consume-queue and index file under ``root``, by relative path (index
-    files, named after the wall clock, by their rank)."""
-    out: dict[str, bytes] = {}
-    for sub in ("consumequeue", "index"):
-        for base, _dirs, names in os.walk(os.path.join(root, sub)):
-            for rank, name in enumerate(sorted(names)):
-                path = os.path.join(base, name)
-                key = f"index #{rank}" if sub == "index" else os.path.relpath(path, root)
-                with open(path, "rb") as f:
-                    out[key] = f.read()
-    return out
 
 
 def _listen(store: MessageStore) -> list[Arrival]:
@@ -88,17 +64,16 @@ def test_deferred_dispatch_writes_the_same_units_and_index_entries(
     make_message: MakeMessage,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(commitlog_module.time, "time_ns", lambda: FROZEN_NS)
-    config = _roomy(tiny_config)
-    inline = open_store(config.replace(store_path_root_dir=config.store_path_root_dir + "-a"))
-    deferred = open_store(config.replace(store_path_root_dir=config.store_path_root_dir + "-b"))
+    monkeypatch.setattr(commitlog_module.time, "time_ns", lambda: FROZEN_STORE_NS)
+    inline = open_store(roomy_config(tiny_config, "-a"))
+    deferred = open_store(roomy_config(tiny_config, "-b"))
     inline_arrivals, deferred_arrivals = _listen(inline), _listen(deferred)
     _store_all(inline, make_message, defer=False)
     _store_all(deferred, make_message, defer=True)
     inline.flush()
     deferred.flush()
-    expected = _files(inline.root)
-    assert expected and _files(deferred.root) == expected
+    expected = dispatched_files(inline.root)
+    assert expected and dispatched_files(deferred.root) == expected
     for queue_id, count in ((0, 14), (1, 8)):
         assert deferred.get_max_offset_in_queue("T", queue_id) == count
     assert len(inline_arrivals) == 22 and all(a[4] for a in inline_arrivals)
@@ -117,10 +92,7 @@ def test_deferred_dispatch_runs_before_later_callbacks(
 ) -> None:
     """A callback scheduled after the put (as a flush waiter's release is) finds the message
     readable."""
-    store = open_store(_roomy(tiny_config))
-    store.reput.shutdown()  # no dispatcher thread: only an inline dispatch makes it readable
-    assert store.put_message(make_message(b"first")).is_ok
-    store.sync_dispatch()
+    store = _one_dispatched_no_dispatcher(tiny_config, open_store, make_message)
 
     async def put_then_look() -> int:
         loop = asyncio.get_running_loop()
@@ -132,13 +104,22 @@ def test_deferred_dispatch_runs_before_later_callbacks(
     assert asyncio.run(put_then_look()) == 2
 
 
+def _one_dispatched_no_dispatcher(
+    tiny_config: StoreConfig, open_store: OpenStore, make_message: MakeMessage
+) -> MessageStore:
+    """A store holding one dispatched message whose dispatcher thread is stopped, so only an
+    inline or deferred pass on the caller's side makes a later put readable."""
+    store = open_store(roomy_config(tiny_config))
+    store.reput.shutdown()
+    assert store.put_message(make_message(b"first")).is_ok
+    store.sync_dispatch()
+    return store
+
+
 def test_a_closed_loops_deferred_dispatch_is_replaced(
     tiny_config: StoreConfig, open_store: OpenStore, make_message: MakeMessage
 ) -> None:
-    store = open_store(_roomy(tiny_config))
-    store.reput.shutdown()  # no dispatcher thread: only an inline dispatch makes it readable
-    assert store.put_message(make_message(b"first")).is_ok
-    store.sync_dispatch()
+    store = _one_dispatched_no_dispatcher(tiny_config, open_store, make_message)
     closed = asyncio.new_event_loop()
     closed.close()
     # as if a loop closed on this thread before running its dispatch
@@ -157,10 +138,7 @@ def test_another_loops_pending_dispatch_does_not_hold_this_loops_back(
 ) -> None:
     """A loop that is alive but not running, with a deferred dispatch still pending, does not
     keep a put on the running loop from scheduling its own."""
-    store = open_store(_roomy(tiny_config))
-    store.reput.shutdown()  # no dispatcher thread: only an inline dispatch makes it readable
-    assert store.put_message(make_message(b"first")).is_ok
-    store.sync_dispatch()
+    store = _one_dispatched_no_dispatcher(tiny_config, open_store, make_message)
     idle = asyncio.new_event_loop()
     try:
         # as if ``idle`` had scheduled a pass on this thread it has not run yet
@@ -179,10 +157,7 @@ def test_another_loops_pending_dispatch_does_not_hold_this_loops_back(
 def test_deferred_dispatch_without_a_running_loop_dispatches_at_once(
     tiny_config: StoreConfig, open_store: OpenStore, make_message: MakeMessage
 ) -> None:
-    store = open_store(_roomy(tiny_config))
-    store.reput.shutdown()  # no dispatcher thread: only an inline dispatch makes it readable
-    assert store.put_message(make_message(b"first")).is_ok
-    store.sync_dispatch()
+    store = _one_dispatched_no_dispatcher(tiny_config, open_store, make_message)
     assert store.put_message(make_message(b"second"), defer_dispatch=True).is_ok
     assert store.get_max_offset_in_queue("T", 0) == 2 and store._dispatch_pending is None
 

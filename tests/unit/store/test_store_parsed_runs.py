@@ -5,7 +5,6 @@ consume-queue units and index entries as dispatching them from the writers' desc
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 
 import pytest
@@ -14,32 +13,10 @@ import rmq_core.store.commitlog as commitlog_module
 from rmq_core.common.message import MessageExtBrokerInner, MessageSysFlag
 from rmq_core.store import EncodedBatch, MessageStore, StoreConfig
 from rmq_core.store.commitlog import SCHEDULE_TOPIC, describe_runs
+from tests.support.store_fixtures import FROZEN_STORE_NS, dispatched_files, roomy_config
 
 MakeMessage = Callable[..., MessageExtBrokerInner]
 OpenStore = Callable[[StoreConfig], MessageStore]
-
-FROZEN_NS = 1_700_000_000_123 * 1_000_000
-"""Store time of every append (index entries hold it)."""
-
-
-def _roomy(config: StoreConfig, suffix: str) -> StoreConfig:
-    """No consume-queue or index file fills up; a root of its own per store."""
-    return config.replace(store_path_root_dir=config.store_path_root_dir + suffix,
-                          mapped_file_size_commit_log=256 * 1024,
-                          mapped_file_size_consume_queue=1000 * 20, max_index_num=1000,
-                          max_hash_slot_num=64)  # fmt: skip
-
-
-def _files(root: str) -> dict[str, bytes]:
-    """Bytes of every consume-queue and index file under ``root`` (index files by rank)."""
-    out: dict[str, bytes] = {}
-    for sub in ("consumequeue", "index"):
-        for base, _dirs, names in os.walk(os.path.join(root, sub)):
-            for rank, name in enumerate(sorted(names)):
-                key = f"index #{rank}" if sub == "index" else os.path.relpath(base, root) + name
-                with open(os.path.join(base, name), "rb") as f:
-                    out[key] = f.read()
-    return out
 
 
 def _append_all(store: MessageStore, make_message: MakeMessage) -> None:
@@ -68,9 +45,9 @@ def test_parsed_back_records_give_the_same_units_and_index_entries(
     make_message: MakeMessage,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(commitlog_module.time, "time_ns", lambda: FROZEN_NS)
-    described = open_store(_roomy(tiny_config, "-described"))
-    parsed = open_store(_roomy(tiny_config, "-parsed"))
+    monkeypatch.setattr(commitlog_module.time, "time_ns", lambda: FROZEN_STORE_NS)
+    described = open_store(roomy_config(tiny_config, "-described"))
+    parsed = open_store(roomy_config(tiny_config, "-parsed"))
     _append_all(described, make_message)
     parsed.reput.shutdown()
     with parsed.reput.lock:  # nothing dispatched inline; then forget every description
@@ -81,8 +58,8 @@ def test_parsed_back_records_give_the_same_units_and_index_entries(
     described.sync_dispatch()
     described.flush()
     parsed.flush()
-    expected = _files(described.root)
-    assert len(expected) >= 5 and _files(parsed.root) == expected
+    expected = dispatched_files(described.root)
+    assert len(expected) >= 5 and dispatched_files(parsed.root) == expected
     assert parsed.get_max_offset_in_queue("T", 2) == 5
     assert len(parsed.query_message("T", "shared", 32, 0, 2**62).messages) == 12
 
@@ -93,8 +70,8 @@ def test_describe_runs_splits_where_queue_or_kind_changes(
     make_message: MakeMessage,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(commitlog_module.time, "time_ns", lambda: FROZEN_NS)  # one store ms
-    store = open_store(_roomy(tiny_config, ""))
+    monkeypatch.setattr(commitlog_module.time, "time_ns", lambda: FROZEN_STORE_NS)  # one store ms
+    store = open_store(roomy_config(tiny_config))
     store.reput.shutdown()
     with store.reput.lock:
         for queue_id in (0, 0, 0, 1, 1, 0):
@@ -122,7 +99,7 @@ def test_sync_flush_single_sends_are_readable_when_the_waiter_answers(
     broker's single send) defers the dispatch to the loop; the flush waiter answers only once
     it ran, also when it answers without yielding (bytes already flushed). Without
     ``defer_dispatch`` (the default, whatever WAIT says) the put dispatches inline."""
-    store = open_store(_roomy(tiny_config, "").replace(flush_disk_type="SYNC_FLUSH"))
+    store = open_store(roomy_config(tiny_config).replace(flush_disk_type="SYNC_FLUSH"))
     store.reput.shutdown()  # only the store's own passes below
     assert store.put_message(make_message(b"first")).is_ok
     store.sync_dispatch()  # the files exist: inline and deferred passes never create one
@@ -168,7 +145,7 @@ RAW_PROPERTIES = [
 def test_one_record_entries_and_tags_code_match_the_batch_functions(
     tiny_config: StoreConfig, open_store: OpenStore, raw: bytes
 ) -> None:
-    index = open_store(_roomy(tiny_config, "")).index
+    index = open_store(roomy_config(tiny_config)).index
     for phys in (100, 5000):
         assert index.record_entries("T", phys, 120, raw, 0) == index.batch_entries(
             "T", phys, [120], [raw], 0
