@@ -32,6 +32,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -263,10 +264,23 @@ def run_workload_process(
     return result
 
 
+def _libpython_shared() -> bool:
+    """True when this interpreter runs from a shared ``libpython`` (a default pyenv or
+    ``--enable-shared`` build); distributions' static, PGO/LTO-built executables run rmq
+    15-25 % faster here (docs/benchmarks.md, "Interpreter build")."""
+    try:
+        with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+            return any("libpython" in line for line in maps)
+    except OSError:
+        return bool(sysconfig.get_config_var("Py_ENABLE_SHARED"))
+
+
 def _host_facts() -> dict[str, Any]:
     facts: dict[str, Any] = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
+        "python_executable": os.path.realpath(sys.executable),
+        "python_libpython_shared": _libpython_shared(),
         "platform": platform.platform(),
         "loadavg_before": os.getloadavg(),
     }
@@ -468,6 +482,17 @@ def _durable_server(system: str) -> bool:
 # --- outputs ----------------------------------------------------------------------------------
 
 
+def _interpreter_note(host: dict[str, Any]) -> str:
+    """`` (/usr/bin/python3.11, static)``: which interpreter build ran every process (runs
+    before this fact was recorded say nothing)."""
+    executable = host.get("python_executable")
+    if not executable:
+        return ""
+    shared = host.get("python_libpython_shared")
+    build = "shared libpython" if shared else "static executable"
+    return f" ({executable}, {build})"
+
+
 def render_markdown(
     run: dict[str, Any], command: str, plot_name: str | None, json_name: str = "compare.json"
 ) -> str:
@@ -478,7 +503,8 @@ def render_markdown(
     load = host.get("loadavg_before", [0, 0, 0])
     lines = [
         f"Run of {run.get('started', '?')} on {host.get('cpus', '?')} cores, Python "
-        f"{host.get('python', '?')}, load average before {load[0]:.2f}; peers: "
+        f"{host.get('python', '?')}{_interpreter_note(host)}, load average before "
+        f"{load[0]:.2f}; peers: "
         f"{versions or 'none'}. {settings.get('size', 1024)}-byte messages, "
         f"{settings.get('duration', 0):g} s per throughput phase, e2e "
         f"{settings.get('e2e_duration', 0):g} s at {settings.get('rate', 0):g} msg/s.",

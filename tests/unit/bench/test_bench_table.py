@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
-from bench.compare import DOCS_BEGIN, DOCS_END, render_markdown, update_docs
+from bench.compare import DOCS_BEGIN, DOCS_END, _host_facts, render_markdown, update_docs
 from bench.table import comparison_table, figure_value, format_number, ratio, target_rows
 
 
@@ -104,6 +106,22 @@ def test_markdown_and_docs_section(tmp_path: Path) -> None:
     fresh = tmp_path / "new" / "benchmarks.md"
     update_docs(fresh, "t")
     assert DOCS_BEGIN in fresh.read_text()
+
+
+def test_markdown_names_the_interpreter_build() -> None:
+    run = sample_run()
+    assert "(/usr/bin" not in render_markdown(run, "rmq bench compare", "plot.png")
+    run["host"].update(python_executable="/usr/bin/python3.11", python_libpython_shared=False)
+    text = render_markdown(run, "rmq bench compare", "plot.png")
+    assert "Python 3.11 (/usr/bin/python3.11, static executable)," in text
+    run["host"]["python_libpython_shared"] = True
+    assert "shared libpython" in render_markdown(run, "rmq bench compare", "plot.png")
+
+
+def test_host_facts_record_the_interpreter_that_ran() -> None:
+    facts = _host_facts()
+    assert facts["python_executable"] == os.path.realpath(sys.executable)
+    assert isinstance(facts["python_libpython_shared"], bool)
 
 
 def test_compare_render_rewrites_outputs_without_running(tmp_path: Path) -> None:
