@@ -88,7 +88,7 @@ class CompareSettings:
     e2e_duration: float = 10.0
     size: int = 1024
     rate: float = 1000.0
-    rmq_batch: int = 64
+    rmq_batch: int = 100  # as many messages per request as Redis's pipeline below
     rmq_window: int = 8
     rmq_queues: int = 8
     rmq_client: str = "raw"
@@ -552,7 +552,12 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--e2e-duration", type=float, default=10.0, help="seconds of e2e phase")
     parser.add_argument("--size", type=int, default=1024, help="message size in bytes")
     parser.add_argument("--rate", type=float, default=1000.0, help="e2e rate in msg/s")
-    parser.add_argument("--rmq-batch", type=int, default=64, help="messages per rmq batch")
+    parser.add_argument(
+        "--rmq-batch",
+        type=int,
+        default=100,
+        help="messages per rmq batch (default: the same depth as --redis-pipeline's default)",
+    )
     parser.add_argument("--rmq-window", type=int, default=8, help="rmq batches in flight")
     parser.add_argument("--rmq-queues", type=int, default=8, help="queues of the rmq topic")
     parser.add_argument(

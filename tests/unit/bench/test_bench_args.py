@@ -151,6 +151,15 @@ def test_compare_settings_from_args() -> None:
     assert e2e[e2e.index("--duration") + 1] == "10.0"
 
 
+def test_compare_default_rmq_batch_matches_the_redis_pipeline() -> None:
+    settings = settings_from_args(parse("compare"))  # type: ignore[arg-type]
+    rmq_args = settings.workload_args("rmq", "send_pipelined")
+    redis_args = settings.workload_args("redis", "send_pipelined")
+    depth = rmq_args[rmq_args.index("--depth") + 1]
+    assert depth == redis_args[redis_args.index("--depth") + 1] == "100"
+    assert settings == CompareSettings(workloads=settings.workloads, systems=settings.systems)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
