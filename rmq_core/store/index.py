@@ -14,9 +14,11 @@ damaged or of the wrong size is deleted and rebuilt by the dispatcher.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import operator
 import os
+import struct
 import time
 from collections.abc import Callable, Sequence
 
@@ -66,6 +68,52 @@ def _abs_java_hash(u32: int) -> int:
     """abs() of a Java int hash given as unsigned 32 bits, with Integer.MIN_VALUE as 0 (the
     hash RocketMQ's index stores)."""
     return 0x100000000 - u32 if u32 > 0x80000000 else u32 & 0x7FFFFFFF
+
+
+_UNIFORM_MIN = 8
+"""Fewest records a batch needs for :meth:`IndexService.batch_entries` to try hashing its keys
+all at once (:func:`_lane_hashes`); below it the per-record loop is cheaper."""
+_LANE = 8
+"""Bytes per record in the integers of :func:`_lane_hashes`: 64-bit lanes, and a lane's sum
+stays below 2^33, so no carry crosses into the next lane."""
+_LANE_CONSTANTS: dict[int, tuple[int, int, int, Callable[[bytes], tuple[int, ...]]]] = {}
+_LANE_CONSTANTS_LIMIT = 256
+"""Most record counts whose lane constants are kept (cleared when reached)."""
+
+
+def _lane_constants(count: int) -> tuple[int, int, int, Callable[[bytes], tuple[int, ...]]]:
+    """For ``count`` lanes: 1 in every lane, 2^32 - 1 in every lane, 2^31 - 1 in every lane, and
+    the unpacker of the lanes' bytes (cached per count, bounded)."""
+    constants = _LANE_CONSTANTS.get(count)
+    if constants is None:
+        ones = int.from_bytes((b"\x00" * (_LANE - 1) + b"\x01") * count, "big")
+        constants = (ones, ones * 0xFFFFFFFF, ones * _INT_MAX, struct.Struct(f">{count}Q").unpack)
+        if len(_LANE_CONSTANTS) >= _LANE_CONSTANTS_LIMIT:
+            _LANE_CONSTANTS.clear()
+        _LANE_CONSTANTS[count] = constants
+    return constants
+
+
+def _lanes(column: bytes) -> int:
+    """``column`` as one integer with a 64-bit lane per byte, the first byte in the most
+    significant lane."""
+    spread = bytearray(_LANE * len(column))
+    spread[_LANE - 1 :: _LANE] = column
+    return int.from_bytes(spread, "big")
+
+
+def _lane_hashes(a: bytes, b: bytes, c: bytes, d: bytes, shifted: int) -> tuple[int, ...]:
+    """``_abs_java_hash((shifted + _tail_share(tail)) mod 2^32)`` of every key tail ``a[i] b[i]
+    c[i] d[i]`` (ASCII bytes, equal-length columns), for all tails at once: each tail's sum in
+    its own 64-bit lane of a Python int, so a few big-int operations replace a Python loop of
+    ten per record. A lane whose hash has bit 31 set (a negative Java int) is negated in two's
+    complement (``x ^ (2^32 - 1) + 1``); the final mask maps Integer.MIN_VALUE to 0."""
+    ones, low32, low31, unpack = _lane_constants(len(a))
+    sums = _lanes(a) * 29791 + _lanes(b) * 961 + _lanes(c) * 31 + _lanes(d)
+    hashes = (sums + (shifted & 0xFFFFFFFF) * ones) & low32
+    negative = (hashes >> 31) & ones
+    hashes = ((hashes ^ ((negative << 32) - negative)) + negative) & low31
+    return unpack(hashes.to_bytes(_LANE * len(a), "big"))
 
 
 def _powers_desc(n: int) -> tuple[int, ...]:
@@ -417,8 +465,15 @@ class IndexService:
         indexed = files[-1].end_phy if files and files[-1].has_entries else -1
         entries: list[tuple[int, int]] = []
         add = entries.append
+        joined = props[0] if len(props) == 1 else b"".join(props)
+        with_keys = b"KEYS\x01" in joined
+        if not with_keys and len(props) >= _UNIFORM_MIN and phys > indexed:
+            hashes = self._uniform_hashes(topic, props, joined)
+            if hashes is not None:
+                return list(
+                    zip(hashes, itertools.accumulate(sizes[:-1], initial=phys), strict=True)
+                )
         heads = self._byte_heads.get(topic) or {}
-        with_keys = b"KEYS\x01" in (props[0] if len(props) == 1 else b"".join(props))
         at = 0  # where the previous string's UNIQ_KEY separator was: usually the same (>= 0)
         head, head_end, shifted = b"", 0, 0  # the previous ASCII key's head, length, hash * 31^4
         for size, raw in zip(sizes, props):  # noqa: B905 (equal by construction; see commitlog)
@@ -461,6 +516,45 @@ class IndexService:
                         add((self._hash(topic, key), phys))
             phys += size
         return entries
+
+    def _uniform_hashes(
+        self, topic: str, props: Sequence[bytes], joined: bytes
+    ) -> tuple[int, ...] | None:
+        """The UNIQ_KEY hashes of records whose properties strings (``joined`` is their
+        concatenation, without KEYS) equal the first one's but for the key's last four
+        characters (ASCII, no separator): the loop of :meth:`batch_entries` finds each key at
+        the first one's place, so its hash is the head's cached hash times 31^4 plus the tail's
+        share, computed for all records at once by :func:`_lane_hashes`. None for any other
+        batch (no usual UNIQ_KEY in the first record, or records that differ elsewhere)."""
+        first = props[0]
+        size = len(first)
+        if first.startswith(b"UNIQ_KEY\x01"):
+            start = 9
+        else:
+            found = first.find(b"\x02UNIQ_KEY\x01")
+            if found < 0:
+                return None
+            start = found + 10
+        end = first.find(b"\x02", start)
+        tail_at = end - 4
+        if tail_at <= start or len(set(map(len, props))) != 1:
+            return None
+        head = first[start:tail_at]
+        a, b, c, d = (joined[tail_at::size], joined[tail_at + 1 :: size],
+                      joined[tail_at + 2 :: size], joined[end - 1 :: size])  # fmt: skip
+        tails = a + b + c + d
+        if not head.isascii() or not tails.isascii() or b"\x02" in tails:
+            return None
+        expected = bytearray(first * len(props))
+        expected[tail_at::size], expected[tail_at + 1 :: size] = a, b
+        expected[tail_at + 2 :: size], expected[end - 1 :: size] = c, d
+        if expected != joined:
+            return None
+        heads = self._byte_heads.get(topic)
+        base = heads.get(head) if heads else None
+        if base is None:
+            base = self._head_hash(topic, head)
+        return _lane_hashes(a, b, c, d, base * _POW31_4)
 
     def record_entries(
         self, topic: str, phys: int, size: int, raw: bytes, sys_flag: int
