@@ -335,8 +335,11 @@ def tags_codes(props: Sequence[bytes]) -> list[int]:
     """The consume-queue tags code of each raw properties string (see :func:`tag_hash`).
 
     The records of a batch usually start with the same ``TAGS`` property: a string starting
-    with the previous one's ``TAGS\x01value\x02`` gets its code without a search.
+    with the previous one's ``TAGS\x01value\x02`` gets its code without a search; a batch
+    without ``TAGS\x01`` anywhere gets zeros without a search per string.
     """
+    if b"TAGS\x01" not in b"".join(props):
+        return [0] * len(props)
     cache = _TAG_HASHES
     codes: list[int] = []
     add = codes.append

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rmq_core.store.index as index_module
+from rmq_core.store.commitlog import prop_value, tag_hash, tags_codes
 from rmq_core.store.index import IndexService, key_hash
 
 _HEX = st.lists(st.sampled_from(b"0123456789ABCDEF"), min_size=4, max_size=4).map(bytes)
@@ -95,3 +96,17 @@ def test_lane_hashes_match_the_scalar_formula(count: int) -> None:
         assert list(got) == want
     edge = (0x80000000 - index_module._tail_share(b"AAAA")) * 1
     assert index_module._lane_hashes(b"A", b"A", b"A", b"A", edge) == (0,)
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        [b"UNIQ_KEY\x01K%d\x02" % i for i in range(10)],
+        [b"TAGS\x01TagA\x02UNIQ_KEY\x01K%d\x02" % i for i in range(10)],
+        [b"UNIQ_KEY\x01K1\x02", b"UNIQ_KEY\x01K2\x02TAGS\x01B\x02", b"XTAGS\x01C\x02"],
+        [b"", b"TAGS\x01\x02", b"TAGS\x01A\x02"],
+    ],
+)
+def test_tags_codes_equal_each_strings_tag_hash(props: list[bytes]) -> None:
+    """Batches without TAGS anywhere (zeros at once), with a leading TAGS, and mixed ones."""
+    assert tags_codes(props) == [tag_hash(prop_value(raw, b"TAGS\x01")) for raw in props]
