@@ -338,7 +338,7 @@ def tags_codes(props: Sequence[bytes]) -> list[int]:
     with the previous one's ``TAGS\x01value\x02`` gets its code without a search; a batch
     without ``TAGS\x01`` anywhere gets zeros without a search per string.
     """
-    if b"TAGS\x01" not in b"".join(props):
+    if b"".join(props).find(b"TAGS\x01") < 0:
         return [0] * len(props)
     cache = _TAG_HASHES
     codes: list[int] = []
@@ -394,14 +394,14 @@ _TOPIC_NAMES: dict[bytes, str] = {}
 
 def prop_value(raw: bytes, key: bytes) -> bytes | None:
     """Value bytes of property ``key`` (given as ``b"NAME\x01"``) in a raw properties string,
-    or None when absent or empty."""
-    if raw.startswith(key):
-        start = len(key)
-    else:
-        at = raw.find(b"\x02" + key)
-        if at < 0:
-            return None
-        start = at + 1 + len(key)
+    or None when absent or empty: the first occurrence of ``key`` at the start or after a
+    ``\x02`` separator."""
+    at = raw.find(key)
+    while at > 0 and raw[at - 1] != 2:  # inside another property: look further
+        at = raw.find(key, at + 1)
+    if at < 0:
+        return None
+    start = at + len(key)
     end = raw.find(b"\x02", start)
     if end <= start:
         return None

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _BLANK_SIZE = 0x7FFFFFFF
 _pack_unit = CQ_UNIT.pack
+_pack_unit_into = CQ_UNIT.pack_into
 
 
 class ConsumeQueue:
@@ -161,6 +162,24 @@ class ConsumeQueue:
         mapped = self.queue.last_for_append()
         CQ_UNIT.pack_into(mapped.mm, mapped.wrote_position, phys, size, tags_code)
         mapped.wrote_position += CQ_UNIT_SIZE
+        self.max_physic_offset = phys + size
+        return True
+
+    def put_in_last_file(self, phys: int, size: int, tags_code: int, queue_offset: int) -> bool:
+        """:meth:`put` when it needs no new file, blank or search: True once the unit is
+        written as the next unit of the last file (or was already present: re-dispatch);
+        False, having touched nothing, for anything else (then :meth:`put`)."""
+        if phys + size <= self.max_physic_offset:
+            return True
+        files = self.queue.files
+        if not files:
+            return False
+        mapped = files[-1]
+        wrote = mapped.wrote_position
+        if wrote >= self.file_size or mapped.file_from_offset + wrote != queue_offset * 20:
+            return False
+        _pack_unit_into(mapped.mm, wrote, phys, size, tags_code)
+        mapped.wrote_position = wrote + CQ_UNIT_SIZE
         self.max_physic_offset = phys + size
         return True
 

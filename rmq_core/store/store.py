@@ -467,31 +467,43 @@ class MessageStore:
 
     def _dispatch_one(self, described: PendingDispatch, may_create: bool) -> bool:
         """:meth:`_dispatch_batch` of a description holding one record (not SCHEDULE_TOPIC):
-        the same unit, index entries and arrival call, without the batch's lists and loops
-        (its tags code by :func:`tags_code`, its entries by ``IndexService.record_entries``)."""
+        the same unit, index entries and arrival calls, without the batch's lists and loops
+        (its tags code by :func:`tags_code`, its entries by ``IndexService.record_entries``,
+        the unit by ``ConsumeQueue.put_in_last_file`` when the queue's last file takes it,
+        else as :meth:`_dispatch_batch`)."""
         phys, size, topic, queue_id, queue_offset, sys_flag, store_ts, _sizes, props = described
         raw = props[0]
-        target = self._unit_target(topic, queue_id, sys_flag, phys, size, queue_offset, may_create)
-        if target is None:
-            return False
-        cq, new_cq_file = target
         index = self.index
         entries = index.record_entries(topic, phys, size, raw, sys_flag)
         if entries and not may_create and index.room < len(entries):
             return False
+        cq = None
         code = 0
-        if cq is not None:
+        if not sys_flag & _PREPARED_BIT:
+            queues = self.consume_queues.get(topic)
+            cq = None if queues is None else queues.get(queue_id)
             code = tags_code(raw)
-            if new_cq_file:
-                with self._cq_lock:  # creating a file (and directories) vs delete_topics
+            if cq is None or not cq.put_in_last_file(phys, size, code, queue_offset):
+                target = self._unit_target(topic, queue_id, sys_flag, phys, size, queue_offset,
+                                           may_create)  # fmt: skip
+                if target is None:
+                    return False
+                cq, new_cq_file = target
+                if cq is not None and new_cq_file:
+                    with self._cq_lock:  # creating a file (and directories) vs delete_topics
+                        cq.put(phys, size, code, queue_offset)
+                elif cq is not None:
                     cq.put(phys, size, code, queue_offset)
-            else:
-                cq.put(phys, size, code, queue_offset)
         if entries:
             index.put_entries(entries, store_ts)
         self._last_dispatched_timestamp = store_ts
         if cq is not None and self._listeners:
-            self._notify_batch(topic, queue_id, queue_offset + 1, [code], store_ts, props)
+            properties = LazyProperties(raw)
+            for listener in self._listeners:
+                try:
+                    listener(topic, queue_id, queue_offset + 1, code, store_ts, properties)
+                except Exception:
+                    log.exception("arrival listener failed")
         return True
 
     def _dispatch_each(self, described: PendingDispatch, may_create: bool) -> bool:

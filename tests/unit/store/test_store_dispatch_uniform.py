@@ -1,11 +1,13 @@
-"""The dispatch's whole-batch paths give what the record-by-record paths give: index entries
-of batches whose properties differ only in the UNIQ_KEY's last four characters (hashed all at
-once), and of batches that almost qualify (one byte changed anywhere, separators or non-ASCII
-bytes in a key tail, unequal lengths)."""
+"""The dispatch's cheaper paths give what the general paths give: index entries of batches
+whose properties differ only in the UNIQ_KEY's last four characters (hashed all at once) and of
+batches that almost qualify (one byte changed anywhere, separators or non-ASCII bytes in a key
+tail, unequal lengths); tags codes of batches without TAGS; ``prop_value``; single index entries
+by ``IndexFile.put``; the consume queue's next-unit write."""
 
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +15,8 @@ from hypothesis import strategies as st
 
 import rmq_core.store.index as index_module
 from rmq_core.store.commitlog import prop_value, tag_hash, tags_codes
+from rmq_core.store.consume_queue import ConsumeQueue
+from rmq_core.store.formats.consume_queue import CQ_UNIT_SIZE
 from rmq_core.store.index import IndexService, key_hash
 
 _HEX = st.lists(st.sampled_from(b"0123456789ABCDEF"), min_size=4, max_size=4).map(bytes)
@@ -110,3 +114,73 @@ def test_lane_hashes_match_the_scalar_formula(count: int) -> None:
 def test_tags_codes_equal_each_strings_tag_hash(props: list[bytes]) -> None:
     """Batches without TAGS anywhere (zeros at once), with a leading TAGS, and mixed ones."""
     assert tags_codes(props) == [tag_hash(prop_value(raw, b"TAGS\x01")) for raw in props]
+
+
+def _prop_value_reference(raw: bytes, key: bytes) -> bytes | None:
+    """The value after ``key`` at the start or after the first ``\\x02`` + ``key``."""
+    if raw.startswith(key):
+        start = len(key)
+    else:
+        at = raw.find(b"\x02" + key)
+        if at < 0:
+            return None
+        start = at + 1 + len(key)
+    end = raw.find(b"\x02", start)
+    return raw[start:end] if end > start else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"TAGS\x01", b"XTAGS\x01", b"A", b"\x02", b"\x01", b"v"]), max_size=12
+    )
+)
+def test_prop_value_finds_the_first_property_at_the_start_or_after_a_separator(
+    pieces: list[bytes],
+) -> None:
+    raw = b"".join(pieces)
+    assert prop_value(raw, b"TAGS\x01") == _prop_value_reference(raw, b"TAGS\x01")
+
+
+def _index_bytes_of_single_puts(directory: str) -> list[bytes]:
+    """Index files after ``put_entries`` of one entry at a time: chains through one slot, a
+    hash of 0, and files filling up (8 entries each)."""
+    service = IndexService(directory, 4, 8)
+    try:
+        for i, hashed in enumerate([7, 11, 7, 3, 7, 0, 15, 2, 7, 9, 7, 7]):
+            service.put_entries([(hashed, 1000 + 100 * i)], 1_700_000_000_000 + 1500 * i)
+        return [bytes(index_file.mapped.mm) for index_file in service.files]
+    finally:
+        service.close()
+
+
+def test_index_put_of_one_entry_writes_what_put_many_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    got = _index_bytes_of_single_puts(str(tmp_path / "put"))
+    monkeypatch.setattr(
+        index_module.IndexFile,
+        "put",
+        lambda self, hashed, phys, ts: self.put_many([(hashed, phys)], ts) == 1,
+    )
+    assert got == _index_bytes_of_single_puts(str(tmp_path / "put_many"))
+    assert len(got) == 2
+
+
+def test_put_in_last_file_writes_only_the_next_unit_of_a_file_with_room(tmp_path: Path) -> None:
+    """True for the next unit of the last file and for a unit already present; False, with
+    nothing written, without a file, past the last file's end, and at a gap."""
+    cq = ConsumeQueue("T", 0, str(tmp_path / "cq"), 2 * CQ_UNIT_SIZE, str(tmp_path))
+    try:
+        assert not cq.put_in_last_file(100, 10, 5, 0)
+        assert cq.max_offset == 0
+        assert cq.put(100, 10, 5, 0)
+        assert cq.put_in_last_file(110, 10, 6, 1)
+        assert not cq.put_in_last_file(120, 10, 7, 2)  # the file is full
+        assert cq.put_in_last_file(115, 5, 7, 1)  # already present (re-dispatch)
+        assert cq.put(120, 10, 7, 2)
+        assert not cq.put_in_last_file(140, 10, 8, 4)  # a gap: put fills it with blanks
+        assert [cq.get_unit(i) for i in range(3)] == [(100, 10, 5), (110, 10, 6), (120, 10, 7)]
+        assert cq.max_offset == 3
+    finally:
+        cq.queue.close()
