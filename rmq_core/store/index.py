@@ -360,6 +360,9 @@ class IndexService:
         self._topic_prefix: dict[str, tuple[int, int]] = {}
         self._heads: dict[tuple[str, str], int] = {}
         self._byte_heads: dict[str, dict[bytes, int]] = {}
+        self._last_head: tuple[str, bytes, int] = ("", b"", 0)
+        """Topic, key head and head hash * 31^4 of the last key :meth:`record_entries` hashed
+        (a producer's next key usually has the same head)."""
 
     def load(self, report: RecoveryReport) -> None:
         """Open every index file; damaged or wrongly sized ones are deleted (derived data)."""
@@ -580,13 +583,23 @@ class IndexService:
         if files and files[-1].index_count > 1 and phys <= files[-1].end_phy:
             return []
         head, tail = key[:-4], key[-4:]
-        heads = self._byte_heads.get(topic)
-        base = heads.get(head) if heads else None
-        if base is None:
-            base = self._head_hash(topic, head)
+        last_topic, last_head, shifted = self._last_head
+        if head != last_head or topic != last_topic:
+            heads = self._byte_heads.get(topic)
+            base = heads.get(head) if heads else None
+            if base is None:
+                base = self._head_hash(topic, head)
+            shifted = base * _POW31_4
+            self._last_head = (topic, head, shifted)
         a, b, c, d = tail  # _tail_share and _abs_java_hash inlined, as in batch_entries
-        h = (base * _POW31_4 + a * 29791 + b * 961 + c * 31 + d) & 0xFFFFFFFF
+        h = (shifted + a * 29791 + b * 961 + c * 31 + d) & 0xFFFFFFFF
         return [(0x100000000 - h if h > 0x80000000 else h & 0x7FFFFFFF, phys)]
+
+    def has_room(self, count: int) -> bool:
+        """True when the newest file can take ``count`` more entries (:attr:`room`, without a
+        property call)."""
+        files = self.files
+        return bool(files) and files[-1].max_index - files[-1].index_count >= count
 
     @property
     def room(self) -> int:

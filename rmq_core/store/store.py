@@ -468,21 +468,21 @@ class MessageStore:
     def _dispatch_one(self, described: PendingDispatch, may_create: bool) -> bool:
         """:meth:`_dispatch_batch` of a description holding one record (not SCHEDULE_TOPIC):
         the same unit, index entries and arrival calls, without the batch's lists and loops
-        (its tags code by :func:`tags_code`, its entries by ``IndexService.record_entries``,
-        the unit by ``ConsumeQueue.put_in_last_file`` when the queue's last file takes it,
-        else as :meth:`_dispatch_batch`)."""
+        (its tags code by :func:`tags_code` when the string holds ``TAGS``, else 0; its entries
+        by ``IndexService.record_entries``; the unit by ``ConsumeQueue.put_in_last_file`` when
+        the queue's last file takes it, else as :meth:`_dispatch_batch`)."""
         phys, size, topic, queue_id, queue_offset, sys_flag, store_ts, _sizes, props = described
         raw = props[0]
         index = self.index
         entries = index.record_entries(topic, phys, size, raw, sys_flag)
-        if entries and not may_create and index.room < len(entries):
+        if entries and not may_create and not index.has_room(len(entries)):
             return False
         cq = None
         code = 0
         if not sys_flag & _PREPARED_BIT:
             queues = self.consume_queues.get(topic)
             cq = None if queues is None else queues.get(queue_id)
-            code = tags_code(raw)
+            code = 0 if raw.find(b"TAGS\x01") < 0 else tags_code(raw)
             if cq is None or not cq.put_in_last_file(phys, size, code, queue_offset):
                 target = self._unit_target(topic, queue_id, sys_flag, phys, size, queue_offset,
                                            may_create)  # fmt: skip
