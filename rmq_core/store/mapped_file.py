@@ -19,9 +19,11 @@ import errno
 import logging
 import mmap
 import os
+import sys
 import threading
+from collections.abc import Callable
 
-__all__ = ["NOT_WARMING", "PAGE_SIZE", "MappedFile"]
+__all__ = ["NOT_WARMING", "PAGE_SIZE", "MappedFile", "populate_supported"]
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +31,55 @@ PAGE_SIZE = 4096
 NOT_WARMING = 1 << 62
 """``MappedFile.warming_from`` while no warm is running: past any write."""
 _ZERO_CHUNK = bytes(1024 * 1024)
+_MADV_POPULATE_WRITE = 23
+"""Linux 5.14+: fault a range of a mapping in writable (allocating page-cache pages and
+marking them dirty, as a store would) without changing a byte."""
+
+
+def _load_madvise() -> Callable[[int, int, int], int] | None:
+    """libc's ``madvise`` through ctypes (a foreign call releases the GIL), or None off Linux
+    or without ctypes."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        function = ctypes.CDLL(None, use_errno=True).madvise
+    except (ImportError, OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
+
+
+_madvise = _load_madvise()
+"""``madvise(address, length, advice)``; None once unusable (no libc, or the kernel refused
+MADV_POPULATE_WRITE): :meth:`MappedFile.populate` then answers False at once."""
+
+
+def populate_supported() -> bool:
+    """True while :meth:`MappedFile.populate` can work (Linux, ctypes, and no kernel refusal
+    of MADV_POPULATE_WRITE seen so far)."""
+    return _madvise is not None
+
+
+def _address_of(mm: mmap.mmap) -> int:
+    """The address of ``mm``'s first byte. The ctypes view made to read it is dropped at once:
+    a live export would make ``mm.close()`` raise BufferError."""
+    import ctypes
+
+    view = ctypes.c_char.from_buffer(mm)
+    try:
+        return ctypes.addressof(view)
+    finally:
+        del view
 
 
 class MappedFile:
     """A file of ``file_size`` bytes starting at global offset ``file_from_offset``."""
 
     __slots__ = (
+        "_address",
         "_closed",
         "fd",
         "file_from_offset",
@@ -79,6 +124,7 @@ class MappedFile:
         """Start of the range :meth:`warm` is zeroing right now (``NOT_WARMING`` when idle): a
         writer reaching it waits for ``warm_lock``, which the warmer holds meanwhile."""
         self.warm_lock = threading.Lock()
+        self._address = 0  # of the mapping's first byte, read on the first populate
 
     def __repr__(self) -> str:
         return f"MappedFile({self.path!r}, wrote={self.wrote_position})"
@@ -165,6 +211,40 @@ class MappedFile:
             n = min(len(_ZERO_CHUNK), stop - pos)
             os.pwrite(self.fd, _ZERO_CHUNK[:n] if n < len(_ZERO_CHUNK) else _ZERO_CHUNK, pos)
             pos += n
+
+    def populate(self, position: int, end: int) -> bool:
+        """Fault the pages from ``position`` to ``end`` into this mapping writable
+        (``MADV_POPULATE_WRITE``) with the GIL released, without changing a byte: stores into
+        them then take no page fault (allocation and zeroing of new page-cache pages, or the
+        write-protect fault after an fdatasync cleaned them, happen here instead). Safe beside
+        a writer storing into the same range. The pages become dirty: the next flush writes
+        the ones no record filled yet as they are (zeros).
+
+        False, having done nothing, when unsupported (then for good: see
+        :func:`populate_supported`), closed, or the range is empty; False too if the kernel
+        fails part-way (e.g. out of memory): stores then fault as usual.
+        """
+        global _madvise
+        madvise = _madvise
+        if madvise is None or self._closed:
+            return False
+        start = max(position, 0) // PAGE_SIZE * PAGE_SIZE
+        stop = min(end, self.file_size)
+        if start >= stop:
+            return False
+        if not self._address:
+            try:
+                self._address = _address_of(self.mm)
+            except (ValueError, TypeError):  # closed meanwhile
+                return False
+        if madvise(self._address + start, stop - start, _MADV_POPULATE_WRITE) == 0:
+            return True
+        import ctypes
+
+        if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS):  # advice unknown to this kernel
+            _madvise = None
+            log.info("MADV_POPULATE_WRITE unsupported here; pre-faulting writes zeros")
+        return False
 
     def mtime(self) -> float:
         """Last modification time of the file in seconds (0 if it is gone)."""

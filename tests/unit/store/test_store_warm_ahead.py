@@ -111,7 +111,9 @@ def test_warm_ahead_zeroes_in_steps_outside_the_commit_log_lock(
     tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each step is claimed from the writer's position and zeroed without the commit-log lock,
-    so a writer reaching the range being zeroed waits for one step at most."""
+    so a writer reaching the range being zeroed waits for one step at most (where
+    MADV_POPULATE_WRITE is missing: see test_store_populate)."""
+    monkeypatch.setattr("rmq_core.store.mapped_file._madvise", None)
     store = open_store(tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024))
     store.allocator.shutdown()  # only this test's warm_ahead call pre-faults
     assert store.put_encoded_batch(_batch(0, 10)).is_ok

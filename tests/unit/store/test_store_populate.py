@@ -1,0 +1,166 @@
+"""``MappedFile.populate`` (MADV_POPULATE_WRITE through ctypes) and the commit log's use of it to
+pre-fault ahead of the writer under ASYNC_FLUSH; zeros are written where it is missing, and
+under SYNC_FLUSH."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import rmq_core.store.mapped_file as mapped_file_module
+from rmq_core.common.message_codec import decode_records
+from rmq_core.store import EncodedBatch, MessageStore, StoreConfig
+from rmq_core.store.commitlog import WARM_AHEAD_BYTES, WARM_AHEAD_BYTES_SYNC
+from rmq_core.store.mapped_file import NOT_WARMING, PAGE_SIZE, MappedFile, populate_supported
+
+OpenStore = Callable[[StoreConfig], MessageStore]
+
+
+class _RecordingMadvise:
+    """Stands in for libc's ``madvise``: records (offset in the mapping, length, advice) and
+    answers ``result`` (setting ``errno`` when it is -1)."""
+
+    def __init__(self, base: Callable[[], int], result: int = 0, error: int = 0) -> None:
+        self.base = base
+        self.result = result
+        self.error = error
+        self.calls: list[tuple[int, int, int]] = []
+
+    def __call__(self, address: int, length: int, advice: int) -> int:
+        self.calls.append((address - self.base(), length, advice))
+        if self.result:
+            ctypes.set_errno(self.error)
+        return self.result
+
+
+def _file(tmp_path: Path, size: int = 1024 * 1024) -> MappedFile:
+    return MappedFile(str(tmp_path / "f"), size, 0, create=True)
+
+
+def test_populate_changes_no_byte(tmp_path: Path) -> None:
+    mapped = _file(tmp_path)
+    data = os.urandom(10_000)
+    mapped.mm[100 : 100 + len(data)] = data
+    done = mapped.populate(5_000, 200_000)  # unaligned start: its page is included
+    assert done is populate_supported()
+    assert bytes(mapped.mm[100 : 100 + len(data)]) == data
+    assert bytes(mapped.mm[100 + len(data) : 300_000]).count(0) == 300_000 - 100 - len(data)
+    assert mapped.try_close()  # no buffer export left behind by reading the address
+
+
+def test_populate_of_nothing_or_a_closed_file_does_nothing(tmp_path: Path) -> None:
+    mapped = _file(tmp_path)
+    assert mapped.populate(4096, 4096) is False
+    assert mapped.populate(mapped.file_size, mapped.file_size + 4096) is False
+    assert mapped.try_close()
+    assert mapped.populate(0, 4096) is False
+
+
+def test_populate_passes_page_aligned_ranges_within_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mapped = _file(tmp_path)
+    fake = _RecordingMadvise(lambda: mapped_file_module._address_of(mapped.mm))
+    monkeypatch.setattr(mapped_file_module, "_madvise", fake)
+    assert mapped.populate(PAGE_SIZE + 10, mapped.file_size + 5_000)
+    assert fake.calls == [(PAGE_SIZE, mapped.file_size - PAGE_SIZE, 23)]
+    assert mapped.try_close()
+
+
+def test_a_kernel_refusing_the_advice_turns_populate_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mapped = _file(tmp_path)
+    refusing = _RecordingMadvise(lambda: 0, result=-1, error=errno.EINVAL)
+    monkeypatch.setattr(mapped_file_module, "_madvise", refusing)
+    assert mapped.populate(0, 8192) is False
+    assert not populate_supported() and mapped.populate(0, 8192) is False
+    assert len(refusing.calls) == 1
+    failing = _RecordingMadvise(lambda: 0, result=-1, error=errno.ENOMEM)
+    monkeypatch.setattr(mapped_file_module, "_madvise", failing)
+    assert mapped.populate(0, 8192) is False and populate_supported()  # transient: kept on
+
+
+def _batch(start: int, count: int) -> EncodedBatch:
+    entries = [(0, f"body-{i}".encode() * 20, f"UNIQ_KEY\x01U{i}\x02".encode())
+               for i in range(start, start + count)]  # fmt: skip
+    return EncodedBatch("T", 0, 0, 1_700_000_000_000, "10.0.0.1:1", "127.0.0.1:10911", entries)
+
+
+def _recorded(store: MessageStore, monkeypatch: pytest.MonkeyPatch) -> tuple[
+    _RecordingMadvise, list[tuple[int, int]]
+]:  # fmt: skip
+    """A recording madvise (succeeding) and the list of zeroing steps, both installed."""
+    mapped = store.commitlog.queue.files[-1]
+    fake = _RecordingMadvise(lambda: mapped_file_module._address_of(mapped.mm))
+    monkeypatch.setattr(mapped_file_module, "_madvise", fake)
+    zeroed: list[tuple[int, int]] = []
+    warm = MappedFile.warm
+
+    def recording_warm(self: MappedFile, position: int = 0, end: int | None = None) -> None:
+        zeroed.append((position, end or self.file_size))
+        warm(self, position, end)
+
+    monkeypatch.setattr(MappedFile, "warm", recording_warm)
+    return fake, zeroed
+
+
+def test_async_flush_pre_faults_the_window_by_one_populate(
+    tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024))
+    store.allocator.shutdown()  # only this test's warm_ahead call pre-faults
+    assert store.put_encoded_batch(_batch(0, 10)).is_ok
+    commitlog = store.commitlog
+    mapped = commitlog.queue.files[-1]
+    fake, zeroed = _recorded(store, monkeypatch)
+    wrote = mapped.warmed_to = mapped.wrote_position  # as if nothing was pre-faulted yet
+    commitlog.warm_ahead()
+    start = -(-wrote // PAGE_SIZE) * PAGE_SIZE  # from the page after the writer's
+    assert fake.calls == [(start, wrote + WARM_AHEAD_BYTES - start, 23)] and zeroed == []
+    assert mapped.warmed_to == wrote + WARM_AHEAD_BYTES and mapped.warming_from == NOT_WARMING
+    commitlog.warm_ahead()  # far enough ahead: nothing more
+    assert len(fake.calls) == 1
+    assert store.put_encoded_batch(_batch(10, 10)).is_ok
+    store.sync_dispatch()
+    got = store.get_message("g", "T", 0, 0, 32)
+    assert [m.body for m in decode_records(got.body())] == [
+        e[1] for e in _batch(0, 10).entries + _batch(10, 10).entries
+    ]
+
+
+def test_without_populate_async_flush_writes_zeros(
+    tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024))
+    store.allocator.shutdown()
+    assert store.put_encoded_batch(_batch(0, 10)).is_ok
+    mapped = store.commitlog.queue.files[-1]
+    fake, zeroed = _recorded(store, monkeypatch)
+    fake.result, fake.error = -1, errno.EINVAL  # the kernel does not know the advice
+    wrote = mapped.warmed_to = mapped.wrote_position
+    store.commitlog.warm_ahead()
+    assert len(fake.calls) == 1 and zeroed and zeroed[-1][1] == wrote + WARM_AHEAD_BYTES
+    assert mapped.warmed_to == wrote + WARM_AHEAD_BYTES
+
+
+def test_sync_flush_pre_faults_by_zeros(
+    tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under SYNC_FLUSH populated pages would be mapped, and every fdatasync writing them
+    would have to write-protect them too: zeros through the file descriptor instead."""
+    config = tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024,
+                                 flush_disk_type="SYNC_FLUSH")  # fmt: skip
+    store = open_store(config)
+    store.allocator.shutdown()
+    assert store.put_encoded_batch(_batch(0, 10)).is_ok
+    mapped = store.commitlog.queue.files[-1]
+    fake, zeroed = _recorded(store, monkeypatch)
+    wrote = mapped.warmed_to = mapped.wrote_position
+    store.commitlog.warm_ahead()
+    assert fake.calls == [] and zeroed[-1][1] == wrote + WARM_AHEAD_BYTES_SYNC
