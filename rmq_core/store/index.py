@@ -543,7 +543,12 @@ class IndexService:
             start = found + 10
         end = first.find(b"\x02", start)
         tail_at = end - 4
-        if tail_at <= start or len(set(map(len, props))) != 1:
+        if tail_at <= start:
+            return None
+        count = len(props)
+        if joined[tail_at - 1 :: size] != first[tail_at - 1 : tail_at] * count:
+            return None  # cheap early answer: keys whose heads differ (a new millisecond)
+        if len(set(map(len, props))) != 1:
             return None
         head = first[start:tail_at]
         a, b, c, d = (joined[tail_at::size], joined[tail_at + 1 :: size],
@@ -551,7 +556,7 @@ class IndexService:
         tails = a + b + c + d
         if not head.isascii() or not tails.isascii() or tails.find(b"\x02") >= 0:
             return None
-        expected = bytearray(first * len(props))
+        expected = bytearray(first * count)
         expected[tail_at::size], expected[tail_at + 1 :: size] = a, b
         expected[tail_at + 2 :: size], expected[end - 1 :: size] = c, d
         if expected != joined:
