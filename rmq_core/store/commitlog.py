@@ -271,6 +271,10 @@ fdatasync p99 / max 2.9 / 10-12 ms with 16 MiB, 1.1-2.0 / 7-8.5 ms with 2 MiB (0
 24-26 ms max without pre-faulting), the same appends/s."""
 
 
+REFAULT_MIN_BYTES = 16 * 1024
+"""Least :meth:`CommitLog.refault_after_sync` faults back in past the writer."""
+
+
 class _Rolls(Exception):
     """Raised by ``CommitLog._room_for`` when an append needs a BLANK filler and the next
     segment (see there)."""
@@ -562,7 +566,7 @@ class AppendRefused(Exception):
         self.reason = reason
 
 
-_Hosts = tuple[bytes, int, bytes, int, int, struct.Struct, struct.Struct]
+_Hosts = tuple[bytes, int, bytes, int, int, struct.Struct, struct.Struct, struct.Struct]
 """born ip, born port, store ip, store port, IPv6 sys-flag bits, the struct of the fields from
 SYSFLAG through PREPAREDTRANSACTIONOFFSET (the head's middle) and the head struct."""
 _Mid = tuple[int, int, _Hosts, int, int]
@@ -597,13 +601,17 @@ _TERMINATED = frozenset((2,))
 _last_byte = operator.itemgetter(-1)
 
 
-def _head_structs(born_v6: bool, store_v6: bool) -> tuple[struct.Struct, struct.Struct]:
-    """(middle struct, head struct) for hosts of these families. The head packs TOTALSIZE,
-    MAGICCODE, BODYCRC, QUEUEID, FLAG, QUEUEOFFSET, PHYSICALOFFSET, the packed middle as one
-    field, and BODYLEN: 9 arguments per record instead of 17."""
+def _head_structs(
+    born_v6: bool, store_v6: bool
+) -> tuple[struct.Struct, struct.Struct, struct.Struct]:
+    """(middle struct, head struct, whole-head struct) for hosts of these families. The head
+    packs TOTALSIZE, MAGICCODE, BODYCRC, QUEUEID, FLAG, QUEUEOFFSET, PHYSICALOFFSET, the packed
+    middle as one field, and BODYLEN: 9 arguments per record of a batch instead of 17; the
+    whole head takes the 17 fields at once (one record: one pack instead of two)."""
     born, store = ("16s" if born_v6 else "4s"), ("16s" if store_v6 else "4s")
     middle = struct.Struct(f">iq{born}iq{store}iiq")
-    return middle, struct.Struct(f">iiiiiqq{middle.size}si")
+    whole = struct.Struct(f">iiiiiqqiq{born}iq{store}iiqi")
+    return middle, struct.Struct(f">iiiiiqq{middle.size}si"), whole
 
 
 _HEADS = {(b, s): _head_structs(b, s) for b in (False, True) for s in (False, True)}
@@ -807,8 +815,8 @@ class CommitLog:
         bits = (MessageSysFlag.BORNHOST_V6_FLAG if born_v6 else 0) | (
             MessageSysFlag.STOREHOSTADDRESS_V6_FLAG if store_v6 else 0
         )
-        middle, head = _HEADS[(born_v6, store_v6)]
-        hosts = (born_ip, born_port, store_ip, store_port, bits, middle, head)
+        middle, head, whole = _HEADS[(born_v6, store_v6)]
+        hosts = (born_ip, born_port, store_ip, store_port, bits, middle, head, whole)
         if len(self._host_cache) > 10_000:
             self._host_cache.clear()
         self._host_cache[key] = hosts
@@ -1143,19 +1151,27 @@ class CommitLog:
         crc = zlib.crc32(body) & _CRC_MASK
         key = (topic, queue_id)
         prepared = sys_flag & _PREPARED_BIT
+        pack = hosts[7].pack
         with self.lock:
-            try:
-                mapped, pos = self._room_for(size)
-            except _Rolls:  # pack once where nothing is written: a refusal leaves no filler
+            files = self.queue.files
+            mapped = files[-1] if files else None
+            pos = 0 if mapped is None else mapped.wrote_position
+            if (  # not the usual case (room in the last segment, not being zeroed there)
+                mapped is None
+                or pos + size + END_FILE_MIN_BLANK_LENGTH > self.file_size
+                or pos + size > mapped.warming_from
+            ):
                 try:
-                    hosts[6].pack(size, magic, crc, queue_id, msg.flag, 0, 0,
-                                  hosts[5].pack(sys_flag, msg.born_timestamp, hosts[0], hosts[1],
-                                                0, hosts[2], hosts[3], msg.reconsume_times,
-                                                msg.prepared_transaction_offset),
-                                  len(body))  # fmt: skip
-                except struct.error as exc:
-                    raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, str(exc)) from exc
-                mapped, pos = self._room_for(size, roll=True)
+                    mapped, pos = self._room_for(size)
+                except _Rolls:  # pack once where nothing is written: a refusal leaves no filler
+                    try:
+                        pack(size, magic, crc, queue_id, msg.flag, 0, 0, sys_flag,
+                             msg.born_timestamp, hosts[0], hosts[1], 0, hosts[2], hosts[3],
+                             msg.reconsume_times, msg.prepared_transaction_offset,
+                             len(body))  # fmt: skip
+                    except struct.error as exc:
+                        raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, str(exc)) from exc
+                    mapped, pos = self._room_for(size, roll=True)
             now = time.time_ns() // 1_000_000
             if now < self.last_store_timestamp:
                 now = self.last_store_timestamp
@@ -1163,11 +1179,10 @@ class CommitLog:
             queue_offset = self.topic_queue_table.get(key, 0)
             offset = 0 if prepared else queue_offset
             try:
-                middle = hosts[5].pack(sys_flag, msg.born_timestamp, hosts[0], hosts[1], now,
-                                       hosts[2], hosts[3], msg.reconsume_times,
-                                       msg.prepared_transaction_offset)  # fmt: skip
-                head = hosts[6].pack(size, magic, crc, queue_id, msg.flag, offset, phys, middle,
-                                     len(body))  # fmt: skip
+                head = pack(size, magic, crc, queue_id, msg.flag, offset, phys, sys_flag,
+                            msg.born_timestamp, hosts[0], hosts[1], now, hosts[2], hosts[3],
+                            msg.reconsume_times, msg.prepared_transaction_offset,
+                            len(body))  # fmt: skip
             except struct.error as exc:  # a flag or timestamp out of its field's range
                 raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, str(exc)) from exc
             end = pos + size
@@ -1259,6 +1274,23 @@ class CommitLog:
             return
         while self._warm_step(mapped, target):
             pass
+
+    def refault_after_sync(self, synced_bytes: int) -> None:
+        """After an fdatasync under SYNC_FLUSH (flusher thread, once the writers are told): the
+        sync write-protected every page it cleaned, so the writer's next store into each would
+        take a fault (~7 us a page here, GIL held: ~2 us per 1 KiB record). Fault the next
+        ``synced_bytes`` (what the writers stored since the previous sync; at least
+        :data:`REFAULT_MIN_BYTES`, at most the warm window) past the write position back in
+        writable with the GIL released (:meth:`MappedFile.populate`); nothing where that is
+        unsupported or pre-faulting is off. No byte changes; the next fdatasync writes those
+        pages again."""
+        files = self.queue.files
+        window = self._warm_window
+        if not window or not files:
+            return
+        mapped = files[-1]
+        start = mapped.wrote_position
+        mapped.populate(start, start + min(max(synced_bytes, REFAULT_MIN_BYTES), window))
 
     def _warm_step(self, mapped: MappedFile, target: int) -> bool:
         """Zero the next ``WARM_STEP_BYTES`` of ``mapped`` past the writer, up to ``target``;

@@ -21,8 +21,8 @@ and does nothing more.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
-import heapq
 import logging
 import threading
 import time
@@ -181,8 +181,10 @@ class GroupCommitService(Service):
         commitlog = self.commitlog
         queue = commitlog.queue
         timestamp = commitlog.last_store_timestamp
+        before = self.flushed_offset
         try:
-            if queue.flush():
+            synced = queue.flush()
+            if synced:
                 self.syncs += 1
                 if timestamp:
                     self.checkpoint.physic_msg_timestamp = timestamp
@@ -211,6 +213,8 @@ class GroupCommitService(Service):
             with self._lock:
                 self._requests.extendleft(reversed(late))
             self.wakeup()
+        if synced:  # everyone told: the pages stored into next, faulted back in off the loop
+            commitlog.refault_after_sync(covered - before)
 
     def _fail(
         self, exc: OSError, requests: collections.deque[tuple[int, float, Future[bool]]]
@@ -270,6 +274,9 @@ class FlushConsumeQueueService(Service):
 
 _NO_BOUND = 1 << 63
 """Above any commit-log offset."""
+_Wait = tuple[int, int, "asyncio.Future[bool]", float]
+"""A pending :meth:`AsyncFlushWaiter.wait`: end offset, sequence number (ties never compare
+the futures), future, deadline (loop time)."""
 
 
 class DispatchProgress(Protocol):
@@ -320,7 +327,9 @@ class AsyncFlushWaiter:
         self._dispatch = dispatch
         self._flushed = group.flushed_offset
         self._scheduled = self._flushed  # highest offset handed to the loop (flusher thread)
-        self._heap: list[tuple[int, int, asyncio.Future[bool], float]] = []
+        self._waits: collections.deque[_Wait] = collections.deque()
+        """Pending waits in (end offset, sequence) order: appended at the end, as the appends
+        of one loop come in offset order (anything else is inserted in order)."""
         self._seq = 0
         self._sweeping = False
         self._dispatch_wanted = False
@@ -356,10 +365,10 @@ class AsyncFlushWaiter:
 
     def _release(self, flushed_offset: int) -> None:
         if flushed_offset == FLUSH_FAILED:
-            for _end, _seq, future, _deadline in self._heap:
+            for _end, _seq, future, _deadline in self._waits:
                 if not future.done():
                     future.set_result(False)
-            self._heap.clear()
+            self._waits.clear()
             return
         if flushed_offset > self._flushed:
             self._flushed = flushed_offset
@@ -368,14 +377,14 @@ class AsyncFlushWaiter:
     def _answer(self) -> None:
         """Answer True to every wait both flushed and dispatched; if the first one left is
         flushed but not dispatched, ask for a release after the next dispatch pass."""
-        heap = self._heap
+        waits = self._waits
         while True:
             ready = min(self._flushed, self._readable())
-            while heap and heap[0][0] <= ready:
-                future = heapq.heappop(heap)[2]
+            while waits and waits[0][0] <= ready:
+                future = waits.popleft()[2]
                 if not future.done():
                     future.set_result(True)
-            if not heap or heap[0][0] > self._flushed or self._dispatch_wanted:
+            if not waits or waits[0][0] > self._flushed or self._dispatch_wanted:
                 return
             self._dispatch_wanted = True  # then look again: a pass may have ended meanwhile
 
@@ -396,25 +405,31 @@ class AsyncFlushWaiter:
                 return False
             group.run_once()  # shutting down: one final pass here, as submit does
             return end_offset <= group.flushed_offset
-        timeout = self._group.timeout if timeout is None else timeout
-        future: asyncio.Future[bool] = self._loop.create_future()
+        loop = self._loop
+        timeout = group.timeout if timeout is None else timeout
+        future: asyncio.Future[bool] = loop.create_future()
         self._seq += 1
-        heapq.heappush(self._heap, (end_offset, self._seq, future, self._loop.time() + timeout))
+        wait = (end_offset, self._seq, future, loop.time() + timeout)
+        waits = self._waits
+        if not waits or waits[-1][0] <= end_offset:
+            waits.append(wait)
+        else:  # out of offset order: in place (the sequence numbers keep futures uncompared)
+            bisect.insort(waits, wait)
         if not self._sweeping:
             self._sweeping = True
-            self._loop.call_later(min(timeout, 0.05), self._sweep, min(timeout, 0.05))
+            loop.call_later(min(timeout, 0.05), self._sweep, min(timeout, 0.05))
         if end_offset <= self._flushed:
             self._answer()  # flushed, not dispatched: ask the next dispatch pass for a release
         else:
-            self._group.wakeup()
+            group.wakeup()
         return await future
 
     def _sweep(self, interval: float) -> None:
         """Answer False to waits past their deadline and drop every finished entry (timed
-        out or cancelled), so the heap holds only live waits."""
+        out or cancelled), so the queue holds only live waits."""
         now = self._loop.time()
-        live: list[tuple[int, int, asyncio.Future[bool], float]] = []
-        for entry in self._heap:
+        live: collections.deque[_Wait] = collections.deque()
+        for entry in self._waits:
             future, deadline = entry[2], entry[3]
             if future.done():
                 continue
@@ -422,9 +437,8 @@ class AsyncFlushWaiter:
                 future.set_result(False)
             else:
                 live.append(entry)
-        if len(live) != len(self._heap):
-            heapq.heapify(live)
-            self._heap = live
+        if len(live) != len(self._waits):
+            self._waits = live
         if live:
             self._loop.call_later(interval, self._sweep, interval)
         else:

@@ -325,10 +325,10 @@ def test_timed_out_waits_leave_the_waiter_heap(
         cancelled.cancel()
         live = asyncio.ensure_future(waiter.wait(10**9, 30))
         await asyncio.sleep(0.15)  # a few sweeps
-        held = len(waiter._heap)
+        held = len(waiter._waits)
         live.cancel()
         await asyncio.sleep(0.1)
-        return results, held, len(waiter._heap)
+        return results, held, len(waiter._waits)
 
     results, held, after = asyncio.run(scenario())
     assert results == [False] * 50
