@@ -1,9 +1,11 @@
-"""``MappedFile.populate`` (MADV_POPULATE_WRITE through ctypes) and the commit log's use of it to
-pre-fault ahead of the writer under ASYNC_FLUSH; zeros are written where it is missing, and
-under SYNC_FLUSH."""
+"""``MappedFile.populate`` (MADV_POPULATE_WRITE through ctypes) and the commit log's use of it: to
+pre-fault ahead of the writer under ASYNC_FLUSH (zeros are written where it is missing, and
+under SYNC_FLUSH), and under SYNC_FLUSH to fault back in what each fdatasync write-protected;
+the flush waiter's queue of waits in offset order."""
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import errno
 import os
@@ -15,7 +17,8 @@ import pytest
 import rmq_core.store.mapped_file as mapped_file_module
 from rmq_core.common.message_codec import decode_records
 from rmq_core.store import EncodedBatch, MessageStore, StoreConfig
-from rmq_core.store.commitlog import WARM_AHEAD_BYTES, WARM_AHEAD_BYTES_SYNC
+from rmq_core.store.commitlog import REFAULT_MIN_BYTES, WARM_AHEAD_BYTES, WARM_AHEAD_BYTES_SYNC
+from rmq_core.store.flush import AsyncFlushWaiter, GroupCommitService
 from rmq_core.store.mapped_file import NOT_WARMING, PAGE_SIZE, MappedFile, populate_supported
 
 OpenStore = Callable[[StoreConfig], MessageStore]
@@ -164,3 +167,70 @@ def test_sync_flush_pre_faults_by_zeros(
     wrote = mapped.warmed_to = mapped.wrote_position
     store.commitlog.warm_ahead()
     assert fake.calls == [] and zeroed[-1][1] == wrote + WARM_AHEAD_BYTES_SYNC
+
+
+def test_refault_after_sync_faults_the_next_synced_bytes_back_in(
+    tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an fdatasync the pages the writer stores into next are faulted back in writable,
+    as many bytes as the sync covered (at least REFAULT_MIN_BYTES, at most the warm window)."""
+    config = tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024,
+                                 flush_disk_type="SYNC_FLUSH")  # fmt: skip
+    store = open_store(config)
+    store.allocator.shutdown()
+    assert store.put_encoded_batch(_batch(0, 10), flush_future=False).is_ok
+    mapped = store.commitlog.queue.files[-1]
+    fake, _zeroed = _recorded(store, monkeypatch)
+    wrote = mapped.wrote_position
+    first = wrote // PAGE_SIZE * PAGE_SIZE  # the writer's own page too
+    for synced, length in (
+        (100_000, 100_000),
+        (10, REFAULT_MIN_BYTES),
+        (10**9, WARM_AHEAD_BYTES_SYNC),
+    ):
+        store.commitlog.refault_after_sync(synced)
+        assert fake.calls[-1] == (first, wrote + length - first, 23)
+    assert bytes(mapped.mm[wrote : wrote + 4096]) == bytes(4096)
+
+
+def test_the_group_commit_refaults_what_each_sync_covered(
+    tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(tiny_config.replace(flush_interval=60.0,
+                                           flush_commit_log_thorough_interval=3600))  # fmt: skip
+    group = GroupCommitService(store.commitlog, store.checkpoint)  # driven by hand
+    refaulted: list[int] = []
+    monkeypatch.setattr(store.commitlog, "refault_after_sync", refaulted.append)
+    group.run_once()  # nothing written: no sync, nothing to fault back in
+    assert refaulted == []
+    first = store.put_encoded_batch(_batch(0, 3)).append_result
+    assert first is not None
+    group.run_once()
+    second = store.put_encoded_batch(_batch(3, 2)).append_result
+    assert second is not None
+    group.run_once()
+    assert refaulted == [first.end_offset, second.end_offset - first.end_offset]
+
+
+def test_waits_out_of_offset_order_are_answered_in_order(
+    tiny_config: StoreConfig, open_store: OpenStore
+) -> None:
+    store = open_store(tiny_config.replace(flush_interval=60.0,
+                                           flush_commit_log_thorough_interval=3600))  # fmt: skip
+    group = GroupCommitService(store.commitlog, store.checkpoint)  # never started
+
+    async def scenario() -> tuple[list[int], list[bool]]:
+        waiter = AsyncFlushWaiter(group, asyncio.get_running_loop())
+        ends = [300, 100, 200, 100, 400]
+        waits = [asyncio.ensure_future(waiter.wait(end)) for end in ends]
+        await asyncio.sleep(0)
+        queued = [entry[0] for entry in waiter._waits]
+        waiter._release(250)  # covers 100, 100 and 200
+        await asyncio.sleep(0)
+        answered = [w.done() for w in waits]
+        waiter._release(400)
+        return queued, answered + list(await asyncio.gather(*waits))
+
+    queued, outcome = asyncio.run(scenario())
+    assert queued == [100, 100, 200, 300, 400]
+    assert outcome[:5] == [False, True, True, True, False] and outcome[5:] == [True] * 5
