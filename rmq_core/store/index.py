@@ -360,9 +360,10 @@ class IndexService:
         self._topic_prefix: dict[str, tuple[int, int]] = {}
         self._heads: dict[tuple[str, str], int] = {}
         self._byte_heads: dict[str, dict[bytes, int]] = {}
-        self._last_head: tuple[str, bytes, int] = ("", b"", 0)
-        """Topic, key head and head hash * 31^4 of the last key :meth:`record_entries` hashed
-        (a producer's next key usually has the same head)."""
+        self._last_key: tuple[str, bytes, int] = ("", b"", 0)
+        """Topic, properties bytes up to the key's last four characters, and the key head's
+        hash * 31^4, of the last string :meth:`record_entries` hashed by a search (empty
+        bytes: none yet)."""
 
     def load(self, report: RecoveryReport) -> None:
         """Open every index file; damaged or wrongly sized ones are deleted (derived data)."""
@@ -573,29 +574,45 @@ class IndexService:
         """:meth:`batch_entries` of one record (commit-log offset ``phys``, ``size`` bytes,
         raw properties ``raw``): the usual record (an ASCII UNIQ_KEY longer than 4 characters,
         no KEYS) hashed here without the batch loop, any other through :meth:`batch_entries`.
-        Same entries either way."""
-        at = raw.find(b"UNIQ_KEY\x01")
-        if at < 0 or (at and raw[at - 1] != 2) or raw.find(b"KEYS\x01") >= 0:
-            return self.batch_entries(topic, phys, (size,), (raw,), sys_flag)
-        start = at + 9
-        end = raw.find(b"\x02", start)
-        key = raw[start:end]
-        if end - start <= 4 or not key.isascii():
-            return self.batch_entries(topic, phys, (size,), (raw,), sys_flag)
-        if not self.enabled or sys_flag & _TRANSACTION_TYPE_MASK == _ROLLBACK:
-            return []
-        files = self.files
-        if files and files[-1].index_count > 1 and phys <= files[-1].end_phy:
-            return []
-        head, tail = key[:-4], key[-4:]
-        last_topic, last_head, shifted = self._last_head
-        if head != last_head or topic != last_topic:
+        Same entries either way.
+
+        A string that starts like the last one hashed here, up to its key's last four
+        characters (a producer's next key, same topic), has its key at the same place: only
+        the tail is checked (ASCII, then the separator) and KEYS looked for past the shared
+        part (an earlier KEYS would have been in the last string)."""
+        last_topic, before, shifted = self._last_key
+        tail_at = len(before)
+        if (
+            tail_at
+            and raw.startswith(before)
+            and raw.find(b"\x02", tail_at) == tail_at + 4
+            and raw.find(b"KEYS\x01", tail_at - 4) < 0
+            and topic == last_topic
+        ):
+            tail = raw[tail_at : tail_at + 4]
+            if not tail.isascii():
+                return self.batch_entries(topic, phys, (size,), (raw,), sys_flag)
+        else:
+            at = raw.find(b"UNIQ_KEY\x01")
+            if at < 0 or (at and raw[at - 1] != 2) or raw.find(b"KEYS\x01") >= 0:
+                return self.batch_entries(topic, phys, (size,), (raw,), sys_flag)
+            start = at + 9
+            end = raw.find(b"\x02", start)
+            key = raw[start:end]
+            if end - start <= 4 or not key.isascii():
+                return self.batch_entries(topic, phys, (size,), (raw,), sys_flag)
+            head, tail = key[:-4], key[-4:]
             heads = self._byte_heads.get(topic)
             base = heads.get(head) if heads else None
             if base is None:
                 base = self._head_hash(topic, head)
             shifted = base * _POW31_4
-            self._last_head = (topic, head, shifted)
+            self._last_key = (topic, raw[: end - 4], shifted)
+        if not self.enabled or sys_flag & _TRANSACTION_TYPE_MASK == _ROLLBACK:
+            return []
+        files = self.files
+        if files and files[-1].index_count > 1 and phys <= files[-1].end_phy:
+            return []
         a, b, c, d = tail  # _tail_share and _abs_java_hash inlined, as in batch_entries
         h = (shifted + a * 29791 + b * 961 + c * 31 + d) & 0xFFFFFFFF
         return [(0x100000000 - h if h > 0x80000000 else h & 0x7FFFFFFF, phys)]

@@ -184,3 +184,36 @@ def test_put_in_last_file_writes_only_the_next_unit_of_a_file_with_room(tmp_path
         assert cq.max_offset == 3
     finally:
         cq.queue.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=_BEFORE,
+    head=_HEADS | st.just(b"ORDER-KE"),
+    tails=st.lists(_TAILS | st.just(b"YS\x01A"), min_size=1, max_size=12),
+    after=_AFTER | st.just(b"KEYS\x01a b\x02"),
+    change=st.none() | st.tuples(st.integers(0, 11), st.integers(0, 200), st.integers(0, 255)),
+    topics=st.lists(st.sampled_from(["T", "U"]), min_size=12, max_size=12),
+)
+def test_record_entries_of_consecutive_records_equal_the_record_loop(
+    before: bytes,
+    head: bytes,
+    tails: list[bytes],
+    after: bytes,
+    change: tuple[int, int, int] | None,
+    topics: list[str],
+) -> None:
+    """One record at a time, as single sends arrive: a string starting like the previous one
+    up to its key's tail (the shortcut), one byte changed anywhere, a KEYS property after the
+    key or formed across the head and the tail, another topic."""
+    props = [before + b"UNIQ_KEY\x01" + head + tail + b"\x02" + after for tail in tails]
+    if change is not None and change[0] < len(props):
+        record, at, value = change
+        raw = bytearray(props[record])
+        raw[at % len(raw)] = value
+        props[record] = bytes(raw)
+    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as loop:
+        service, reference = IndexService(one, 8, 64), IndexService(loop, 8, 64)
+        for i, raw in enumerate(props):
+            got = service.record_entries(topics[i], 5000 + 100 * i, 100, raw, 0)
+            assert got == reference.batch_entries(topics[i], 5000 + 100 * i, [100], [raw], 0)
