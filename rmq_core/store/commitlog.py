@@ -568,7 +568,8 @@ class AppendRefused(Exception):
 
 _Hosts = tuple[bytes, int, bytes, int, int, struct.Struct, struct.Struct, struct.Struct]
 """born ip, born port, store ip, store port, IPv6 sys-flag bits, the struct of the fields from
-SYSFLAG through PREPAREDTRANSACTIONOFFSET (the head's middle) and the head struct."""
+SYSFLAG through PREPAREDTRANSACTIONOFFSET (the head's middle), the head struct (middle packed as
+one field) and the whole-head struct (all 17 fields): see :func:`_head_structs`."""
 _Mid = tuple[int, int, _Hosts, int, int]
 """What a record's head middle holds besides the store time: sys flag (with the IPv6 bits),
 born timestamp (ms), hosts, reconsume times, prepared-transaction offset."""
@@ -623,6 +624,9 @@ _FIELDS = 13
 _UNIFORM_STRUCTS: dict[tuple[int, int, int, int, int], struct.Struct] = {}
 _UNIFORM_STRUCT_LIMIT = 256
 """Most uniform-run structs kept (the dict is cleared when reached)."""
+_UNIFORM_CHUNK = 64
+"""Most records one uniform struct packs: a longer run is packed in chunks, so a cached
+struct holds at most 13 x 64 codes (~27 KiB) whatever the batch's count."""
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -679,8 +683,15 @@ def _pack_uniform_into(
     args[10::_FIELDS] = [topic_field] * count
     args[11::_FIELDS] = [len(props[0])] * count
     args[12::_FIELDS] = props
-    packer = _uniform_struct(count, len(middle), len(bodies[0]), len(topic_field), len(props[0]))
-    packer.pack_into(buf, pos, *args)
+    shape = (len(middle), len(bodies[0]), len(topic_field), len(props[0]))
+    if count <= _UNIFORM_CHUNK:  # a producer's batch: one struct, no argument slices
+        _uniform_struct(count, *shape).pack_into(buf, pos, *args)
+        return phys + count * size, queue_offset + step * count
+    for first in range(0, count, _UNIFORM_CHUNK):
+        n = min(_UNIFORM_CHUNK, count - first)
+        _uniform_struct(n, *shape).pack_into(
+            buf, pos + first * size, *args[first * _FIELDS : (first + n) * _FIELDS]
+        )
     return phys + count * size, queue_offset + step * count
 
 
@@ -696,8 +707,11 @@ def _pack_records(
     extra: int,
 ) -> tuple[int, int]:
     """Add to ``parts`` the records of ``run`` in the layout of reference §4.1; return the
-    commit-log offset and queue offset after them. The only record packer, behind single,
-    batch and encoded-batch appends.
+    commit-log offset and queue offset after them. The general record packer: batches, encoded
+    batches and single puts with the ``__CRC32#`` property. Every place that knows the layout
+    (a layout change touches them all): this function, :func:`_pack_uniform_into` with
+    :func:`_uniform_struct` (uniform encoded batches without ``__CRC32#``), the whole-head
+    struct in ``CommitLog._append_one`` (single puts without it) and :func:`_head_structs`.
 
     ``phys`` is the first record's commit-log offset, ``queue_offset`` the queue's next logical
     offset (PREPARED and ROLLBACK records get 0 and do not advance it), ``now`` the store time
@@ -971,27 +985,12 @@ class CommitLog:
             raise AppendRefused(AppendMessageStatus.UNKNOWN_ERROR, f"bad queue id {queue_id}")
         flags, bodies, props = zip(*entries, strict=True)
         count = len(bodies)
-        body_lens = list(map(len, bodies))
-        props_lens = list(map(len, props))
-        extra = self._crc_extra
-        body_len, props_len = body_lens[0], props_lens[0]
-        uniform = (  # one body length and one properties length: sizes by arithmetic
-            not extra
-            and body_lens.count(body_len) == count
-            and props_lens.count(props_len) == count
-        )
-        if uniform:
-            lens = [body_len + props_len] * count
-            if body_len > self.max_body_size or props_len > MAX_PROPERTIES_LENGTH:
-                self._check_lengths(entries)
-        else:
-            lens = list(map(operator.add, body_lens, props_lens))
-            if max(lens) + extra > min(self.max_body_size, MAX_PROPERTIES_LENGTH):
-                self._check_lengths(entries)  # one body or properties string may be too long
+        uniform, lens = self._entry_lengths(entries, bodies, props)
         _check_properties(props)
         hosts = self._host_cache.get((batch.born_host, batch.store_host)) or self._hosts(
             batch.born_host, batch.store_host
         )
+        extra = self._crc_extra
         sizes = list(map((hosts[6].size + len(topic_field) + 2 + extra).__add__, lens))
         total = sizes[0] * count if uniform else sum(sizes)
         if total > self.max_record_size:
@@ -1017,6 +1016,31 @@ class CommitLog:
             offsets = tuple(itertools.accumulate(sizes[:-1], initial=phys))
         return AppendMessageResult(AppendMessageStatus.PUT_OK, phys, total, batch.store_host, now,
                                    queue_offset, count, offsets)  # fmt: skip
+
+    def _entry_lengths(
+        self, entries: Sequence[BatchEntry], bodies: Sequence[bytes], props: Sequence[bytes]
+    ) -> tuple[bool, list[int]]:
+        """(uniform, body plus properties length of each entry) for :meth:`put_encoded`;
+        raises what :meth:`_check_lengths` raises when a body or properties string is too
+        long. Uniform: one body length, one properties length and no ``__CRC32#`` property
+        (sizes by arithmetic, packed by :func:`_pack_uniform_into` when the flags fit)."""
+        count = len(bodies)
+        body_lens = list(map(len, bodies))
+        props_lens = list(map(len, props))
+        extra = self._crc_extra
+        body_len, props_len = body_lens[0], props_lens[0]
+        if (
+            not extra
+            and body_lens.count(body_len) == count
+            and props_lens.count(props_len) == count
+        ):
+            if body_len > self.max_body_size or props_len > MAX_PROPERTIES_LENGTH:
+                self._check_lengths(entries)
+            return True, [body_len + props_len] * count
+        lens = list(map(operator.add, body_lens, props_lens))
+        if max(lens) + extra > min(self.max_body_size, MAX_PROPERTIES_LENGTH):
+            self._check_lengths(entries)  # one body or properties string may be too long
+        return False, lens
 
     def _check_lengths(self, entries: Sequence[BatchEntry]) -> None:
         """Raise AppendRefused for the first limit an entry passes: a body over

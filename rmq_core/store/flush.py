@@ -213,8 +213,8 @@ class GroupCommitService(Service):
             with self._lock:
                 self._requests.extendleft(reversed(late))
             self.wakeup()
-        if synced:  # everyone told: the pages stored into next, faulted back in off the loop
-            commitlog.refault_after_sync(covered - before)
+        if synced and not self._stopped:  # everyone told: the pages stored into next,
+            commitlog.refault_after_sync(covered - before)  # faulted back in off the loop
 
     def _fail(
         self, exc: OSError, requests: collections.deque[tuple[int, float, Future[bool]]]

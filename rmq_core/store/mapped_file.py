@@ -9,7 +9,13 @@ Invariants:
   left by a crash, never served;
 - the mmap can only be closed when no ``memoryview`` of it is alive (CPython raises
   ``BufferError``): :meth:`try_close` reports whether it could, and :meth:`destroy` deletes the
-  file only after a successful close, so a reader holding a view is never pulled from under.
+  file only after a successful close, so a reader holding a view is never pulled from under;
+- an address is advised (:meth:`MappedFile.populate`, madvise with the GIL released) only while
+  its mapping is open: ``_map_lock`` is held across the ``closed`` check and the madvise, and
+  by :meth:`MappedFile.try_close` across the unmap, so the range can never belong to another
+  mapping (a later ``mmap`` reusing the freed addresses) when the kernel acts on it. Whether
+  the kernel knows MADV_POPULATE_WRITE is asked once, at import, on a page of our own: a later
+  failure concerns that range only and never turns populate off.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+
+try:
+    import ctypes
+except ImportError:  # a Python built without ctypes: no populate, zeros are written instead
+    ctypes = None  # type: ignore[assignment]
 
 __all__ = ["NOT_WARMING", "PAGE_SIZE", "MappedFile", "populate_supported"]
 
@@ -39,35 +50,48 @@ marking them dirty, as a store would) without changing a byte."""
 def _load_madvise() -> Callable[[int, int, int], int] | None:
     """libc's ``madvise`` through ctypes (a foreign call releases the GIL), or None off Linux
     or without ctypes."""
-    if not sys.platform.startswith("linux"):
+    if ctypes is None or not sys.platform.startswith("linux"):
         return None
     try:
-        import ctypes
-
         function = ctypes.CDLL(None, use_errno=True).madvise
-    except (ImportError, OSError, AttributeError):
+    except (OSError, AttributeError):
         return None
     function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     function.restype = ctypes.c_int
     return function
 
 
-_madvise = _load_madvise()
-"""``madvise(address, length, advice)``; None once unusable (no libc, or the kernel refused
-MADV_POPULATE_WRITE): :meth:`MappedFile.populate` then answers False at once."""
+def _probe(madvise: Callable[[int, int, int], int] | None) -> Callable[[int, int, int], int] | None:
+    """``madvise`` if the kernel takes MADV_POPULATE_WRITE on a private anonymous page (asked
+    once, on a mapping of our own: a later EINVAL then means "not this range", never "not
+    this kernel"), else None."""
+    if madvise is None:
+        return None
+    probe = mmap.mmap(-1, PAGE_SIZE)
+    try:
+        view = ctypes.c_char.from_buffer(probe)
+        ok = madvise(ctypes.addressof(view), PAGE_SIZE, _MADV_POPULATE_WRITE) == 0
+        del view
+    finally:
+        probe.close()
+    return madvise if ok else None
+
+
+_madvise = _probe(_load_madvise())
+"""``madvise(address, length, advice)``; None when unusable (no libc, or the kernel refused
+MADV_POPULATE_WRITE on the probe): :meth:`MappedFile.populate` then answers False at once."""
 
 
 def populate_supported() -> bool:
-    """True while :meth:`MappedFile.populate` can work (Linux, ctypes, and no kernel refusal
-    of MADV_POPULATE_WRITE seen so far)."""
+    """True when :meth:`MappedFile.populate` can work: Linux, ctypes, and a kernel that took
+    MADV_POPULATE_WRITE on the import-time probe (decided once, never changed after)."""
     return _madvise is not None
 
 
 def _address_of(mm: mmap.mmap) -> int:
     """The address of ``mm``'s first byte. The ctypes view made to read it is dropped at once:
-    a live export would make ``mm.close()`` raise BufferError."""
-    import ctypes
-
+    a live export would make ``mm.close()`` raise BufferError. Only called once
+    :data:`_madvise` is set, so ctypes is there."""
     view = ctypes.c_char.from_buffer(mm)
     try:
         return ctypes.addressof(view)
@@ -81,6 +105,7 @@ class MappedFile:
     __slots__ = (
         "_address",
         "_closed",
+        "_map_lock",
         "fd",
         "file_from_offset",
         "file_size",
@@ -125,6 +150,9 @@ class MappedFile:
         writer reaching it waits for ``warm_lock``, which the warmer holds meanwhile."""
         self.warm_lock = threading.Lock()
         self._address = 0  # of the mapping's first byte, read on the first populate
+        self._map_lock = threading.Lock()
+        """Held by :meth:`populate` across its madvise and by :meth:`try_close` across the
+        unmap: the address is never advised once it may belong to another mapping."""
 
     def __repr__(self) -> str:
         return f"MappedFile({self.path!r}, wrote={self.wrote_position})"
@@ -220,31 +248,24 @@ class MappedFile:
         a writer storing into the same range. The pages become dirty: the next flush writes
         the ones no record filled yet as they are (zeros).
 
-        False, having done nothing, when unsupported (then for good: see
-        :func:`populate_supported`), closed, or the range is empty; False too if the kernel
-        fails part-way (e.g. out of memory): stores then fault as usual.
+        False, having done nothing, when unsupported (see :func:`populate_supported`),
+        closed, or the range is empty; False too if the kernel refuses this range or fails
+        part-way (e.g. out of memory): stores then fault as usual, and populate stays on.
+        :meth:`try_close` waits for a populate in flight (module invariants).
         """
-        global _madvise
         madvise = _madvise
-        if madvise is None or self._closed:
+        if madvise is None:
             return False
         start = max(position, 0) // PAGE_SIZE * PAGE_SIZE
         stop = min(end, self.file_size)
         if start >= stop:
             return False
-        if not self._address:
-            try:
-                self._address = _address_of(self.mm)
-            except (ValueError, TypeError):  # closed meanwhile
+        with self._map_lock:
+            if self._closed:
                 return False
-        if madvise(self._address + start, stop - start, _MADV_POPULATE_WRITE) == 0:
-            return True
-        import ctypes
-
-        if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS):  # advice unknown to this kernel
-            _madvise = None
-            log.info("MADV_POPULATE_WRITE unsupported here; pre-faulting writes zeros")
-        return False
+            if not self._address:
+                self._address = _address_of(self.mm)
+            return madvise(self._address + start, stop - start, _MADV_POPULATE_WRITE) == 0
 
     def mtime(self) -> float:
         """Last modification time of the file in seconds (0 if it is gone)."""
@@ -255,15 +276,16 @@ class MappedFile:
 
     def try_close(self) -> bool:
         """Unmap and close; False (and nothing done) while a reader still holds a view."""
-        if self._closed:
+        with self._map_lock:
+            if self._closed:
+                return True
+            try:
+                self.mm.close()
+            except BufferError:
+                return False
+            os.close(self.fd)
+            self._closed = True
             return True
-        try:
-            self.mm.close()
-        except BufferError:
-            return False
-        os.close(self.fd)
-        self._closed = True
-        return True
 
     def destroy(self) -> bool:
         """Close and delete the file; False (file kept) while a reader holds a view."""

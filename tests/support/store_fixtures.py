@@ -42,11 +42,12 @@ def roomy_config(config: StoreConfig, suffix: str = "") -> StoreConfig:
                           max_hash_slot_num=64)  # fmt: skip
 
 
-def dispatched_files(root: str) -> dict[str, bytes]:
-    """Bytes of every consume-queue and index file under the store ``root``, by relative
-    path (index files, named after the wall clock, by their rank)."""
+def dispatched_files(root: str, *, commitlog: bool = False) -> dict[str, bytes]:
+    """Bytes of every consume-queue and index file under the store ``root`` (and of every
+    commit-log segment with ``commitlog``), by relative path (index files, named after the
+    wall clock, by their rank)."""
     out: dict[str, bytes] = {}
-    for sub in ("consumequeue", "index"):
+    for sub in ("commitlog", "consumequeue", "index") if commitlog else ("consumequeue", "index"):
         for base, _dirs, names in os.walk(os.path.join(root, sub)):
             for rank, name in enumerate(sorted(names)):
                 path = os.path.join(base, name)

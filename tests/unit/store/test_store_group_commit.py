@@ -309,7 +309,7 @@ def test_every_released_waiter_is_within_what_fdatasync_covered(
     assert outcomes == [(True, True)] * 150
 
 
-def test_timed_out_waits_leave_the_waiter_heap(
+def test_timed_out_waits_leave_the_waiter_queue(
     tiny_config: StoreConfig, open_store: OpenStore
 ) -> None:
     store = open_store(tiny_config)
@@ -334,3 +334,39 @@ def test_timed_out_waits_leave_the_waiter_heap(
     assert results == [False] * 50
     assert held == 1  # only the live wait: timed-out and cancelled ones were dropped
     assert after == 0
+
+
+def test_refault_runs_after_the_writers_are_told(
+    tiny_config: StoreConfig,
+    open_store: OpenStore,
+    make_message: MakeMessage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Faulting the next pages back in (up to 2 MiB of page faults) never delays an ack."""
+    store = _quiet_async_store(tiny_config, open_store)
+    group = GroupCommitService(store.commitlog, store.checkpoint)  # driven by hand
+    future = group.submit(_end(store.put_message(make_message(b"a"))))
+    seen: list[bool] = []
+    monkeypatch.setattr(
+        store.commitlog, "refault_after_sync", lambda _n: seen.append(future.done())
+    )
+    group.run_once()
+    assert seen == [True] and future.result() is True
+
+
+def test_a_stopped_group_commit_syncs_without_refaulting(
+    tiny_config: StoreConfig,
+    open_store: OpenStore,
+    make_message: MakeMessage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a stopped service the caller's own pass (maybe on the event loop, at shutdown)
+    syncs and answers, and faults nothing back in: no writer comes after."""
+    store = _quiet_async_store(tiny_config, open_store)
+    group = GroupCommitService(store.commitlog, store.checkpoint)
+    group.shutdown()
+    refaulted: list[int] = []
+    monkeypatch.setattr(store.commitlog, "refault_after_sync", refaulted.append)
+    future = group.submit(_end(store.put_message(make_message(b"late"))))
+    assert future.done() and future.result() is True and group.syncs == 1
+    assert refaulted == []

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import errno
+import mmap
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,18 +77,125 @@ def test_populate_passes_page_aligned_ranges_within_the_file(
     assert mapped.try_close()
 
 
-def test_a_kernel_refusing_the_advice_turns_populate_off(
+def test_a_failing_madvise_returns_false_and_leaves_populate_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Support is decided once, by the import-time probe: a later refusal (EINVAL for this
+    range, ENOMEM) fails that call only, and the next populate asks the kernel again."""
     mapped = _file(tmp_path)
-    refusing = _RecordingMadvise(lambda: 0, result=-1, error=errno.EINVAL)
-    monkeypatch.setattr(mapped_file_module, "_madvise", refusing)
-    assert mapped.populate(0, 8192) is False
-    assert not populate_supported() and mapped.populate(0, 8192) is False
-    assert len(refusing.calls) == 1
-    failing = _RecordingMadvise(lambda: 0, result=-1, error=errno.ENOMEM)
-    monkeypatch.setattr(mapped_file_module, "_madvise", failing)
-    assert mapped.populate(0, 8192) is False and populate_supported()  # transient: kept on
+    for error in (errno.EINVAL, errno.ENOMEM):
+        failing = _RecordingMadvise(lambda: 0, result=-1, error=error)
+        monkeypatch.setattr(mapped_file_module, "_madvise", failing)
+        assert mapped.populate(0, 8192) is False and populate_supported()
+        assert mapped.populate(0, 8192) is False and len(failing.calls) == 2
+    assert mapped.try_close()
+
+
+def test_the_probe_decides_support_on_a_page_of_its_own() -> None:
+    calls: list[tuple[int, int, int]] = []
+
+    def answering(result: int) -> Callable[[int, int, int], int]:
+        def madvise(address: int, length: int, advice: int) -> int:
+            calls.append((address, length, advice))
+            return result
+
+        return madvise
+
+    taking, refusing = answering(0), answering(-1)
+    assert mapped_file_module._probe(taking) is taking
+    assert mapped_file_module._probe(refusing) is None
+    assert mapped_file_module._probe(None) is None
+    assert [(length, advice) for _address, length, advice in calls] == [(PAGE_SIZE, 23)] * 2
+    assert calls[0][0] and calls[0][0] % PAGE_SIZE == 0
+
+
+def _gated_madvise(
+    gate: threading.Event, entered: threading.Event, seen_closed: list[bool], mapped: MappedFile
+) -> Callable[[int, int, int], int]:
+    """The real madvise, entered only once ``gate`` is set or ``_GATE_SECONDS`` passed (as if
+    preempted after the GIL release, or in a long populate); records whether ``mapped`` was
+    closed meanwhile (and then does not advise the freed address)."""
+    real = mapped_file_module._madvise
+    assert real is not None
+
+    def gated(address: int, length: int, advice: int) -> int:
+        entered.set()
+        gate.wait(_GATE_SECONDS)
+        seen_closed.append(mapped.closed)
+        return -1 if mapped.closed else real(address, length, advice)
+
+    return gated
+
+
+_GATE_SECONDS = 0.1
+"""How long a populate in flight waits for the test's close: the fixed code's close waits for
+it (so the test takes this long); without the lock the close does not wait and the gate opens
+at once."""
+needs_populate = pytest.mark.skipif(not populate_supported(), reason="no MADV_POPULATE_WRITE")
+
+
+@needs_populate
+def test_a_file_being_populated_is_not_unmapped_under_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mapped = _file(tmp_path, 4 * 1024 * 1024)
+    gate, entered, seen_closed = threading.Event(), threading.Event(), []
+    monkeypatch.setattr(mapped_file_module, "_madvise",
+                        _gated_madvise(gate, entered, seen_closed, mapped))  # fmt: skip
+    results: list[bool] = []
+    worker = threading.Thread(target=lambda: results.append(mapped.populate(0, mapped.file_size)))
+    worker.start()
+    try:
+        assert entered.wait(10)
+        assert mapped.try_close()  # waits for the madvise in flight
+        gate.set()
+    finally:
+        gate.set()
+        worker.join(10)
+    assert seen_closed == [False] and results == [True] and mapped.closed
+
+
+@needs_populate
+def test_populate_stays_on_after_a_reused_address_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mapping taking the addresses a close freed (read-only here: madvise answers EINVAL)
+    while a populate of the closed file is in flight must not turn populate off."""
+    size = 4 * 1024 * 1024
+    mapped = _file(tmp_path, size)
+    address = mapped_file_module._address_of(mapped.mm)
+    real = mapped_file_module._madvise
+    assert real is not None
+    gate, entered = threading.Event(), threading.Event()
+
+    def gated(address: int, length: int, advice: int) -> int:
+        entered.set()
+        gate.wait(_GATE_SECONDS)
+        return real(address, length, advice)  # on whatever is mapped there now
+
+    monkeypatch.setattr(mapped_file_module, "_madvise", gated)
+    libc = ctypes.CDLL(None)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]  # fmt: skip
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    worker = threading.Thread(target=mapped.populate, args=(0, size))
+    worker.start()
+    other = None
+    try:
+        assert entered.wait(10)
+        assert mapped.try_close()
+        other = libc.mmap(address, size, mmap.PROT_READ,
+                          mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)  # fmt: skip
+        gate.set()
+        worker.join(10)
+        assert not worker.is_alive()
+        assert populate_supported()
+    finally:
+        gate.set()
+        worker.join(10)
+        if other not in (None, ctypes.c_void_p(-1).value):
+            libc.munmap(other, size)
 
 
 def _batch(start: int, count: int) -> EncodedBatch:
@@ -145,7 +254,7 @@ def test_without_populate_async_flush_writes_zeros(
     assert store.put_encoded_batch(_batch(0, 10)).is_ok
     mapped = store.commitlog.queue.files[-1]
     fake, zeroed = _recorded(store, monkeypatch)
-    fake.result, fake.error = -1, errno.EINVAL  # the kernel does not know the advice
+    fake.result, fake.error = -1, errno.EINVAL  # madvise refuses the range: zeros instead
     wrote = mapped.warmed_to = mapped.wrote_position
     store.commitlog.warm_ahead()
     assert len(fake.calls) == 1 and zeroed and zeroed[-1][1] == wrote + WARM_AHEAD_BYTES

@@ -4,9 +4,9 @@ with the same bytes, results, refusals and dispatch as ``put_messages`` of the s
 
 from __future__ import annotations
 
-import os
+import mmap
+import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -14,6 +14,7 @@ import rmq_core.store.commitlog as commitlog_module
 from rmq_core.common.message import MessageExtBrokerInner, MessageSysFlag
 from rmq_core.common.message_codec import decode_records
 from rmq_core.store import EncodedBatch, MessageStore, PutMessageStatus, StoreConfig
+from tests.support.store_fixtures import FROZEN_STORE_NS, dispatched_files, roomy_config
 
 OpenStore = Callable[[StoreConfig], MessageStore]
 Entries = list[tuple[int, bytes, bytes]]
@@ -23,42 +24,23 @@ _STORE = "127.0.0.1:10911"
 _BORN_MS = 1_700_000_000_000
 
 
-class _FrozenClock:
-    """Stands in for the ``time`` module in the commit log: one store time for every append
-    (index files hold store times)."""
-
-    @staticmethod
-    def time_ns() -> int:
-        return 1_750_000_000_000 * 1_000_000
-
-
-_SEGMENT = 64 * 1024
+def _twin_stores(
+    tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> tuple[MessageStore, MessageStore]:
+    """Two roomy stores side by side, for ``put_messages`` and for ``put_encoded_batch``, under
+    one frozen store clock (index files hold store times)."""
+    monkeypatch.setattr(commitlog_module.time, "time_ns", lambda: FROZEN_STORE_NS)
+    return (open_store(roomy_config(tiny_config, "-messages")),
+            open_store(roomy_config(tiny_config, "-encoded")))  # fmt: skip
 
 
-def _roomy(config: StoreConfig, root: Path) -> StoreConfig:
-    """``config`` rooted at ``root`` with 64 KiB segments (a batch of 32 fits) and consume
-    queues and index files no test here fills."""
-    return config.replace(store_path_root_dir=str(root), mapped_file_size_commit_log=_SEGMENT,
-                          mapped_file_size_consume_queue=1000 * 20, max_index_num=1000,
-                          max_hash_slot_num=64)  # fmt: skip
-
-
-def frozen_store_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commitlog_module, "time", _FrozenClock)
-
-
-def store_files(root: str) -> dict[str, bytes]:
-    """Every commit-log, consume-queue and index file under ``root`` by relative path (index
-    files, named after the wall clock, by their rank)."""
-    out: dict[str, bytes] = {}
-    for sub in ("commitlog", "consumequeue", "index"):
-        for directory, _dirs, names in os.walk(os.path.join(root, sub)):
-            for rank, name in enumerate(sorted(names)):
-                path = os.path.join(directory, name)
-                key = f"index #{rank}" if sub == "index" else os.path.relpath(path, root)
-                with open(path, "rb") as fh:
-                    out[key] = fh.read()
-    return out
+def _store_files(*stores: MessageStore) -> list[dict[str, bytes]]:
+    """Every commit-log, consume-queue and index file of each store, once dispatched and
+    flushed."""
+    for store in stores:
+        store.sync_dispatch()
+        store.flush()
+    return [dispatched_files(store.root, commitlog=True) for store in stores]
 
 
 def _uniform(count: int, start: int = 0, flags: tuple[int, ...] = (0,)) -> Entries:
@@ -75,26 +57,26 @@ def _uniform(count: int, start: int = 0, flags: tuple[int, ...] = (0,)) -> Entri
 
 
 def _messages(
-    entries: Entries, queue_id: int = 0, sys_flag: int = 0
+    entries: Entries, queue_id: int = 0, sys_flag: int = 0, born: str = _BORN, store: str = _STORE
 ) -> list[MessageExtBrokerInner]:
     return [
         MessageExtBrokerInner(topic="T", body=body, flag=flag, queue_id=queue_id,
-                              sys_flag=sys_flag, born_timestamp=_BORN_MS, born_host=_BORN,
-                              store_host=_STORE, properties_string=props.decode())
+                              sys_flag=sys_flag, born_timestamp=_BORN_MS, born_host=born,
+                              store_host=store, properties_string=props.decode())
         for flag, body, props in entries
     ]  # fmt: skip
 
 
-def _batch(entries: Entries, queue_id: int = 0, sys_flag: int = 0) -> EncodedBatch:
-    return EncodedBatch("T", queue_id, sys_flag, _BORN_MS, _BORN, _STORE, entries)
+def _batch(
+    entries: Entries, queue_id: int = 0, sys_flag: int = 0, born: str = _BORN, store: str = _STORE
+) -> EncodedBatch:
+    return EncodedBatch("T", queue_id, sys_flag, _BORN_MS, born, store, entries)
 
 
 def test_uniform_batches_store_what_put_messages_stores(
-    tiny_config: StoreConfig, open_store: OpenStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    frozen_store_time(monkeypatch)
-    old = open_store(_roomy(tiny_config, tmp_path / "messages"))
-    new = open_store(_roomy(tiny_config, tmp_path / "encoded"))
+    old, new = _twin_stores(tiny_config, open_store, monkeypatch)
     prepared = MessageSysFlag.TRANSACTION_PREPARED_TYPE
     plan = [(0, 1, 0, 0, (0,)), (1, 7, 1, 0, (0, -5, 2**31 - 1, -(2**31))), (8, 32, 0, 0, (3,)),
             (40, 3, 1, prepared, (0,)), (43, 9, 1, 0, (0,))]  # fmt: skip
@@ -104,10 +86,8 @@ def test_uniform_batches_store_what_put_messages_stores(
         b = new.put_encoded_batch(_batch(entries, queue_id, sys_flag))
         assert a.status is b.status is PutMessageStatus.PUT_OK
         assert a.append_result == b.append_result
-    for store in (old, new):
-        store.sync_dispatch()
-        store.flush()
-    assert store_files(new.root) == store_files(old.root)
+    expected, got = _store_files(old, new)
+    assert got == expected
     got = new.get_message("g", "T", 1, 0, 64)
     assert [m.body for m in decode_records(got.body())] == [
         e[1] for e in _uniform(7, 1) + _uniform(9, 43)
@@ -118,13 +98,11 @@ def test_uniform_batches_store_what_put_messages_stores(
 
 
 def test_a_uniform_batch_rolls_to_the_next_segment_as_put_messages_does(
-    tiny_config: StoreConfig, open_store: OpenStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    frozen_store_time(monkeypatch)
-    old = open_store(_roomy(tiny_config, tmp_path / "messages"))
-    new = open_store(_roomy(tiny_config, tmp_path / "encoded"))
+    old, new = _twin_stores(tiny_config, open_store, monkeypatch)
     start = 0
-    while new.commitlog.max_offset < _SEGMENT - 2000:
+    while new.commitlog.max_offset < new.commitlog.file_size - 2000:
         entries = _uniform(4, start)
         assert old.put_messages(_messages(entries)).is_ok
         assert new.put_encoded_batch(_batch(entries)).is_ok
@@ -133,17 +111,81 @@ def test_a_uniform_batch_rolls_to_the_next_segment_as_put_messages_does(
     entries = _uniform(10, start)  # does not fit the rest of the segment
     a, b = old.put_messages(_messages(entries)), new.put_encoded_batch(_batch(entries))
     assert a.append_result == b.append_result and len(new.commitlog.queue.files) == files + 1
-    for store in (old, new):
-        store.sync_dispatch()
-        store.flush()
-    assert store_files(new.root) == store_files(old.root)
+    expected, got = _store_files(old, new)
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("born", "store"),
+    [("[fe80::1]:50000", "127.0.0.1:10911"), ("10.1.2.3:1", "[::1]:10911"), ("[::2]:1", "[::1]:2")],
+)
+@pytest.mark.parametrize(
+    "sys_flag",
+    [0, MessageSysFlag.TRANSACTION_PREPARED_TYPE, MessageSysFlag.TRANSACTION_ROLLBACK_TYPE],
+)
+def test_uniform_batches_with_ipv6_hosts_and_transactions_match_put_messages(
+    tiny_config: StoreConfig,
+    open_store: OpenStore,
+    monkeypatch: pytest.MonkeyPatch,
+    born: str,
+    store: str,
+    sys_flag: int,
+) -> None:
+    old, new = _twin_stores(tiny_config, open_store, monkeypatch)
+    for start, count in ((0, 5), (5, 32), (37, 1)):
+        entries = _uniform(count, start, (0, 7))
+        a = old.put_messages(_messages(entries, 1, sys_flag, born, store))
+        b = new.put_encoded_batch(_batch(entries, 1, sys_flag, born, store))
+        assert a.is_ok and b.is_ok and a.append_result == b.append_result
+    expected, got = _store_files(old, new)
+    assert got == expected
+
+
+def test_a_uniform_run_longer_than_one_struct_is_packed_in_chunks_alike(
+    tiny_config: StoreConfig, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs longer than ``_UNIFORM_CHUNK`` records take several struct calls: the same bytes
+    as ``put_messages`` at every chunk boundary (and a last, shorter chunk)."""
+    old, new = _twin_stores(tiny_config, open_store, monkeypatch)
+    count = 2 * commitlog_module._UNIFORM_CHUNK + 22
+    entries = _uniform(count, 0, (0, -1, 9))
+    a, b = old.put_messages(_messages(entries)), new.put_encoded_batch(_batch(entries))
+    assert a.is_ok and b.is_ok and a.append_result == b.append_result
+    expected, got = _store_files(old, new)
+    assert got == expected
+
+
+def test_uniform_struct_cache_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached struct holds 13 format codes per record (~440 bytes): packing runs of many
+    records, of many counts, must not cache one struct per count (16 shapes of 2,000 records
+    would hold ~14 MB; chunks of at most ``_UNIFORM_CHUNK`` records hold well under 1 MB)."""
+    monkeypatch.setattr(commitlog_module, "_UNIFORM_STRUCTS", {})
+    middle, head, whole = commitlog_module._HEADS[(False, False)]
+    hosts = (b"\x01" * 4, 1, b"\x02" * 4, 2, 0, middle, head, whole)
+    topic_field = b"\x01T"
+    buf = mmap.mmap(-1, 4 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        for count in range(2_000, 2_016):
+            entries = [(0, b"", b"UNIQ_KEY\x01%020d\x02" % i) for i in range(count)]
+            size = head.size + len(topic_field) + 2 + len(entries[0][2])
+            run = (entries, [size] * count, [0] * count, (0, 1, hosts, 0, 0))
+            flags, bodies, props = zip(*entries, strict=True)
+            commitlog_module._pack_uniform_into(buf, 0, run, (flags, bodies, props), 0, 1,
+                                                topic_field, 0, 0, 2)  # fmt: skip
+            del entries, run, flags, bodies, props
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        buf.close()
+    assert held < 4 * 1024 * 1024
 
 
 @pytest.mark.parametrize("flag", [2**31, -(2**31) - 1])
 def test_a_uniform_batch_with_a_flag_out_of_range_is_refused_unwritten(
-    tiny_config: StoreConfig, open_store: OpenStore, tmp_path: Path, flag: int
+    tiny_config: StoreConfig, open_store: OpenStore, flag: int
 ) -> None:
-    store = open_store(_roomy(tiny_config, tmp_path / "store"))
+    store = open_store(roomy_config(tiny_config))
     assert store.put_encoded_batch(_batch(_uniform(3))).is_ok
     end = store.commitlog.max_offset
     mapped = store.commitlog.queue.files[-1]
@@ -154,9 +196,9 @@ def test_a_uniform_batch_with_a_flag_out_of_range_is_refused_unwritten(
 
 
 def test_a_uniform_batch_with_a_born_time_out_of_range_is_refused_unwritten(
-    tiny_config: StoreConfig, open_store: OpenStore, tmp_path: Path
+    tiny_config: StoreConfig, open_store: OpenStore
 ) -> None:
-    store = open_store(_roomy(tiny_config, tmp_path / "store"))
+    store = open_store(roomy_config(tiny_config))
     mapped = store.commitlog.queue.files[-1]
     late = EncodedBatch("T", 0, 0, 2**63, _BORN, _STORE, _uniform(4))
     assert store.put_encoded_batch(late).status is PutMessageStatus.MESSAGE_ILLEGAL

@@ -219,3 +219,34 @@ def test_a_writer_reaching_the_range_being_zeroed_waits_for_it(
         writer.join(10)
     assert results == [True] and mapped.wrote_position > wrote
     assert _read_all(store, 32) == [f"body-{i}".encode() * 20 for i in range(20)]
+
+
+def test_a_single_put_reaching_the_range_being_zeroed_waits_for_it(
+    tiny_config: StoreConfig, open_store: OpenStore
+) -> None:
+    """The single-put path checks for room inline: a put reaching ``warming_from`` must still
+    wait for the range being zeroed, as a batch does."""
+    store = open_store(tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024))
+    store.allocator.shutdown()  # no warmer thread: this test plays the warmer
+    assert store.put_encoded_batch(_batch(0, 10)).is_ok
+    mapped = store.commitlog.queue.files[-1]
+    wrote = mapped.wrote_position
+    lock = _SignallingLock()
+    mapped.warm_lock = lock  # type: ignore[assignment]
+    lock.acquire()
+    start = -(-wrote // PAGE_SIZE) * PAGE_SIZE
+    mapped.warming_from = start
+    big = _message(10)
+    big.body = b"x" * (PAGE_SIZE + 100)  # reaches past the page boundary being zeroed
+    results: list[bool] = []
+    writer = threading.Thread(target=lambda: results.append(store.put_message(big).is_ok))
+    writer.start()
+    try:
+        assert lock.entered.wait(10)  # the writer waits for the range being zeroed ...
+        assert mapped.wrote_position == wrote and results == []  # ... before writing
+        mapped.warming_from = NOT_WARMING
+    finally:
+        lock.release()
+        writer.join(10)
+    assert results == [True] and mapped.wrote_position > wrote
+    assert _read_all(store, 32)[10:] == [big.body]
