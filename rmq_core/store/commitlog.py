@@ -773,10 +773,6 @@ class CommitLog:
         window = WARM_AHEAD_BYTES_SYNC if config.sync_flush else WARM_AHEAD_BYTES
         self._warm_window = window if allocator else 0
         self._warm_low = self._warm_window * 3 // 4  # wake the warmer with this much left
-        self._warm_by_populate = not config.sync_flush
-        """Pre-fault by :meth:`MappedFile.populate` (ASYNC_FLUSH) rather than zeros: under
-        SYNC_FLUSH every populated page is mapped, so each fdatasync writing it had to
-        write-protect it too (64 one-message writers: fdatasync p50 0.23-0.38 -> 0.46-0.52 ms)."""
         if self._warm_window and allocator is not None:
             allocator.warmer = self.warm_ahead
 
@@ -1261,11 +1257,15 @@ class CommitLog:
         1 KiB record here, and ~3 us more while the machine hands out never-touched memory)
         while holding the GIL.
 
-        Where the kernel has ``MADV_POPULATE_WRITE`` (:meth:`MappedFile.populate`), the whole
-        range is faulted in by one call: no byte changes, so nothing is claimed, a writer
-        never waits, and the warmer needs the GIL (which a busy writer hands over only every
-        switch interval, 5 ms) once per window instead of once per step. Otherwise zeros are
-        written through the file descriptor in steps, as follows.
+        Zeros are written through the file descriptor, in steps, as follows. Faulting the
+        window in by ``MADV_POPULATE_WRITE`` instead (:meth:`MappedFile.populate`, one GIL-free
+        call per window) made the store alone append faster (batches of 32, append only:
+        345-385k vs 305-325k records/s) but the broker slower where producer and broker share
+        the cores (pipelined send, 7 alternating pairs: median 150k vs 177k msg/s, broker CPU
+        7.8-8.7 vs 6.6-7.7 µs per message), so it is used only after an fdatasync
+        (:meth:`refault_after_sync`). Under SYNC_FLUSH populated pages would also be mapped,
+        and each fdatasync writing them would have to write-protect them (fdatasync p50
+        0.23-0.38 -> 0.46-0.52 ms with 64 one-message writers).
 
         Under SYNC_FLUSH too: the next fdatasync writes those zero pages once, and allocates
         their blocks, so the writer's later page faults take ext4's fast path (blocks mapped:
@@ -1293,9 +1293,6 @@ class CommitLog:
             start = max(mapped.warmed_to, -(-wrote // PAGE_SIZE) * PAGE_SIZE)
             if target < mapped.file_size and target - start < window // 4:
                 return  # still far enough ahead
-        if self._warm_by_populate and mapped.populate(start, target):
-            mapped.warmed_to = max(mapped.warmed_to, target)
-            return
         while self._warm_step(mapped, target):
             pass
 
