@@ -335,20 +335,26 @@ _TAG_HASH_LIMIT = 4096
 """Most distinct TAGS values whose Java hash :func:`tag_hash` keeps (cleared when reached)."""
 
 
-def tags_codes(props: Sequence[bytes]) -> list[int]:
-    """The consume-queue tags code of each raw properties string (see :func:`tag_hash`).
+def tags_codes(props: Sequence[bytes], joined: bytes | None = None) -> list[int]:
+    """The consume-queue tags code of each raw properties string (see :func:`tag_hash`):
+    ``tag_hash(prop_value(raw, b"TAGS\x01"))``. ``joined``: the strings' concatenation, if the
+    caller has it.
 
     The records of a batch usually start with the same ``TAGS`` property: a string starting
-    with the previous one's ``TAGS\x01value\x02`` gets its code without a search; a batch
-    without ``TAGS\x01`` anywhere gets zeros without a search per string.
+    with the previous one's ``TAGS\x01value\x02`` gets its code without a search (kept only
+    when the joined batch holds one ``TAGS\x01`` per string that has TAGS: none given twice);
+    a batch without ``TAGS\x01`` anywhere gets zeros without a search per string.
     """
-    if b"".join(props).find(b"TAGS\x01") < 0:
+    if joined is None:
+        joined = b"".join(props)
+    if joined.find(b"TAGS\x01") < 0:
         return [0] * len(props)
     cache = _TAG_HASHES
     codes: list[int] = []
     add = codes.append
     leading = b"\x00"  # the previous string's leading TAGS property (never a prefix at first)
     leading_code = 0
+    untagged = 0  # strings without a TAGS value (each of the others holds a TAGS\x01)
     for raw in props:
         if raw.startswith(leading):
             add(leading_code)
@@ -357,9 +363,13 @@ def tags_codes(props: Sequence[bytes]) -> list[int]:
         code = cache.get(tags) if tags else 0
         if code is None:
             code = tag_hash(tags)
-        if tags and raw.startswith(b"TAGS\x01"):
+        if not tags:
+            untagged += 1
+        elif raw.startswith(b"TAGS\x01"):
             leading, leading_code = raw[: 6 + len(tags)], code
         add(code)
+    if leading != b"\x00" and joined.count(b"TAGS\x01") != len(props) - untagged:  # twice
+        return [tag_hash(prop_value(raw, b"TAGS\x01")) for raw in props]
     return codes
 
 
@@ -398,18 +408,19 @@ _TOPIC_NAMES: dict[bytes, str] = {}
 
 def prop_value(raw: bytes, key: bytes) -> bytes | None:
     """Value bytes of property ``key`` (given as ``b"NAME\x01"``) in a raw properties string,
-    or None when absent or empty: the first occurrence of ``key`` at the start or after a
-    ``\x02`` separator."""
-    at = raw.find(key)
-    while at > 0 and raw[at - 1] != 2:  # inside another property: look further
-        at = raw.find(key, at + 1)
-    if at < 0:
-        return None
-    start = at + len(key)
-    end = raw.find(b"\x02", start)
-    if end <= start:
-        return None
-    return raw[start:end]
+    or None when absent or empty: the last occurrence of ``key`` at the start or after a
+    ``\x02`` separator whose value is not empty and ends with a separator. Java's
+    ``string2messageProperties`` (and :func:`~rmq_core.common.message.parse_properties`) keeps
+    the last non-empty value of a property given twice; a stored string ends with ``\x02``."""
+    at = raw.rfind(key)
+    while at >= 0:
+        if at == 0 or raw[at - 1] == 2:
+            start = at + len(key)
+            end = raw.find(b"\x02", start)
+            if end > start:
+                return raw[start:end]
+        at = raw.rfind(key, 0, at + len(key) - 1)  # the occurrence before (even overlapping)
+    return None
 
 
 def _prop_str(raw: bytes, key: bytes) -> str | None:

@@ -131,15 +131,8 @@ class ConsumeQueue:
         """
         if phys + size <= self.max_physic_offset:
             return False
-        files = self.queue.files
-        if files:  # fast path: the next unit of a file with room
-            mapped = files[-1]
-            wrote = mapped.wrote_position
-            if wrote < self.file_size and mapped.file_from_offset + wrote == queue_offset * 20:
-                CQ_UNIT.pack_into(mapped.mm, wrote, phys, size, tags_code)
-                mapped.wrote_position = wrote + CQ_UNIT_SIZE
-                self.max_physic_offset = phys + size
-                return True
+        if self.put_in_last_file(phys, size, tags_code, queue_offset):
+            return True  # (not already present, so written)
         expect = queue_offset * CQ_UNIT_SIZE
         current = self.queue.max_offset
         if not self.queue.files:
@@ -176,7 +169,10 @@ class ConsumeQueue:
             return False
         mapped = files[-1]
         wrote = mapped.wrote_position
-        if wrote >= self.file_size or mapped.file_from_offset + wrote != queue_offset * 20:
+        if (
+            wrote >= self.file_size
+            or mapped.file_from_offset + wrote != queue_offset * CQ_UNIT_SIZE
+        ):
             return False
         _pack_unit_into(mapped.mm, wrote, phys, size, tags_code)
         mapped.wrote_position = wrote + CQ_UNIT_SIZE
@@ -199,7 +195,10 @@ class ConsumeQueue:
             mapped = files[-1]
             wrote = mapped.wrote_position
             end = wrote + count * CQ_UNIT_SIZE
-            if end <= self.file_size and mapped.file_from_offset + wrote == queue_offset * 20:
+            if (
+                end <= self.file_size
+                and mapped.file_from_offset + wrote == queue_offset * CQ_UNIT_SIZE
+            ):
                 offsets = itertools.accumulate(sizes[:-1], initial=phys)
                 mapped.mm[wrote:end] = b"".join(map(_pack_unit, offsets, sizes, tags_codes))
                 mapped.wrote_position = end

@@ -48,7 +48,7 @@ from rmq_core.store.commitlog import (
     check_record,
     prop_value,
     requests_from_pending,
-    tags_code,
+    tag_hash,
     tags_codes,
 )
 from rmq_core.store.config import StoreConfig
@@ -395,12 +395,8 @@ class MessageStore:
         self.index.build_index(req)
         self._last_dispatched_timestamp = req.store_timestamp
         if consumable and self._listeners:
-            for listener in self._listeners:
-                try:
-                    listener(req.topic, req.queue_id, req.queue_offset + 1, req.tags_code,
-                             req.store_timestamp, req.properties)  # fmt: skip
-                except Exception:
-                    log.exception("arrival listener failed")
+            self._call_listeners(req.topic, req.queue_id, req.queue_offset + 1, (req.tags_code,),
+                                 req.store_timestamp, req.properties)  # fmt: skip
 
     def _dispatch_batch(self, described: PendingDispatch, may_create: bool) -> bool:
         """Dispatch every record of one described append (see :class:`ReputService`): the
@@ -419,12 +415,13 @@ class MessageStore:
             return False
         cq, new_cq_file = target
         index = self.index
-        entries = index.batch_entries(topic, phys, sizes, props, sys_flag)
-        if entries and not may_create and index.room < len(entries):
+        joined = b"".join(props)  # searched by both the index and the tags codes
+        entries = index.batch_entries(topic, phys, sizes, props, sys_flag, joined)
+        if entries and not may_create and not index.has_room(len(entries)):
             return False
         codes: list[int] = []
         if cq is not None:
-            codes = tags_codes(props)
+            codes = tags_codes(props, joined)
             if new_cq_file:
                 with self._cq_lock:  # creating a file (and directories) vs delete_topics
                     cq.put_many(phys, sizes, codes, queue_offset)
@@ -468,9 +465,10 @@ class MessageStore:
     def _dispatch_one(self, described: PendingDispatch, may_create: bool) -> bool:
         """:meth:`_dispatch_batch` of a description holding one record (not SCHEDULE_TOPIC):
         the same unit, index entries and arrival calls, without the batch's lists and loops
-        (its tags code by :func:`tags_code` when the string holds ``TAGS``, else 0; its entries
-        by ``IndexService.record_entries``; the unit by ``ConsumeQueue.put_in_last_file`` when
-        the queue's last file takes it, else as :meth:`_dispatch_batch`)."""
+        (its tags code: :func:`tag_hash` of its TAGS value as ``prop_value`` finds it, a leading
+        TAGS that is the only one without the search, else 0; its entries by
+        ``IndexService.record_entries``; the unit by ``ConsumeQueue.put_in_last_file`` when the
+        queue's last file takes it, else as :meth:`_dispatch_batch`)."""
         phys, size, topic, queue_id, queue_offset, sys_flag, store_ts, _sizes, props = described
         raw = props[0]
         index = self.index
@@ -482,7 +480,13 @@ class MessageStore:
         if not sys_flag & _PREPARED_BIT:
             queues = self.consume_queues.get(topic)
             cq = None if queues is None else queues.get(queue_id)
-            code = 0 if raw.find(b"TAGS\x01") < 0 else tags_code(raw)
+            at = raw.rfind(b"TAGS\x01")  # the last one counts (as Java's properties map has it)
+            if at < 0:
+                code = 0
+            elif at == 0 and (end := raw.find(b"\x02", 5)) > 5:  # the only one, leading
+                code = tag_hash(raw[5:end])
+            else:
+                code = tag_hash(prop_value(raw, b"TAGS\x01"))
             if cq is None or not cq.put_in_last_file(phys, size, code, queue_offset):
                 target = self._unit_target(topic, queue_id, sys_flag, phys, size, queue_offset,
                                            may_create)  # fmt: skip
@@ -499,7 +503,7 @@ class MessageStore:
         self._last_dispatched_timestamp = store_ts
         if cq is not None and self._listeners:
             properties = LazyProperties(raw)
-            for listener in self._listeners:
+            for listener in self._listeners:  # inline: _call_listeners costs ~70 ns per record
                 try:
                     listener(topic, queue_id, queue_offset + 1, code, store_ts, properties)
                 except Exception:
@@ -530,6 +534,20 @@ class MessageStore:
         (a batch passes None: listeners then decide on the tags code alone)."""
         properties = LazyProperties(props[0]) if len(props) == 1 else None
         codes = tags_codes if len(tags_codes) == 1 else list(dict.fromkeys(tags_codes))
+        self._call_listeners(topic, queue_id, max_offset, codes, store_ts, properties)
+
+    def _call_listeners(
+        self,
+        topic: str,
+        queue_id: int,
+        max_offset: int,
+        codes: Sequence[int],
+        store_ts: int,
+        properties: Mapping[str, str] | None,
+    ) -> None:
+        """Call each arrival listener once per tags code in ``codes`` (``topic``/``queue_id``
+        readable up to ``max_offset``); a listener that raises is logged, the rest still
+        called."""
         for listener in self._listeners:
             for code in codes:
                 try:
