@@ -373,20 +373,6 @@ def tags_codes(props: Sequence[bytes], joined: bytes | None = None) -> list[int]
     return codes
 
 
-def tags_code(raw: bytes) -> int:
-    """:func:`tags_codes` of one raw properties string (a ``TAGS`` property leading the string
-    is found without a search)."""
-    if raw.startswith(b"TAGS\x01"):
-        end = raw.find(b"\x02", 5)
-        tags = raw[5:end] if end > 5 else None
-    else:
-        tags = prop_value(raw, b"TAGS\x01")
-    if not tags:
-        return 0
-    code = _TAG_HASHES.get(tags)
-    return tag_hash(tags) if code is None else code
-
-
 def tag_hash(tags: bytes | None) -> int:
     """The consume-queue tags code of a TAGS value given as UTF-8 bytes (0 for none): Java
     ``String.hashCode``, cached per value (bounded)."""

@@ -142,7 +142,7 @@ RAW_PROPERTIES = [
 
 
 @pytest.mark.parametrize("raw", RAW_PROPERTIES)
-def test_one_record_entries_and_tags_code_match_the_batch_functions(
+def test_one_record_entries_match_the_batch_function(
     tiny_config: StoreConfig, open_store: OpenStore, raw: bytes
 ) -> None:
     index = open_store(roomy_config(tiny_config)).index
@@ -157,4 +157,3 @@ def test_one_record_entries_and_tags_code_match_the_batch_functions(
     assert index.record_entries("T", 6000, 120, raw, 0) == index.batch_entries(
         "T", 6000, [120], [raw], 0
     )
-    assert commitlog_module.tags_code(raw) == commitlog_module.tags_codes([raw])[0]
