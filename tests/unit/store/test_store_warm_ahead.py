@@ -188,14 +188,13 @@ class _SignallingLock:
         self.lock.release()
 
 
-def test_a_writer_reaching_the_range_being_zeroed_waits_for_it(
-    tiny_config: StoreConfig, open_store: OpenStore
-) -> None:
-    """Deterministic: the range just past the writer is "being zeroed" (its lock held, its
-    start set); the writer blocks on the lock before writing, and once the zeros are written
-    and the lock released its records land and read back."""
-    store = open_store(tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024))
-    store.allocator.shutdown()  # no warmer thread: this test plays the warmer
+def _zeroing_past_ten_records(
+    store: MessageStore,
+) -> tuple[MappedFile, int, _SignallingLock, int]:
+    """Ten records stored, no warmer thread (the test plays the warmer), and the range from the
+    page after the writer marked as being zeroed with its lock held: (segment, write position,
+    that lock, the range's start)."""
+    store.allocator.shutdown()
     assert store.put_encoded_batch(_batch(0, 10)).is_ok
     mapped = store.commitlog.queue.files[-1]
     wrote = mapped.wrote_position
@@ -204,6 +203,17 @@ def test_a_writer_reaching_the_range_being_zeroed_waits_for_it(
     lock.acquire()
     start = -(-wrote // PAGE_SIZE) * PAGE_SIZE
     mapped.warming_from = start
+    return mapped, wrote, lock, start
+
+
+def test_a_writer_reaching_the_range_being_zeroed_waits_for_it(
+    tiny_config: StoreConfig, open_store: OpenStore
+) -> None:
+    """Deterministic: the range just past the writer is "being zeroed" (its lock held, its
+    start set); the writer blocks on the lock before writing, and once the zeros are written
+    and the lock released its records land and read back."""
+    store = open_store(tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024))
+    mapped, wrote, lock, start = _zeroing_past_ten_records(store)
     results: list[bool] = []
     writer = threading.Thread(target=lambda: results.append(
         store.put_encoded_batch(_batch(10, 10)).is_ok))  # fmt: skip
@@ -227,15 +237,7 @@ def test_a_single_put_reaching_the_range_being_zeroed_waits_for_it(
     """The single-put path checks for room inline: a put reaching ``warming_from`` must still
     wait for the range being zeroed, as a batch does."""
     store = open_store(tiny_config.replace(mapped_file_size_commit_log=32 * 1024 * 1024))
-    store.allocator.shutdown()  # no warmer thread: this test plays the warmer
-    assert store.put_encoded_batch(_batch(0, 10)).is_ok
-    mapped = store.commitlog.queue.files[-1]
-    wrote = mapped.wrote_position
-    lock = _SignallingLock()
-    mapped.warm_lock = lock  # type: ignore[assignment]
-    lock.acquire()
-    start = -(-wrote // PAGE_SIZE) * PAGE_SIZE
-    mapped.warming_from = start
+    mapped, wrote, lock, _start = _zeroing_past_ten_records(store)
     big = _message(10)
     big.body = b"x" * (PAGE_SIZE + 100)  # reaches past the page boundary being zeroed
     results: list[bool] = []
