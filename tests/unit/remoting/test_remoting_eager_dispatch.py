@@ -18,7 +18,7 @@ from rmq_core.remoting.codec import FrameDecoder, encode_frame
 from rmq_core.remoting.codes import ResponseCode
 from rmq_core.remoting.command import RemotingCommand
 from rmq_core.remoting.dispatch import ProcessorPool, RequestDispatcher, _Continued
-from rmq_core.remoting.transport import Connection
+from rmq_core.remoting.transport import COALESCE_MAX_BYTES, COALESCE_MAX_PARTS, Connection
 from tests.support.fake_transport import RecordingTransport
 
 ECHO, WAIT, FAIL = 1, 2, 3
@@ -222,6 +222,65 @@ def test_lone_call_is_written_at_once_and_concurrent_calls_are_coalesced() -> No
         assert len(FrameDecoder().feed(b"".join(transport.writes))) == 5
         answer_all()
         assert [answer.code for answer in await asyncio.gather(*calls)] == [0] * 5
+
+    run(scenario)
+
+
+def test_answers_of_one_read_leave_in_parts_of_the_coalescing_cap() -> None:
+    async def scenario() -> None:
+        server = Server(ProcessorPool("p", 4, 100))
+        count = 2 * COALESCE_MAX_PARTS + 3
+        server.feed(*[ECHO] * count)
+        # Written while the read is processed, not all at its end: the peer starts on the
+        # first answers while the rest are made.
+        frames_per_write = [len(FrameDecoder().feed(w)) for w in server.transport.writes]
+        assert frames_per_write == [COALESCE_MAX_PARTS, COALESCE_MAX_PARTS, 3]
+        remarks = [r.remark for r in server.transport.responses()]
+        assert remarks == [str(i) for i in range(1, count + 1)]
+
+    run(scenario)
+
+
+def test_concurrent_calls_leave_in_parts_of_the_coalescing_cap() -> None:
+    async def scenario() -> None:
+        conn = Connection(on_request=lambda request, connection: None, name="client")
+        transport = RecordingTransport()
+        conn.connection_made(transport)
+        count = COALESCE_MAX_PARTS + 5
+        calls = [
+            asyncio.ensure_future(conn.invoke(RemotingCommand.request(ECHO), 3.0))
+            for _ in range(count)
+        ]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        frames_per_write = [len(FrameDecoder().feed(w)) for w in transport.writes]
+        # The first alone (the only pending call), a full part as soon as it fills, the rest
+        # at the end of the iteration.
+        assert frames_per_write == [1, COALESCE_MAX_PARTS, 4]
+        requests = FrameDecoder().feed(b"".join(transport.writes))
+        frames = [encode_frame(r.response(ResponseCode.SUCCESS)) for r in requests]
+        conn.data_received(b"".join(frames))
+        assert [answer.code for answer in await asyncio.gather(*calls)] == [0] * count
+
+    run(scenario)
+
+
+def test_a_frame_reaching_the_byte_cap_is_written_at_once_in_order() -> None:
+    async def scenario() -> None:
+        conn = Connection(on_request=lambda request, connection: None, name="client")
+        transport = RecordingTransport()
+        conn.connection_made(transport)
+        small = [RemotingCommand.request(ECHO) for _ in range(3)]
+        large = RemotingCommand.request(ECHO, body=b"x" * COALESCE_MAX_BYTES)
+        calls = [asyncio.ensure_future(conn.invoke(r, 3.0)) for r in [*small, large]]
+        await asyncio.sleep(0)  # one iteration: every call's task ran once, no flush yet
+        # The first went alone; the large one took the two queued before it along at once.
+        requests = FrameDecoder().feed(b"".join(transport.writes))
+        assert [len(r.body or b"") for r in requests] == [0, 0, 0, COALESCE_MAX_BYTES]
+        assert len(transport.writes) == 2
+        frames = [encode_frame(r.response(ResponseCode.SUCCESS)) for r in requests]
+        conn.data_received(b"".join(frames))
+        assert len(await asyncio.gather(*calls)) == 4
 
     run(scenario)
 
