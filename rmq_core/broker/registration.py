@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import zlib
 
 from rmq_core.broker.context import BrokerContext
+from rmq_core.common.crc import crc32
 from rmq_core.common.perm import PERM_INHERIT
 from rmq_core.errors import RocketMQError
 from rmq_core.remoting.bodies.register_broker import (
@@ -83,7 +83,7 @@ class NameServerRegistrar:
             return 0
         body = build_register_body(self._ctx)
         header = self._header()
-        header.body_crc32 = zlib.crc32(body) & 0x7FFFFFFF
+        header.body_crc32 = crc32(body) & 0x7FFFFFFF
         results = await asyncio.gather(
             *(self._register_one(address, header, body) for address in addresses)
         )

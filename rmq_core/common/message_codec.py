@@ -48,6 +48,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rmq_core.common.crc import crc32
 from rmq_core.common.message import (
     NAME_VALUE_SEPARATOR,
     PROPERTY_SEPARATOR,
@@ -146,7 +147,7 @@ def record_size(sys_flag: int, body_length: int, topic_length: int, properties_l
 
 def body_crc(body: bytes | memoryview) -> int:
     """RocketMQ's body CRC: zlib CRC32 masked with ``0x7FFFFFFF`` (``UtilAll.crc32``)."""
-    return zlib.crc32(body) & 0x7FFFFFFF
+    return crc32(body) & 0x7FFFFFFF
 
 
 @functools.lru_cache(maxsize=1024)

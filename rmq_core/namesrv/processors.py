@@ -18,10 +18,10 @@ BROKER_HEARTBEAT (904).
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from rmq_core.common.crc import crc32
 from rmq_core.errors import RemoteProtocolError
 from rmq_core.namesrv import bodies
 from rmq_core.namesrv.config import NamesrvConfig
@@ -83,7 +83,7 @@ class NamesrvContext:
 
 def _crc32(data: bytes) -> int:
     """RocketMQ's ``UtilAll.crc32``: CRC-32 with the sign bit cleared."""
-    return zlib.crc32(data) & 0x7FFFFFFF
+    return crc32(data) & 0x7FFFFFFF
 
 
 class NamesrvProcessors:

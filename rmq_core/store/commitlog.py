@@ -27,11 +27,11 @@ import operator
 import struct
 import threading
 import time
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from rmq_core.common.crc import crc32
 from rmq_core.common.message import MessageConst, MessageExt, MessageExtBrokerInner, MessageSysFlag
 from rmq_core.common.message_codec import (
     BLANK_MAGIC_CODE,
@@ -215,7 +215,7 @@ def _parse_checked(
     p = pos + head.size
     if body_len < 0 or p + body_len > end:
         return INVALID, None, f"bad body length {body_len}"
-    if check_crc and (zlib.crc32(buf[p : p + body_len]) & 0x7FFFFFFF) != crc:
+    if check_crc and (crc32(buf[p : p + body_len]) & 0x7FFFFFFF) != crc:
         return INVALID, None, "body CRC mismatch"
     p += body_len
     if magic == MESSAGE_MAGIC_CODE_V1:
@@ -239,7 +239,7 @@ def _parse_checked(
     if refusal is not None:
         return INVALID, None, refusal
     if require_prop_crc or raw_props[-PROP_CRC_LENGTH:].startswith(_PROP_CRC_PREFIX):
-        expected = crc_property(zlib.crc32(buf[pos : end - PROP_CRC_LENGTH]) & 0x7FFFFFFF)
+        expected = crc_property(crc32(buf[pos : end - PROP_CRC_LENGTH]) & 0x7FFFFFFF)
         if raw_props[-PROP_CRC_LENGTH:] != expected:
             return INVALID, None, "record CRC property mismatch"
     properties = decode_properties(raw_props.decode("utf-8")) if raw_props else {}
@@ -737,8 +737,8 @@ def _pack_records(
         props_len = _pack_short(len(props) + extra)
         add((head, body, topic_field, props_len, props))
         if extra:
-            record_crc = zlib.crc32(props, zlib.crc32(props_len, zlib.crc32(
-                topic_field, zlib.crc32(body, zlib.crc32(head)))))  # fmt: skip
+            record_crc = crc32(props, crc32(props_len, crc32(
+                topic_field, crc32(body, crc32(head)))))  # fmt: skip
             parts.append(crc_property(record_crc & _CRC_MASK))
         phys += size
         offset += step
@@ -871,7 +871,7 @@ class CommitLog:
         sys_flag = (msg.sys_flag & ~_V6_BITS) | hosts[4]
         mid = (sys_flag, msg.born_timestamp, hosts, msg.reconsume_times,
                msg.prepared_transaction_offset)  # fmt: skip
-        return (msg.flag, body, props), size, zlib.crc32(body) & _CRC_MASK, mid
+        return (msg.flag, body, props), size, crc32(body) & _CRC_MASK, mid
 
     def put(self, msg: MessageExtBrokerInner | MessageExt) -> AppendMessageResult:
         """Append one message; raises :class:`AppendRefused` for a message it cannot store.
@@ -907,7 +907,7 @@ class CommitLog:
             mid = (sys_flag, msg.born_timestamp, hosts, msg.reconsume_times,
                    msg.prepared_transaction_offset)  # fmt: skip
             sizes = [size]
-            run = (((msg.flag, body, props),), sizes, (zlib.crc32(body) & _CRC_MASK,), mid)
+            run = (((msg.flag, body, props),), sizes, (crc32(body) & _CRC_MASK,), mid)
             phys, queue_offset, now = self._append(topic, queue_id, magic, topic_field, (run,),
                                                    sizes, [props], size)  # fmt: skip
         else:
@@ -995,7 +995,7 @@ class CommitLog:
                 AppendMessageStatus.MESSAGE_SIZE_EXCEEDED,
                 f"batch of {total} bytes does not fit a segment of {self.file_size}",
             )
-        crcs = list(map(_CRC_MASK.__and__, map(zlib.crc32, bodies)))
+        crcs = list(map(_CRC_MASK.__and__, map(crc32, bodies)))
         sys_flag = (batch.sys_flag & ~_V6_BITS) | hosts[4]
         run = (entries, sizes, crcs, (sys_flag, batch.born_timestamp, hosts, 0, 0))
         columns: _Columns | None = None
@@ -1169,7 +1169,7 @@ class CommitLog:
         tuples, the part list and the loop. Returns (commit-log offset, the queue's next
         offset before the append, store timestamp in ms)."""
         topic, queue_id, body = msg.topic, msg.queue_id, msg.body
-        crc = zlib.crc32(body) & _CRC_MASK
+        crc = crc32(body) & _CRC_MASK
         key = (topic, queue_id)
         prepared = sys_flag & _PREPARED_BIT
         pack = hosts[7].pack
