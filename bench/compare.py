@@ -52,7 +52,7 @@ from bench.servers import (
     rmq_spec,
 )
 from bench.table import comparison_table, targets_table
-from bench.workload import WORKLOADS
+from bench.workload import CONCURRENT_SENDERS, WORKLOADS
 
 __all__ = [
     "CompareSettings",
@@ -136,7 +136,7 @@ class CompareSettings:
         if "consume" not in self.workloads:
             return
         before = self.workloads[: self.workloads.index("consume")]
-        if not {"send_sync", "send_pipelined"} & set(before):
+        if not {"send_sync", "send_concurrent", "send_pipelined"} & set(before):
             raise ValueError(
                 "consume reads the backlog the send workloads wrote in the same run: "
                 "put send_pipelined (or send_sync) before it, e.g. --workloads "
@@ -147,18 +147,27 @@ class CompareSettings:
         """Arguments of ``python -m bench.workload`` for ``workload`` on ``system``."""
         duration = self.e2e_duration if workload == "e2e" else self.duration
         args = ["--duration", str(duration), "--size", str(self.size), "--rate", str(self.rate)]
+        args += ["--depth", str(self.depth(system, workload))]
         if system == "rmq":
-            args += ["--depth", str(self.rmq_batch), "--window", str(self.rmq_window)]
+            args += ["--window", str(self.rmq_window)]
             args += ["--option", f"queues={self.rmq_queues}"]
             args += ["--option", f"client={self.rmq_client}"]
             args += ["--option", f"pull_batch={self.rmq_pull_batch}"]
-        elif system == "redis":
-            args += ["--depth", str(self.redis_pipeline)]
-        elif system == "nats":
-            args += ["--depth", str(self.nats_pending)]
-        elif system == "rabbitmq":
-            args += ["--depth", str(self.rabbitmq_unconfirmed)]
         return args
+
+    def depth(self, system: str, workload: str) -> int:
+        """``--depth`` of ``workload`` on ``system``: :data:`CONCURRENT_SENDERS` senders for
+        ``send_concurrent`` on every system, else the system's batch / pipeline / pending
+        setting."""
+        if workload == "send_concurrent":
+            return CONCURRENT_SENDERS
+        per_system = {
+            "rmq": self.rmq_batch,
+            "redis": self.redis_pipeline,
+            "nats": self.nats_pending,
+            "rabbitmq": self.rabbitmq_unconfirmed,
+        }
+        return per_system[system]
 
 
 def default_systems() -> list[str]:

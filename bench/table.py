@@ -4,6 +4,7 @@ ratios, a target check and Markdown.
 A *figure* is one number per (workload, metric, system): throughput in msg/s (higher is
 better) or latency in µs (lower is better). The ratio is always ``rmq / peer`` of the same
 figure, so a ratio above 1 is good for throughput and bad for latency; the tables say which.
+A run recorded before a figure existed shows "-" in its row.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from bench.workload import CONCURRENT_SENDERS
 
 __all__ = [
     "FIGURES",
@@ -48,6 +51,14 @@ class Figure:
 FIGURES: tuple[Figure, ...] = (
     Figure("send_sync", "one-at-a-time sync send", "send_sync", "rate", "msg/s", True),
     Figure("send_sync_p99", "sync send RT p99", "send_sync", "latency_us.p99", "µs", False),
+    Figure(
+        "send_concurrent",
+        f"sync send, {CONCURRENT_SENDERS} concurrent senders",
+        "send_concurrent",
+        "rate",
+        "msg/s",
+        True,
+    ),
     Figure("send_pipelined", "pipelined/batched send", "send_pipelined", "rate", "msg/s", True),
     Figure("consume", "consume", "consume", "rate", "msg/s", True),
     Figure("e2e_p50", "e2e latency @1k msg/s, p50", "e2e", "latency_us.p50", "µs", False),

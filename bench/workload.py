@@ -7,13 +7,20 @@ result as one JSON line (this is how :mod:`bench.compare` isolates and time-boun
 
 Workloads (1 KiB bodies by default):
 
-=================  ==========================================================================
-``send_sync``      one message at a time, each acknowledged before the next (msg/s, RT)
-``send_pipelined`` many messages in flight / in batches, asynchronous durability (msg/s)
-``consume``        read back the messages the pipelined phase wrote (msg/s)
-``e2e``            send at a fixed rate (1,000 msg/s), latency send -> receive (µs)
-``send_durable``   ``send_pipelined`` against a server that syncs to disk before acking
-=================  ==========================================================================
+===================  ===========================================================================
+``send_sync``        one message at a time, each acknowledged before the next (msg/s, RT)
+``send_concurrent``  ``depth`` senders at once, each sending as ``send_sync`` does (msg/s, RT)
+``send_pipelined``   many messages in flight / in batches, asynchronous durability (msg/s)
+``consume``          read back the messages the send workloads wrote (msg/s)
+``e2e``              send at a fixed rate (1,000 msg/s), latency send -> receive (µs)
+``send_durable``     ``send_pipelined`` against a server that syncs to disk before acking
+===================  ===========================================================================
+
+``send_concurrent`` is the pattern of RocketMQ's benchmark ``Producer`` (64 threads by
+default, each sending synchronously): ``depth`` senders share one client (asyncio tasks, run
+by :func:`run_concurrent_senders`), each awaiting every answer before its next send, so at
+most ``depth`` messages are in flight; ``rmq bench compare`` sets ``depth`` to
+:data:`CONCURRENT_SENDERS`.
 
 Every workload stops at its deadline (``duration`` s) or after ``max_messages``; ``consume``
 also stops when the backlog is drained.
@@ -26,7 +33,7 @@ import asyncio
 import inspect
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -34,16 +41,21 @@ from bench.report import print_json_line
 from bench.stats import LatencyHistogram, rate
 
 __all__ = [
+    "CONCURRENT_SENDERS",
     "WORKLOADS",
     "Measurement",
     "WorkloadParams",
     "main",
     "make_body",
     "read_stamp",
+    "run_concurrent_senders",
     "run_workload",
 ]
 
-WORKLOADS = ("send_sync", "send_pipelined", "consume", "e2e", "send_durable")
+WORKLOADS = ("send_sync", "send_concurrent", "send_pipelined", "consume", "e2e", "send_durable")
+CONCURRENT_SENDERS = 64
+"""Senders of ``send_concurrent`` in ``rmq bench compare``: the default thread count of
+RocketMQ's benchmark ``Producer``."""
 SYSTEMS = ("rmq", "redis", "nats", "rabbitmq")
 STAMP_BYTES = 8
 
@@ -56,7 +68,7 @@ class WorkloadParams:
     address: str  # "host:port" of the server (rmq: the NameServer)
     duration: float = 10.0
     size: int = 1024
-    depth: int = 64  # messages in flight or per pipeline/batch
+    depth: int = 64  # messages in flight (send_concurrent: one per sender) or per batch
     window: int = 4  # batches in flight (rmq batched send)
     rate: float = 1000.0  # e2e send rate, msg/s
     max_messages: int = 0  # 0 = no count bound
@@ -138,6 +150,52 @@ class Measurement:
         return out
 
 
+SendOne = Callable[[], Awaitable[bool]]
+"""Sends one message and returns once it is acknowledged: True when stored, False when the
+server refused it."""
+
+
+async def run_concurrent_senders(m: Measurement, send: SendOne) -> None:
+    """Run ``m.params.depth`` senders on the running loop, each awaiting ``send()`` before its
+    next call, between ``m.begin()`` and ``m.end()`` (called here).
+
+    Each stored message adds 1 to ``m.messages`` and its round-trip time (µs) to
+    ``m.latency``; a refusal or an exception adds 1 to ``m.errors``. Senders stop issuing at
+    the deadline or once ``max_messages`` sends were issued (never more), then finish the send
+    they have in flight (each is bounded by its client's timeout).
+    """
+    params = m.params
+    issued = 0
+    record = m.latency.record
+    perf = time.perf_counter_ns
+
+    def may_issue() -> bool:
+        nonlocal issued
+        if time.monotonic() >= m.deadline or params.limit_reached(issued):
+            return False
+        issued += 1
+        return True
+
+    async def sender() -> None:
+        while may_issue():
+            t0 = perf()
+            try:
+                stored = await send()
+            except Exception:
+                m.errors += 1
+                continue
+            if stored:
+                record((perf() - t0) / 1000)
+                m.messages += 1
+            else:
+                m.errors += 1
+
+    m.begin()
+    await asyncio.gather(*(sender() for _ in range(params.depth)))
+    m.end()
+    m.notes["senders"] = params.depth
+
+
 def _driver(system: str, params: WorkloadParams) -> Any:
     # Imported lazily: each driver needs its own optional client library.
     if system == "redis":
@@ -180,7 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--address", required=True, help="host:port of the server")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds (bound)")
     parser.add_argument("--size", type=int, default=1024, help="message size in bytes")
-    parser.add_argument("--depth", type=int, default=64, help="messages per batch/pipeline")
+    parser.add_argument(
+        "--depth",
+        type=int,
+        default=64,
+        help="messages per batch/pipeline or in flight (send_concurrent: senders)",
+    )
     parser.add_argument("--window", type=int, default=4, help="batches in flight")
     parser.add_argument("--rate", type=float, default=1000.0, help="e2e send rate (msg/s)")
     parser.add_argument("--max-messages", type=int, default=0, help="count bound (0: none)")

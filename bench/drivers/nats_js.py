@@ -1,6 +1,7 @@
 """NATS JetStream driver (nats-py): a file-storage stream ``BENCH`` on subject ``bench.<topic>``.
 
 - ``send_sync``: ``await js.publish()`` (waits for the stream's ack) one at a time;
+- ``send_concurrent``: ``depth`` asyncio tasks on one connection, each ``await js.publish()``;
 - ``send_pipelined``: ``js.publish_async()`` with up to ``depth`` acks outstanding;
 - ``consume``: an ordered push consumer (the fastest nats-py path) from the first message;
 - ``e2e``: a push subscription and paced ``js.publish``.
@@ -16,7 +17,13 @@ import contextlib
 import time
 from typing import Any
 
-from bench.workload import Measurement, WorkloadParams, make_body, read_stamp
+from bench.workload import (
+    Measurement,
+    WorkloadParams,
+    make_body,
+    read_stamp,
+    run_concurrent_senders,
+)
 
 __all__ = ["NatsDriver"]
 
@@ -62,6 +69,23 @@ class NatsDriver:
             m.messages += 1
         m.end()
         await nc.close()
+        return m.result(self.system)
+
+    async def send_concurrent(self) -> dict[str, Any]:
+        """``depth`` tasks, each awaiting the ack of its ``js.publish()`` before its next."""
+        nc, js = await self._connect()
+        body = make_body(self.params.size)
+        subject = self._subject()
+        m = Measurement(self.params)
+
+        async def send() -> bool:
+            await js.publish(subject, body)
+            return True
+
+        try:
+            await run_concurrent_senders(m, send)
+        finally:
+            await nc.close()
         return m.result(self.system)
 
     async def send_pipelined(self) -> dict[str, Any]:

@@ -5,6 +5,8 @@ in memory); ``send_durable`` uses a durable queue and persistent messages, which
 confirms only after writing them to disk (fsync batched across publishers).
 
 - ``send_sync``: publish and await each confirm;
+- ``send_concurrent``: ``depth`` asyncio tasks on one confirming channel, each publishing and
+  awaiting its confirm before its next publish;
 - ``send_pipelined`` / ``send_durable``: up to ``depth`` unconfirmed publishes;
 - ``consume``: ``basic.consume`` with ``no_ack`` and a prefetch of 1,000 until the queue is
   drained;
@@ -18,7 +20,13 @@ import contextlib
 import time
 from typing import Any
 
-from bench.workload import Measurement, WorkloadParams, make_body, read_stamp
+from bench.workload import (
+    Measurement,
+    WorkloadParams,
+    make_body,
+    read_stamp,
+    run_concurrent_senders,
+)
 
 __all__ = ["RabbitDriver"]
 
@@ -61,6 +69,24 @@ class RabbitDriver:
             m.messages += 1
         m.end()
         await connection.close()
+        return m.result(self.system)
+
+    async def send_concurrent(self) -> dict[str, Any]:
+        """``depth`` tasks on one channel, each awaiting its publish's confirm before its next."""
+        queue = self.params.topic
+        connection, channel, aio_pika = await self._open(queue, durable=False)
+        exchange = channel.default_exchange
+        body = make_body(self.params.size)
+        m = Measurement(self.params)
+
+        async def send() -> bool:
+            await exchange.publish(self._message(aio_pika, body, False), queue)
+            return True
+
+        try:
+            await run_concurrent_senders(m, send)
+        finally:
+            await connection.close()
         return m.result(self.system)
 
     async def _pipelined(self, queue: str, durable: bool) -> dict[str, Any]:

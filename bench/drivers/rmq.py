@@ -4,6 +4,9 @@
 
 - ``send_sync``: the full :class:`rmq_core.client.Producer`, ``await producer.send(msg)`` one
   at a time (what an application does);
+- ``send_concurrent``: one full ``Producer`` shared by ``depth`` asyncio tasks, each
+  ``await producer.send(msg)`` one at a time (``rmq bench producer -w 64 -m sync``, RocketMQ's
+  benchmark ``Producer`` with its 64 threads);
 - ``send_pipelined`` / ``send_durable``: by default the lean producer of
   :mod:`bench.rmq_raw` (``SEND_BATCH_MESSAGE`` of ``depth`` messages, ``window`` batches in
   flight, over one connection); option ``client=full`` uses ``Producer.send_batch`` instead;
@@ -32,7 +35,13 @@ from typing import Any
 from bench.engine import SendOutcome, drive_sends
 from bench.rmq_raw import RawProducer, RawPuller, ensure_topic
 from bench.stats import SendStats
-from bench.workload import Measurement, WorkloadParams, make_body, read_stamp
+from bench.workload import (
+    Measurement,
+    WorkloadParams,
+    make_body,
+    read_stamp,
+    run_concurrent_senders,
+)
 from rmq_core.remoting.client import RemotingClient
 
 __all__ = ["RmqDriver"]
@@ -92,6 +101,30 @@ class RmqDriver:
                 record((perf() - t0) / 1000)
                 m.messages += 1
             m.end()
+        finally:
+            await producer.shutdown()
+        m.notes["client"] = "full"
+        return m.result(self.system)
+
+    async def send_concurrent(self) -> dict[str, Any]:
+        """``depth`` tasks on one ``Producer``, each awaiting ``producer.send(msg)`` before its
+        next; a status other than SEND_OK counts as an error."""
+        from rmq_core.client import Message, Producer, SendStatus
+
+        params = self.params
+        await self._prepare_topic(params.topic)
+        body = make_body(params.size)
+        producer = Producer("BenchConcurrentProducer", params.address)
+        await producer.start()
+        m = Measurement(params)
+
+        async def send() -> bool:
+            result = await producer.send(Message(params.topic, body))
+            return result.status is SendStatus.SEND_OK
+
+        try:
+            await producer.send(Message(params.topic, body))  # route lookup, connection
+            await run_concurrent_senders(m, send)
         finally:
             await producer.shutdown()
         m.notes["client"] = "full"

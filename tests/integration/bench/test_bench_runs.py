@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from bench.servers import ServerProcess, peer_available, rmq_spec
+from bench.servers import ServerProcess, peer_available, redis_spec, rmq_spec
+from bench.workload import WorkloadParams, run_workload
 from rmq_core.cli import main
 
 SEND_LINE = re.compile(r"^Current Time: \d+ \| Send TPS: \d+ \| Max RT\(ms\)")
@@ -102,7 +103,7 @@ def compare(tmp_path: Path, systems: str, capsys: pytest.CaptureFixture[str]) ->
     docs.write_text("# Benchmarks\n\n## Message store\n\nkept\n")
     argv = [
         "--log-level", "WARNING", "bench", "compare", "--systems", systems,
-        "--workloads", "send_sync,send_pipelined,consume,e2e", "--duration", "1",
+        "--workloads", "send_sync,send_concurrent,send_pipelined,consume,e2e", "--duration", "1",
         "--e2e-duration", "1", "--rmq-batch", "8", "--rmq-window", "2",
         "--out", str(tmp_path / "out"), "--docs", str(docs),
     ]  # fmt: skip
@@ -120,7 +121,7 @@ def compare(tmp_path: Path, systems: str, capsys: pytest.CaptureFixture[str]) ->
 def test_compare_rmq_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = compare(tmp_path, "rmq", capsys)
     results = run["results"]["rmq"]
-    for workload in ("send_sync", "send_pipelined", "consume", "e2e"):
+    for workload in ("send_sync", "send_concurrent", "send_pipelined", "consume", "e2e"):
         assert "error" not in results[workload], results[workload]
         assert results[workload]["messages"] > 0
     assert results["consume"]["messages"] >= results["send_pipelined"]["messages"]
@@ -133,14 +134,13 @@ def test_compare_rmq_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 )
 def test_compare_rmq_and_redis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = compare(tmp_path, "rmq,redis", capsys)
-    for workload in ("send_sync", "send_pipelined", "consume", "e2e"):
+    for workload in ("send_sync", "send_concurrent", "send_pipelined", "consume", "e2e"):
         assert run["results"]["redis"][workload]["messages"] > 0
+    assert run["results"]["redis"]["send_concurrent"]["notes"]["senders"] == 64
 
 
 @pytest.mark.parametrize("listener", ["async", "thread"])
 def test_e2e_workload_with_either_listener(standalone: ServerProcess, listener: str) -> None:
-    from bench.workload import WorkloadParams, run_workload
-
     params = WorkloadParams(
         workload="e2e",
         address=standalone.address,
@@ -153,3 +153,37 @@ def test_e2e_workload_with_either_listener(standalone: ServerProcess, listener: 
     assert result["notes"]["listener"] == listener
     assert result["messages"] == result["notes"]["sent"] > 0
     assert result["errors"] == 0 and result["latency_us"]["count"] == result["messages"]
+
+
+def test_send_concurrent_workload(standalone: ServerProcess) -> None:
+    params = WorkloadParams(
+        workload="send_concurrent",
+        address=standalone.address,
+        duration=0.5,
+        depth=4,
+        topic="BenchConcurrent",
+    )
+    result = run_workload("rmq", params)
+    assert result["messages"] > 0 and result["errors"] == 0
+    assert result["latency_us"]["count"] == result["messages"]
+    assert result["notes"] == {"senders": 4, "client": "full"}
+
+
+@pytest.mark.skipif(
+    not peer_available("redis") or importlib.util.find_spec("redis") is None,
+    reason="needs redis-server and redis-py (make bench-peers)",
+)
+@pytest.mark.parametrize("concurrency", ["asyncio", "threads"])
+def test_redis_send_concurrent_workload(tmp_path: Path, concurrency: str) -> None:
+    with ServerProcess(redis_spec(tmp_path, durable=False)) as redis:
+        params = WorkloadParams(
+            workload="send_concurrent",
+            address=redis.address,
+            duration=0.5,
+            depth=4,
+            options={"concurrency": concurrency},
+        )
+        result = run_workload("redis", params)
+    assert result["messages"] > 0 and result["errors"] == 0
+    assert result["latency_us"]["count"] == result["messages"]
+    assert result["notes"] == {"senders": 4, "concurrency": concurrency}

@@ -223,3 +223,50 @@ def test_rmq_driver_e2e_listener_option() -> None:
     assert driver(listener="thread").listener == "thread"
     with pytest.raises(ValueError, match="listener"):
         driver(listener="fiber")
+
+
+def test_send_concurrent_workload_and_its_depth() -> None:
+    params = WorkloadParams(workload="send_concurrent", address="h:1", depth=4)
+    assert params.depth == 4
+    with pytest.raises(ValueError, match="depth"):
+        WorkloadParams(workload="send_concurrent", address="h:1", depth=0)
+    args = workload_parser().parse_args(
+        ["redis", "send_concurrent", "--address", "h:1", "--depth", "8"]
+    )
+    assert (args.workload, args.depth) == ("send_concurrent", 8)
+
+
+def test_workload_runner_rejects_zero_senders(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.workload import main as workload_main
+
+    with pytest.raises(SystemExit) as exited:
+        workload_main(["rmq", "send_concurrent", "--address", "h:1", "--depth", "0"])
+    assert exited.value.code == 2
+    assert "depth and window must be at least 1" in capsys.readouterr().err
+
+
+def test_compare_runs_send_concurrent_after_send_sync_with_64_senders() -> None:
+    settings = settings_from_args(parse("compare", "--systems", "rmq"))  # type: ignore[arg-type]
+    assert settings.workloads[:3] == ["send_sync", "send_concurrent", "send_pipelined"]
+    pipelined = {"rmq": "100", "redis": "100", "nats": "1000", "rabbitmq": "256"}
+    for system, depth in pipelined.items():
+        args = settings.workload_args(system, "send_concurrent")
+        assert args[args.index("--depth") + 1] == "64"
+        args = settings.workload_args(system, "send_pipelined")
+        assert args[args.index("--depth") + 1] == depth
+    chosen = parse("compare", "--systems", "rmq", "--workloads", "send_concurrent,consume")
+    settings = settings_from_args(chosen)  # type: ignore[arg-type]
+    assert settings.workloads == ["send_concurrent", "consume"]
+
+
+def test_redis_driver_concurrency_option() -> None:
+    from bench.drivers.redis_streams import RedisDriver
+
+    def driver(**options: str) -> RedisDriver:
+        params = WorkloadParams(workload="send_concurrent", address="h:1", options=options)
+        return RedisDriver(params)
+
+    assert driver().concurrency == "asyncio"
+    assert driver(concurrency="threads").concurrency == "threads"
+    with pytest.raises(ValueError, match="concurrency"):
+        driver(concurrency="fibers")

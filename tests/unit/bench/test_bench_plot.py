@@ -18,3 +18,9 @@ def test_plot_writes_png(tmp_path: Path) -> None:
 def test_plot_copes_with_missing_figures(tmp_path: Path) -> None:
     run = {"systems": ["rmq", "redis"], "results": {"rmq": {}, "redis": {}}}
     assert plot_run(run, tmp_path / "empty.png").exists()
+
+
+def test_plot_draws_the_concurrent_senders_figure(tmp_path: Path) -> None:
+    run = sample_run()
+    run["results"]["rmq"]["send_concurrent"] = {"rate": 14_000.0, "messages": 140_000}
+    assert plot_run(run, tmp_path / "concurrent.png").read_bytes().startswith(b"\x89PNG")

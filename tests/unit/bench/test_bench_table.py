@@ -162,3 +162,27 @@ def test_combine_rounds_takes_medians() -> None:
     assert len(combined["rounds"]) == 4
     assert combine_rounds([{"error": "x"}]) == {"error": "x"}
     assert combine_rounds([{"rate": 1.0}]) == {"rate": 1.0}
+
+
+def concurrent_row(run: dict[str, Any]) -> str:
+    lines = comparison_table(run).splitlines()
+    labels = [line.split(" | ")[0] for line in lines[2:]]
+    index = labels.index("| sync send, 64 concurrent senders")
+    assert labels[index - 2 : index] == ["| one-at-a-time sync send", "| sync send RT p99"]
+    assert labels[index + 1] == "| pipelined/batched send"
+    return lines[2 + index]
+
+
+def test_concurrent_senders_row_with_the_figure() -> None:
+    run = sample_run()
+    run["results"]["rmq"]["send_concurrent"] = {"rate": 14_000.0, "messages": 140_000}
+    run["results"]["redis"]["send_concurrent"] = {"rate": 10_000.0, "messages": 100_000}
+    row = concurrent_row(run)
+    assert row == "| sync send, 64 concurrent senders | msg/s | 14,000 | 10,000 | 1.40x | - | - |"
+    labels = [label for label, _, _ in target_rows(run)]
+    assert not any("concurrent" in label for label in labels)
+
+
+def test_concurrent_senders_row_of_a_run_recorded_before_it() -> None:
+    row = concurrent_row(sample_run())
+    assert row == "| sync send, 64 concurrent senders | msg/s | - | - | - | - | - |"
