@@ -75,11 +75,11 @@ COALESCE_MAX_PARTS = 16
 once instead of at the end of the loop iteration or read. Without a cap, 64 concurrent
 one-message senders moved in lock step: the client wrote all 64 requests after its last task
 ran, the broker answered all 64 after its last one, and each process idled while the other
-worked (8.0-8.4k msg/s); written in parts of 16, the two overlap (14.3-14.9k msg/s)."""
+worked (8.1-8.7k msg/s); written in parts of 16, the two overlap (13.9-14.7k msg/s)."""
 COALESCE_MAX_BYTES = 64 * 1024
 """Queued bytes at which the outbox is written at once (see :data:`COALESCE_MAX_PARTS`): a
 large frame (a batch request, a pull answer's records) leaves without being copied into a
-join with the frames after it (consume 284-291k -> 341-351k msg/s in ``rmq bench compare``)."""
+join with the frames after it (consume 279-296k -> 344-366k msg/s in ``rmq bench compare``)."""
 
 _opaques = itertools.count()
 
