@@ -1,8 +1,8 @@
 """Eager dispatch and write batching of a remoting Connection, over a fake transport.
 
 A processor that answers without suspending is answered inside ``data_received`` (one write
-per read, no task); one that suspends continues as a task of its pool; a lone client call is
-written at once, concurrent ones are coalesced.
+per read, or per coalescing cap; no task); one that suspends continues as a task of its pool;
+a lone client call is written at once, concurrent ones are coalesced up to the cap.
 """
 
 from __future__ import annotations
@@ -283,6 +283,44 @@ def test_a_frame_reaching_the_byte_cap_is_written_at_once_in_order() -> None:
         assert len(await asyncio.gather(*calls)) == 4
 
     run(scenario)
+
+
+def test_a_held_request_released_by_a_capped_write_never_lands_inside_a_frame() -> None:
+    """The cap writes the outbox and lets a request held for the queued bytes through; its
+    inline answer must follow the whole frame that reached the cap, not its head alone."""
+
+    async def scenario() -> None:
+        server = Server(ProcessorPool("p", 4, 10))
+        conn = server.conn
+        transport = BufferingTransport()
+        conn.connection_made(transport)
+        conn._buffer_limits = (1000, 500)  # requests wait while 1,000 bytes wait to be written
+        transport.buffered = 2000
+        server.feed(ECHO, first_opaque=7)
+        assert [request.opaque for request in conn._held] == [7]
+        transport.buffered = 0  # the socket took them (asyncio calls nobody for that)
+        answered = RemotingCommand.request(ECHO)
+        for _ in range(COALESCE_MAX_PARTS - 1):
+            conn.send_response(answered.response(ResponseCode.SUCCESS))
+        conn.send_response(answered.response(ResponseCode.SUCCESS, body=b"B" * 5000))
+        assert not conn._held  # the capped write let it through; it answered inline
+        await asyncio.sleep(0)  # the coalesced flush of that answer
+        answers = transport.responses()  # a frame inside another would not decode
+        assert [len(a.body or b"") for a in answers[COALESCE_MAX_PARTS - 1 :]] == [5000, 0]
+        assert answers[-1].remark == "7"
+
+    run(scenario)
+
+
+class BufferingTransport(RecordingTransport):
+    """A RecordingTransport whose write buffer holds ``buffered`` bytes, as the test says."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffered = 0
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
 
 
 def test_a_continued_coroutine_can_also_be_awaited_directly() -> None:
