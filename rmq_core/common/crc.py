@@ -13,9 +13,14 @@ format asks for it; this module does not.
 
 from __future__ import annotations
 
-try:
-    from zlib_ng.zlib_ng import crc32
-except ImportError:  # no wheel for this platform: the standard library's, slower, same values
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # zlib-ng's stub leaves the data argument untyped; zlib's says "a buffer"
     from zlib import crc32
+else:
+    try:
+        from zlib_ng.zlib_ng import crc32
+    except ImportError:  # installed without its dependencies: the standard library's, slower
+        from zlib import crc32
 
 __all__ = ["crc32"]
