@@ -139,7 +139,7 @@ class CompareSettings:
         if not {"send_sync", "send_concurrent", "send_pipelined"} & set(before):
             raise ValueError(
                 "consume reads the backlog the send workloads wrote in the same run: "
-                "put send_pipelined (or send_sync) before it, e.g. --workloads "
+                "put send_pipelined (or send_sync, send_concurrent) before it, e.g. --workloads "
                 "send_pipelined,consume"
             )
 

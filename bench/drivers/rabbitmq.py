@@ -31,6 +31,7 @@ from bench.workload import (
 __all__ = ["RabbitDriver"]
 
 PREFETCH = 1000
+CONFIRM_TIMEOUT = 10.0  # seconds a concurrent sender waits for its publish's confirm
 
 
 class RabbitDriver:
@@ -80,7 +81,9 @@ class RabbitDriver:
         m = Measurement(self.params)
 
         async def send() -> bool:
-            await exchange.publish(self._message(aio_pika, body, False), queue)
+            await exchange.publish(
+                self._message(aio_pika, body, False), queue, timeout=CONFIRM_TIMEOUT
+            )
             return True
 
         try:

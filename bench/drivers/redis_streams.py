@@ -96,7 +96,12 @@ class RedisDriver:
         import redis.asyncio as aioredis
 
         params = self.params
-        pool = aioredis.ConnectionPool(host=self.host, port=self.port, max_connections=params.depth)
+        pool = aioredis.ConnectionPool(
+            host=self.host,
+            port=self.port,
+            max_connections=params.depth,
+            socket_timeout=SOCKET_TIMEOUT,
+        )
         client: Any = aioredis.Redis(connection_pool=pool)
         stream, body = params.topic, make_body(params.size)
         m = Measurement(params)
