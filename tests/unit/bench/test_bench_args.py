@@ -166,7 +166,7 @@ def test_compare_default_rmq_batch_matches_the_redis_pipeline() -> None:
         (["--systems", "redis"], "needs rmq"),
         (["--systems", "rmq,kafka"], "unknown system"),
         (["--workloads", "fly"], "unknown workload"),
-        (["--workloads", "consume"], "put send_pipelined (or send_sync) before it"),
+        (["--workloads", "consume"], "(or send_sync, send_concurrent) before it"),
         (["--workloads", "consume,send_pipelined"], "backlog the send workloads wrote"),
         (["--duration", "0"], "durations must be positive"),
         (["--rmq-window", "0"], "rmq-window"),
