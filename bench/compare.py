@@ -508,7 +508,8 @@ def render_markdown(
     """The Markdown report of a run: facts, the comparison table, targets, settings."""
     host = run.get("host", {})
     settings = run.get("settings", {})
-    versions = ", ".join(f"{k} {v}" for k, v in host.get("versions", {}).items())
+    ran = set(run.get("systems", ())) or set(host.get("versions", {}))
+    versions = ", ".join(f"{k} {v}" for k, v in host.get("versions", {}).items() if k in ran)
     load = host.get("loadavg_before", [0, 0, 0])
     lines = [
         f"Run of {run.get('started', '?')} on {host.get('cpus', '?')} cores, Python "
@@ -687,11 +688,15 @@ def compare_main(args: argparse.Namespace, argv: Sequence[str] | None = None) ->
             shutil.copyfile(target, args.docs.parent / PLOT_NAME)
     command = str(run.get("command", "rmq bench compare"))
     (out / "compare.md").write_text(render_markdown(run, command, plot_name))
-    markdown = render_markdown(run, command, plot_name, JSON_NAME)
+    markdown = render_markdown(run, command, plot_name)
     if args.docs is not None:
+        markdown = render_markdown(run, command, plot_name, JSON_NAME)
         (args.docs.parent / JSON_NAME).write_text(json.dumps(run, indent=1, default=str) + "\n")
         update_docs(args.docs, markdown)
     print()
     print(markdown)
-    print(f"results: {out / 'compare.json'}, {out / 'compare.md'}")
+    written = [out / "compare.json", out / "compare.md"]
+    if plot_name:
+        written.append(out / plot_name)
+    print("results: " + ", ".join(str(path) for path in written))
     return 0

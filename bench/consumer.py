@@ -29,6 +29,7 @@ from bench.engine import stop_on_signals
 from bench.producer import DEFAULT_NAMESRV
 from bench.report import DEFAULT_REPORT_INTERVAL, ConsumeReporter, print_json_line
 from bench.stats import ConsumeStats
+from rmq_core.errors import RocketMQError
 
 __all__ = ["ConsumerOptions", "add_consumer_arguments", "consumer_main", "run_consumer"]
 
@@ -89,8 +90,24 @@ def record(stats: ConsumeStats, messages: Iterable[Any], now_ms: int | None = No
     return count
 
 
+async def _check_namesrv(namesrv: str, topic: str) -> None:
+    """Raise :class:`~rmq_core.errors.RemotingConnectError` when nothing answers at
+    ``namesrv``: the PushConsumer would keep retrying in the background and the run would end
+    with 0 messages. A topic without a route yet is fine (a producer may create it)."""
+    from bench.rmq_raw import fetch_route
+    from rmq_core.remoting.client import RemotingClient
+
+    remoting = RemotingClient(name="bench-namesrv-check")
+    try:
+        await fetch_route(remoting, namesrv, topic)
+    finally:
+        await remoting.close()
+
+
 async def _consume_full(opts: ConsumerOptions, stats: ConsumeStats, done: asyncio.Event) -> Any:
     from rmq_core.client import ConsumeFromWhere, ConsumeStatus, PushConsumer
+
+    await _check_namesrv(opts.namesrv, opts.topic)
 
     def listener(msgs: list[Any]) -> ConsumeStatus:
         record(stats, msgs)
@@ -242,12 +259,17 @@ def options_from_args(args: argparse.Namespace) -> ConsumerOptions:
 
 
 def consumer_main(args: argparse.Namespace) -> int:
-    """Handler of ``rmq bench consumer``."""
+    """Handler of ``rmq bench consumer``: 2 for bad arguments, 1 when the run could not
+    start (e.g. no NameServer at ``--namesrv``), with one line saying why."""
     try:
         opts = options_from_args(args)
     except ValueError as exc:
         print(f"rmq bench consumer: {exc}", file=sys.stderr)
         return 2
-    result = asyncio.run(run_consumer(opts, progress=args.progress))
+    try:
+        result = asyncio.run(run_consumer(opts, progress=args.progress))
+    except (RocketMQError, OSError, TimeoutError) as exc:
+        print(f"rmq bench consumer: {exc}", file=sys.stderr)
+        return 1
     print_json_line(result)
     return 0

@@ -34,6 +34,8 @@ from bench.engine import SendOutcome, drive_sends, stop_on_signals
 from bench.report import DEFAULT_REPORT_INTERVAL, SendReporter, print_json_line
 from bench.stats import SendStats
 from bench.workload import make_body
+from rmq_core.client.config import DEFAULT_MAX_MESSAGE_SIZE
+from rmq_core.errors import RocketMQError
 
 __all__ = [
     "ProducerOptions",
@@ -73,6 +75,12 @@ class ProducerOptions:
             raise ValueError(f"client must be one of {', '.join(CLIENTS)}")
         if self.size < 8:
             raise ValueError("message size must be at least 8 bytes")
+        if self.size * self.batch_size > DEFAULT_MAX_MESSAGE_SIZE:
+            raise ValueError(
+                f"message size x batch size ({self.size * self.batch_size} bytes) is over "
+                f"RocketMQ's maxMessageSize of {DEFAULT_MAX_MESSAGE_SIZE} bytes: every send "
+                "would be refused"
+            )
         if self.threads < 1 or self.batch_size < 1 or self.window < 1:
             raise ValueError("threads, batch size and window must be at least 1")
         if self.duration <= 0:
@@ -247,6 +255,11 @@ def options_from_args(args: argparse.Namespace) -> ProducerOptions:
         raise ValueError("--flush sets the flush mode of a --standalone broker; add --standalone")
     if args.profile_broker is not None and not args.standalone:
         raise ValueError("--profile-broker profiles a --standalone broker; add --standalone")
+    if args.profile_broker is not None:
+        from bench.profiling import find_py_spy
+
+        if find_py_spy() is None:
+            raise ValueError("--profile-broker needs py-spy: pip install -e '.[bench]'")
     return ProducerOptions(
         namesrv=args.namesrv,
         topic=args.topic,
@@ -279,12 +292,21 @@ def _finish_profile(profiler: Any, prefix: Path, result: dict[str, Any]) -> None
 
 
 def producer_main(args: argparse.Namespace) -> int:
-    """Handler of ``rmq bench producer``."""
+    """Handler of ``rmq bench producer``: 2 for bad arguments, 1 when the run could not
+    start (e.g. no NameServer at ``--namesrv``), with one line saying why."""
     try:
         opts = options_from_args(args)
     except ValueError as exc:
         print(f"rmq bench producer: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _produce(args, opts)
+    except (RocketMQError, OSError, TimeoutError) as exc:
+        print(f"rmq bench producer: {exc}", file=sys.stderr)
+        return 1
+
+
+def _produce(args: argparse.Namespace, opts: ProducerOptions) -> int:
     if not args.standalone:
         result = asyncio.run(run_producer(opts, progress=args.progress))
         print_json_line(result)

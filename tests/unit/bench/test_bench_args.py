@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from bench.compare import CompareSettings, settings_from_args
@@ -78,6 +80,8 @@ def test_producer_namesrv_from_environment(monkeypatch: pytest.MonkeyPatch) -> N
         (["-d", "0"], "duration must be positive"),
         (["-m", "oneway", "-b", "4"], "oneway batches need --client raw"),
         (["--report-interval", "0"], "report interval"),
+        (["-s", "5000000"], "over RocketMQ's maxMessageSize"),
+        (["-s", "1024", "-b", "5000"], "message size x batch size (5120000 bytes)"),
     ],
 )
 def test_producer_rejects_bad_values(
@@ -92,6 +96,29 @@ def test_producer_rejects_unknown_choices(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "producer", *argv])
     assert exit_info.value.code == 2
+
+
+def test_profile_broker_without_py_spy_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("bench.profiling.find_py_spy", lambda: None)
+    argv = ["bench", "producer", "--standalone", "--profile-broker", "/tmp/p"]
+    assert main(argv) == 2
+    assert "--profile-broker needs py-spy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tool", ["producer", "consumer"])
+@pytest.mark.parametrize("client", ["full", "raw"])
+def test_no_namesrv_is_one_line_and_exit_status_1(
+    tool: str, client: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    assert main(["bench", tool, "-n", address, "--client", client, "-d", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"rmq bench {tool}: connect to {address} failed"), err
+    assert "Traceback" not in err
 
 
 def test_consumer_options() -> None:

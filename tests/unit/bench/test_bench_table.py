@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.compare import DOCS_BEGIN, DOCS_END, _host_facts, render_markdown, update_docs
 from bench.table import comparison_table, figure_value, format_number, ratio, target_rows
 
@@ -116,6 +118,33 @@ def test_markdown_names_the_interpreter_build() -> None:
     assert "Python 3.11 (/usr/bin/python3.11, static executable)," in text
     run["host"]["python_libpython_shared"] = True
     assert "shared libpython" in render_markdown(run, "rmq bench compare", "plot.png")
+
+
+def test_markdown_names_only_the_peers_that_ran() -> None:
+    run = sample_run()  # systems rmq, redis, nats
+    run["host"]["versions"] = {"redis": "7.0", "nats": "2.9", "rabbitmq": "3.10"}
+    text = render_markdown(run, "rmq bench compare", None)
+    assert "peers: redis 7.0, nats 2.9." in text
+    assert "rabbitmq" not in text
+
+
+def test_render_without_docs_points_to_its_own_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from rmq_core.cli import main
+
+    recorded = tmp_path / "run.json"
+    recorded.write_text(json.dumps(sample_run()))
+    out = tmp_path / "out"
+    assert main(["bench", "compare", "--render", str(recorded), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "`compare.json`" in printed and "benchmarks-compare.json" not in printed
+    assert (
+        f"results: {out / 'compare.json'}, {out / 'compare.md'}, {out / 'benchmarks-compare.png'}"
+        in printed
+    )
 
 
 def test_host_facts_record_the_interpreter_that_ran() -> None:
